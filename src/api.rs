@@ -1,0 +1,192 @@
+//! PURE: turns a [`Route`] and the latest [`StatsView`] into a [`Reply`]. No sockets here: the
+//! HTTP loop hands in the clock, so every answer is tested without a server.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::routes::Route;
+use crate::view::{InterfaceStats, StatsView, Timestamp};
+
+/// The OpenAPI document served at `/openapi.yaml`, embedded at build time.
+pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
+
+/// The daemon's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// `/health` is degraded once no sample has succeeded for this many intervals.
+pub const DEGRADED_AFTER_INTERVALS: u32 = 3;
+
+/// The methods every route allows.
+pub const ALLOW: &str = "GET, HEAD";
+
+/// A response, before it meets the socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Content-Type`.
+    pub content_type: &'static str,
+    /// Whether to send `Allow: GET, HEAD`.
+    pub allow: bool,
+    /// The body (HEAD sends the headers only).
+    pub body: Vec<u8>,
+}
+
+/// The clocks a reply depends on.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    /// When the daemon started.
+    pub started: Instant,
+    /// Now.
+    pub now: Instant,
+}
+
+/// The body of `/api/v1/interfaces`.
+#[derive(Serialize)]
+pub struct InterfaceList<'a> {
+    /// The wall time of the latest successful sample.
+    pub updated_at: Option<Timestamp>,
+    /// Every known interface, sorted by name.
+    pub interfaces: &'a [InterfaceStats],
+}
+
+/// The body of `/health`.
+#[derive(Serialize)]
+pub struct Health<'a> {
+    /// `ok`, or `degraded` when no sample has succeeded for three intervals.
+    pub status: &'static str,
+    /// The daemon's version.
+    pub version: &'static str,
+    /// Seconds since the daemon started.
+    pub uptime_seconds: f64,
+    /// The sampled file.
+    pub source: &'a str,
+    /// The configured time between samples.
+    pub sample_interval_seconds: f64,
+    /// The wall time of the last successful sample.
+    pub last_sample_at: Option<Timestamp>,
+    /// Seconds since the last successful sample.
+    pub last_sample_age_seconds: Option<f64>,
+    /// Successful samples.
+    pub samples_total: u64,
+    /// Samples whose source could not be read or had no usable line.
+    pub collection_errors_total: u64,
+    /// Malformed lines skipped, over all samples.
+    pub parse_errors_total: u64,
+    /// The problem of the latest sample, if it had one.
+    pub last_error: Option<&'a str>,
+    /// The number of known interfaces, present or not.
+    pub interfaces: usize,
+}
+
+/// The body of every error.
+#[derive(Serialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Serialize)]
+pub struct ErrorDetail {
+    /// The HTTP status, repeated.
+    pub status: u16,
+    /// A stable, machine-readable code.
+    pub code: &'static str,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// Answers `route` from `view`.
+pub fn handle(route: &Route, view: &StatsView, clock: Clock) -> Reply {
+    match route {
+        Route::InterfaceStats { name } => match view.interface(name) {
+            Some(stats) => json(200, stats),
+            None => error(
+                404,
+                "interface_not_found",
+                format!("no interface {name:?} has been seen in the last 60 minutes"),
+            ),
+        },
+        Route::Interfaces => json(
+            200,
+            &InterfaceList {
+                updated_at: view.updated_at,
+                interfaces: &view.interfaces,
+            },
+        ),
+        Route::Health => health(view, clock),
+        Route::OpenApi => Reply {
+            status: 200,
+            content_type: "application/yaml",
+            allow: false,
+            body: OPENAPI_YAML.as_bytes().to_vec(),
+        },
+        Route::InvalidName { reason } => error(
+            400,
+            "invalid_interface_name",
+            format!("invalid interface name: {reason}"),
+        ),
+        Route::MethodNotAllowed => Reply {
+            allow: true,
+            ..error(405, "method_not_allowed", format!("only {ALLOW} are allowed"))
+        },
+        Route::NotFound => error(404, "not_found", "no such route; see /openapi.yaml".into()),
+    }
+}
+
+fn health(view: &StatsView, clock: Clock) -> Reply {
+    let collection = &view.collection;
+    let age = collection
+        .last_success
+        .map(|(at, _)| clock.now.saturating_duration_since(at));
+    let limit = collection.interval * DEGRADED_AFTER_INTERVALS;
+    let healthy = age.is_some_and(|age| age <= limit);
+    let body = Health {
+        status: if healthy { "ok" } else { "degraded" },
+        version: VERSION,
+        uptime_seconds: clock.now.saturating_duration_since(clock.started).as_secs_f64(),
+        source: &collection.source,
+        sample_interval_seconds: collection.interval.as_secs_f64(),
+        last_sample_at: collection.last_success.map(|(_, wall)| Timestamp(wall)),
+        last_sample_age_seconds: age.as_ref().map(Duration::as_secs_f64),
+        samples_total: collection.samples_total,
+        collection_errors_total: collection.collection_errors_total,
+        parse_errors_total: collection.parse_errors_total,
+        last_error: collection.last_error.as_deref(),
+        interfaces: view.interfaces.len(),
+    };
+    json(if healthy { 200 } else { 503 }, &body)
+}
+
+fn json(status: u16, body: &impl Serialize) -> Reply {
+    match serde_json::to_vec(body) {
+        Ok(body) => Reply {
+            status,
+            content_type: "application/json",
+            allow: false,
+            body,
+        },
+        // Our types hold no maps with non-string keys; serialization cannot fail. If it ever
+        // did, say so rather than panic.
+        Err(e) => error(500, "internal_error", format!("cannot serialize: {e}")),
+    }
+}
+
+/// An error reply with the JSON body of the API's error schema.
+pub fn error(status: u16, code: &'static str, message: String) -> Reply {
+    let body = ErrorBody {
+        error: ErrorDetail {
+            status,
+            code,
+            message,
+        },
+    };
+    Reply {
+        status,
+        content_type: "application/json",
+        allow: false,
+        body: serde_json::to_vec(&body).unwrap_or_default(),
+    }
+}

@@ -1,0 +1,32 @@
+//! ifstatsd turns `/proc/net/dev` into live per-interface traffic statistics over HTTP.
+//!
+//! The data flows through three threads, and the modules follow it:
+//!
+//! ```text
+//! proc_net_dev (pure parser)
+//!      |
+//! sampler thread --Sample over a crossbeam channel--> stats thread (ring, rates)
+//!                                                          |
+//!                                              publishes an Arc<StatsView>
+//!                                                          |
+//! HTTP request loop (http) --routes, api--> clones the latest view, answers
+//! ```
+//!
+//! The signal thread (`shutdown`) stops them all on SIGTERM or SIGINT.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod logging;
+pub mod proc_net_dev;
+pub mod snapshot;
+pub mod sampler;
+pub mod ring;
+pub mod rates;
+pub mod stats;
+pub mod view;
+pub mod routes;
+pub mod api;
+pub mod http;
+pub mod shutdown;

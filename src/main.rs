@@ -1,0 +1,96 @@
+//! The ifstatsd daemon: configuration, logging, signals, the first sample, the threads, the loop.
+
+use std::error::Error;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::thread;
+use std::time::Instant;
+
+use ifstatsd::config::{self, Command, Config};
+use ifstatsd::sampler::{self, Sampler};
+use ifstatsd::shutdown::{self, Stoppers};
+use ifstatsd::stats::{self, Stats};
+use ifstatsd::view::SharedView;
+use ifstatsd::{api, http, logging};
+
+fn main() -> ExitCode {
+    match config::parse_args(std::env::args_os().skip(1)) {
+        Ok(Command::Run(config)) => match run(config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ifstatsd: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Ok(Command::Help) => {
+            print!("{}", config::HELP);
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Version) => {
+            println!("ifstatsd {}", api::VERSION);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ifstatsd: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(config: Config) -> Result<(), Box<dyn Error>> {
+    logging::init(config.log_level)?;
+    let signals = shutdown::signals()?;
+    let started = Instant::now();
+
+    // The first sample is taken before anything is served; a source unreadable now is fatal.
+    let mut sampler = Sampler::new(&config.source, &config.sysfs);
+    let first = sampler.sample();
+    if let Err(e) = &first.result {
+        return Err(e.clone().into());
+    }
+    let mut stats = Stats::new(&config.source.display().to_string(), config.interval);
+    stats.apply(first);
+    let shared = Arc::new(SharedView::new(stats.view()));
+
+    let server = http::bind(config.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let server = Arc::new(server);
+    let (sample_tx, sample_rx) = crossbeam_channel::bounded(4);
+    let (stop_tx, stop_rx) = crossbeam_channel::bounded(0);
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
+    let stopping = Arc::new(AtomicBool::new(false));
+
+    let interval = config.interval;
+    let sampler = thread::Builder::new()
+        .name("sampler".into())
+        .spawn(move || sampler::run(sampler, interval, sample_tx, stop_rx))?;
+    let stats = thread::Builder::new().name("stats".into()).spawn({
+        let shared = Arc::clone(&shared);
+        move || stats::run(stats, sample_rx, &shared)
+    })?;
+    let stoppers = Stoppers {
+        stopping: Arc::clone(&stopping),
+        sampler: stop_tx,
+        server: Arc::clone(&server),
+        done: done_rx,
+    };
+    thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || shutdown::run(signals, stoppers))?;
+
+    let addr = http::local_addr(&server).unwrap_or(config.listen);
+    log::info!("serving http://{addr}/ every {:?} from {}", interval, config.source.display());
+    http::serve(&server, &shared, started, &stopping)
+        .map_err(|e| format!("the HTTP server stopped accepting connections: {e}"))?;
+
+    // A signal ended the loop: the sampler is stopping, and the stats thread follows it.
+    for (name, thread) in [("sampler", sampler), ("stats", stats)] {
+        if thread.join().is_err() {
+            log::error!("the {name} thread panicked");
+        }
+    }
+    drop(done_tx);
+    log::info!("stopped");
+    Ok(())
+}

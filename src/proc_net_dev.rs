@@ -1,0 +1,269 @@
+//! PURE: parses the text of `/proc/net/dev` into per-interface counters.
+//!
+//! The rules follow the format's history (`shared/reference/proc-net-dev.md`):
+//! - The two header lines are recognised by shape (`|` in them), never by exact text: the 2021
+//!   net-next experiment changed them, and other kernels may again.
+//! - A data line is split at its **last** `:`. Numbers never contain one, so this handles both the
+//!   old glued form `eth0:4046496815 ...` (2.6 kernels, psutil#248, gopsutil#28) and legacy names
+//!   with a colon such as `team0:1` (CentOS 7, prometheus/procfs#421).
+//! - The counters are split on ASCII whitespace, never at fixed columns: the widths are minimums.
+//! - At least 16 counters, each a `u64`. Extra trailing columns are ignored.
+//! - A malformed line is skipped and reported with its line number; the rest of the file is used.
+//! - CRLF line ends, blank lines and a missing final newline are accepted.
+
+use std::fmt;
+
+/// The kernel's name length limit (`IFNAMSIZ` minus the NUL).
+pub const MAX_NAME_BYTES: usize = 15;
+
+/// The number of counter columns the kernel prints per interface.
+pub const COUNTER_COLUMNS: usize = 16;
+
+/// The eight counters ifstatsd tracks, in the kernel's `/sys/class/net/*/statistics` names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Receive errors.
+    pub rx_errors: u64,
+    /// Received packets dropped (the kernel adds `rx_missed_errors` here).
+    pub rx_dropped: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Packets sent.
+    pub tx_packets: u64,
+    /// Transmit errors.
+    pub tx_errors: u64,
+    /// Packets dropped on transmit.
+    pub tx_dropped: u64,
+}
+
+/// The number of counters in [`Counters`].
+pub const COUNTERS: usize = 8;
+
+/// The names of [`Counters`]' fields, in [`Counters::to_array`] order.
+pub const COUNTER_NAMES: [&str; COUNTERS] = [
+    "rx_bytes",
+    "rx_packets",
+    "rx_errors",
+    "rx_dropped",
+    "tx_bytes",
+    "tx_packets",
+    "tx_errors",
+    "tx_dropped",
+];
+
+impl Counters {
+    /// The counters as an array, in [`COUNTER_NAMES`] order.
+    pub fn to_array(self) -> [u64; COUNTERS] {
+        [
+            self.rx_bytes,
+            self.rx_packets,
+            self.rx_errors,
+            self.rx_dropped,
+            self.tx_bytes,
+            self.tx_packets,
+            self.tx_errors,
+            self.tx_dropped,
+        ]
+    }
+
+    /// The inverse of [`Counters::to_array`].
+    pub fn from_array(a: [u64; COUNTERS]) -> Self {
+        let [rx_bytes, rx_packets, rx_errors, rx_dropped, tx_bytes, tx_packets, tx_errors, tx_dropped] =
+            a;
+        Counters {
+            rx_bytes,
+            rx_packets,
+            rx_errors,
+            rx_dropped,
+            tx_bytes,
+            tx_packets,
+            tx_errors,
+            tx_dropped,
+        }
+    }
+}
+
+/// One interface's line of `/proc/net/dev`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterfaceCounters {
+    /// The interface name, as the kernel prints it.
+    pub name: String,
+    /// Its counters.
+    pub counters: Counters,
+}
+
+/// What [`parse`] found in a file: the interfaces, and the lines it had to skip.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Parsed {
+    /// The interfaces of the well-formed lines, in file order. A name listed twice (never seen
+    /// from a real kernel) appears twice here; the statistics keep the first.
+    pub interfaces: Vec<InterfaceCounters>,
+    /// One error per skipped line.
+    pub skipped: Vec<ParseError>,
+}
+
+/// A line that could not be used, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    /// The 1-based line number in the file.
+    pub line: usize,
+    /// What was wrong with it.
+    pub kind: ParseErrorKind,
+}
+
+/// What was wrong with a line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParseErrorKind {
+    /// A non-blank line with no `:` that is not a header.
+    MissingColon,
+    /// Nothing but whitespace before the colon.
+    EmptyName,
+    /// A name the kernel would refuse: over 15 bytes, `.`, `..`, or with `/`, whitespace or NUL.
+    InvalidName {
+        /// The name, cut to 20 characters.
+        name: String,
+    },
+    /// Fewer than 16 counters.
+    FieldCount {
+        /// How many there were.
+        found: usize,
+    },
+    /// A counter that is not a `u64`.
+    BadNumber {
+        /// The 1-based counter column.
+        column: usize,
+        /// The text found there, cut to 20 characters.
+        text: String,
+    },
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: ", self.line)?;
+        match &self.kind {
+            ParseErrorKind::MissingColon => write!(f, "no ':' after the interface name"),
+            ParseErrorKind::EmptyName => write!(f, "empty interface name"),
+            ParseErrorKind::InvalidName { name } => {
+                write!(f, "{name:?} is not a valid interface name")
+            }
+            ParseErrorKind::FieldCount { found } => {
+                write!(f, "expected {COUNTER_COLUMNS} counters, found {found}")
+            }
+            ParseErrorKind::BadNumber { column, text } => {
+                write!(f, "counter {column} is not an unsigned integer: {text:?}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Parses the whole text of `/proc/net/dev`. Never fails as a whole: a file with no usable line
+/// gives an empty `interfaces`, which the caller treats as a failed sample.
+pub fn parse(text: &str) -> Parsed {
+    let mut parsed = Parsed::default();
+    for (index, raw) in text.split('\n').enumerate() {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if line.trim().is_empty() || is_header(line) {
+            continue;
+        }
+        match parse_line(line) {
+            Ok(iface) => parsed.interfaces.push(iface),
+            Err(kind) => parsed.skipped.push(ParseError {
+                line: index + 1,
+                kind,
+            }),
+        }
+    }
+    parsed
+}
+
+/// Whether Linux could have an interface of this name: the rules of the kernel's
+/// `dev_valid_name()` (1 to 15 bytes; not `.` or `..`; no `/`, whitespace or NUL), except that
+/// `:` is allowed, as 3.10 kernels allowed it (`team0:1`, prometheus/procfs#421).
+pub fn is_valid_name(name: &str) -> bool {
+    (1..=MAX_NAME_BYTES).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == '\0' || c.is_whitespace())
+}
+
+/// A header line has a `|` column separator, which neither names nor numbers contain.
+fn is_header(line: &str) -> bool {
+    line.contains('|')
+}
+
+/// Parses one data line: `name: c1 c2 ... c16`, split at the last colon.
+pub fn parse_line(line: &str) -> Result<InterfaceCounters, ParseErrorKind> {
+    let (name, numbers) = line.rsplit_once(':').ok_or(ParseErrorKind::MissingColon)?;
+    let name = name.trim_matches(|c: char| c.is_ascii_whitespace());
+    if name.is_empty() {
+        return Err(ParseErrorKind::EmptyName);
+    }
+    if !is_valid_name(name) {
+        return Err(ParseErrorKind::InvalidName {
+            name: name.chars().take(20).collect(),
+        });
+    }
+    let mut columns = [0u64; COUNTER_COLUMNS];
+    let mut found = 0;
+    for token in numbers.split_ascii_whitespace() {
+        if found < COUNTER_COLUMNS {
+            columns[found] = token.parse().map_err(|_| ParseErrorKind::BadNumber {
+                column: found + 1,
+                text: token.chars().take(20).collect(),
+            })?;
+        }
+        found += 1;
+    }
+    if found < COUNTER_COLUMNS {
+        return Err(ParseErrorKind::FieldCount { found });
+    }
+    Ok(InterfaceCounters {
+        name: name.to_owned(),
+        counters: Counters {
+            rx_bytes: columns[0],
+            rx_packets: columns[1],
+            rx_errors: columns[2],
+            rx_dropped: columns[3],
+            tx_bytes: columns[8],
+            tx_packets: columns[9],
+            tx_errors: columns[10],
+            tx_dropped: columns[11],
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_round_trip_through_the_array() {
+        let c = Counters::from_array([1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(c.rx_dropped, 4);
+        assert_eq!(c.tx_bytes, 5);
+        assert_eq!(c.to_array(), [1, 2, 3, 4, 5, 6, 7, 8]);
+    }
+
+    #[test]
+    fn takes_the_right_columns() {
+        let iface = parse_line("eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16").unwrap();
+        assert_eq!(iface.counters.to_array(), [1, 2, 3, 4, 9, 10, 11, 12]);
+    }
+
+    #[test]
+    fn error_messages_name_line_and_problem() {
+        let e = ParseError {
+            line: 4,
+            kind: ParseErrorKind::FieldCount { found: 15 },
+        };
+        assert_eq!(e.to_string(), "line 4: expected 16 counters, found 15");
+    }
+}

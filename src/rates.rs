@@ -1,0 +1,326 @@
+//! PURE: the counter policy (what a change between two samples means) and the window arithmetic.
+//!
+//! # Deltas: wraps, resets and everything else
+//!
+//! Between two samples of one interface, each counter's delta is `now - prev`, unless a counter
+//! decreased. Then, in this order:
+//!
+//! 1. **Reset** when the bytes and packets counters of one direction decrease together, or when a
+//!    counter of each direction decreases at once (manubulon-snmp#62: "both overflowed in the same
+//!    run" is a reboot). The interface counted from zero again, so every delta is the current value.
+//! 2. **Wrap** when exactly one counter decreased, its previous and current values both fit in 32
+//!    bits, and the interface kept counting: for bytes and packets the other one of the pair rose;
+//!    for errors and drops some other counter rose. 32-bit kernels copy drivers' `unsigned long`
+//!    counters into the 64-bit fields (`netdev_stats_to_stats64()`), so these wrap at 2^32. The
+//!    delta is `2^32 - prev + now` (the `+ now` part is the count since the wrap; vnStat and netdata
+//!    drop the implied `+ 1`, see `shared/reference/peers.md` §12).
+//! 3. **Reset** for any other decrease.
+//!
+//! The statistics thread also treats as a reset an ifindex change seen in sysfs (the interface was
+//! deleted and created again under the same name) and an interface that disappeared and came back.
+//! Deltas are unsigned: they never go negative, and a delta is never more than the traffic the
+//! kernel's counters account for.
+//!
+//! # Windows
+//!
+//! The ring of each interface holds [`Slot`]s: the sample's monotonic time and the running totals of
+//! its deltas since ifstatsd first saw the interface. The sum of the deltas of the intervals inside a
+//! window is then the difference of two totals, and the seconds they cover the difference of two
+//! times, so each window costs a binary search instead of a sum. This is exact window arithmetic
+//! over the samples, not an exponential average.
+//!
+//! An interval is inside a window of `W` seconds when it started no earlier than `W + I/2` before
+//! the newest sample, `I` being the configured interval. The half interval absorbs scheduling
+//! jitter: with a 10 s interval a 60 s window holds six intervals (about 60 s), not five. A window
+//! that is not yet full uses what it has and says so in `covered_seconds`; with no interval inside it
+//! the rate is `None`.
+
+use std::time::Duration;
+
+use crate::proc_net_dev::{Counters, COUNTERS};
+use crate::ring::Ring;
+
+/// 2^32, the modulus of a 32-bit counter.
+const WRAP_32: u64 = 1 << 32;
+
+/// Counter indices of [`Counters::to_array`] that belong to received traffic.
+const RX: std::ops::Range<usize> = 0..4;
+/// Counter indices that belong to sent traffic.
+const TX: std::ops::Range<usize> = 4..8;
+/// The (bytes, packets) index pair of each direction.
+const BYTES_PACKETS: [(usize, usize); 2] = [(0, 1), (4, 5)];
+
+/// What happened between two samples of an interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Every counter stayed or rose.
+    Steady,
+    /// One counter wrapped at 2^32.
+    Wrapped,
+    /// The interface started counting from zero again.
+    Reset,
+}
+
+/// The traffic between two samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delta {
+    /// The traffic counted in between, in [`Counters::to_array`] order.
+    pub counters: [u64; COUNTERS],
+    /// How it was worked out.
+    pub change: Change,
+}
+
+impl Delta {
+    /// The delta of a reset: everything counted since the interface started again.
+    pub fn reset(now: Counters) -> Delta {
+        Delta {
+            counters: now.to_array(),
+            change: Change::Reset,
+        }
+    }
+}
+
+/// The traffic between two samples of the same interface, by the policy in the module doc.
+pub fn delta(prev: Counters, now: Counters) -> Delta {
+    let (p, n) = (prev.to_array(), now.to_array());
+    let decreased: [bool; COUNTERS] = std::array::from_fn(|i| n[i] < p[i]);
+    let rose = |i: usize| n[i] > p[i];
+    let pair_decreased = BYTES_PACKETS
+        .iter()
+        .any(|&(bytes, packets)| decreased[bytes] && decreased[packets]);
+    let both_directions = decreased[RX].contains(&true) && decreased[TX].contains(&true);
+    let mut down = (0..COUNTERS).filter(|&i| decreased[i]);
+    let change = match (down.next(), down.next()) {
+        (None, _) => Change::Steady,
+        _ if pair_decreased || both_directions => Change::Reset,
+        (Some(i), None) if p[i] < WRAP_32 && n[i] < WRAP_32 && kept_counting(i, &rose) => {
+            Change::Wrapped
+        }
+        _ => Change::Reset,
+    };
+    if change == Change::Reset {
+        return Delta::reset(now);
+    }
+    let mut counters = [0; COUNTERS];
+    for i in 0..COUNTERS {
+        counters[i] = if n[i] >= p[i] {
+            n[i] - p[i]
+        } else {
+            WRAP_32 - p[i] + n[i]
+        };
+    }
+    Delta { counters, change }
+}
+
+/// Whether the interface kept counting while counter `i` went down: the partner of a bytes or
+/// packets counter rose, or for an error or drop counter, some other counter rose.
+fn kept_counting(i: usize, rose: &impl Fn(usize) -> bool) -> bool {
+    match BYTES_PACKETS.iter().find(|&&(b, k)| i == b || i == k) {
+        Some(&(b, k)) => rose(if i == b { k } else { b }),
+        None => (0..COUNTERS).any(|j| j != i && rose(j)),
+    }
+}
+
+/// One ring entry: a sample's time and the running totals of the deltas up to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// Microseconds on the monotonic clock since the statistics' first sample.
+    pub at_us: u64,
+    /// The sum of all deltas since the interface was first seen, in [`Counters::to_array`]
+    /// order. Differences are taken with wrapping arithmetic, so even a total that overflows
+    /// (centuries at 100 Gbit/s) gives the right difference.
+    pub totals: [u64; COUNTERS],
+}
+
+/// The average rate over a window.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    /// The window's nominal length.
+    pub window: Duration,
+    /// The time the intervals inside it cover.
+    pub covered: Duration,
+    /// Per-second rates in [`Counters::to_array`] order.
+    pub per_sec: [f64; COUNTERS],
+}
+
+/// The rate between two slots, `older` before `newer`; `None` if no time passed.
+pub fn rate_between(older: &Slot, newer: &Slot, window: Duration) -> Option<Rate> {
+    let covered_us = newer.at_us.checked_sub(older.at_us).filter(|&us| us > 0)?;
+    let seconds = covered_us as f64 / 1e6;
+    let mut per_sec = [0.0; COUNTERS];
+    for (i, rate) in per_sec.iter_mut().enumerate() {
+        *rate = newer.totals[i].wrapping_sub(older.totals[i]) as f64 / seconds;
+    }
+    Some(Rate {
+        window,
+        covered: Duration::from_micros(covered_us),
+        per_sec,
+    })
+}
+
+/// The rate of the newest interval of `ring`, if it ends at `now_us` (the interface was in the
+/// latest sample).
+pub fn current(ring: &Ring<Slot>, now_us: u64, interval: Duration) -> Option<Rate> {
+    let newest = ring.newest().filter(|slot| slot.at_us == now_us)?;
+    let previous = ring.get(ring.len().checked_sub(2)?)?;
+    rate_between(previous, newest, interval)
+}
+
+/// The average rate over the intervals of `ring` inside the window of length `window` that ends
+/// at `now_us`, by the rule in the module doc.
+pub fn average(ring: &Ring<Slot>, now_us: u64, window: Duration, interval: Duration) -> Option<Rate> {
+    let reach_us = (window + interval / 2).as_micros() as u64;
+    let threshold = now_us.saturating_sub(reach_us);
+    let oldest = ring.get(ring.partition_point(|slot| slot.at_us >= threshold))?;
+    rate_between(oldest, ring.newest()?, window)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn c(a: [u64; COUNTERS]) -> Counters {
+        Counters::from_array(a)
+    }
+
+    const MAX32: u64 = u32::MAX as u64;
+
+    #[rstest]
+    #[case::steady([10, 1, 0, 0, 20, 2, 0, 0], [15, 2, 0, 0, 20, 2, 0, 0], [5, 1, 0, 0, 0, 0, 0, 0], Change::Steady)]
+    #[case::unchanged([7, 7, 7, 7, 7, 7, 7, 7], [7, 7, 7, 7, 7, 7, 7, 7], [0; 8], Change::Steady)]
+    #[case::rx_bytes_wrap([MAX32 - 9, 5, 0, 0, 0, 0, 0, 0], [20, 6, 0, 0, 0, 0, 0, 0], [30, 1, 0, 0, 0, 0, 0, 0], Change::Wrapped)]
+    #[case::wrap_to_zero([MAX32, 5, 0, 0, 0, 0, 0, 0], [0, 6, 0, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0, 0, 0], Change::Wrapped)]
+    #[case::tx_packets_wrap([0, 0, 0, 0, 100, MAX32, 0, 0], [0, 0, 0, 0, 200, 3, 0, 0], [0, 0, 0, 0, 100, 4, 0, 0], Change::Wrapped)]
+    #[case::rx_dropped_wrap([50, 5, 0, MAX32 - 1, 0, 0, 0, 0], [60, 6, 0, 1, 0, 0, 0, 0], [10, 1, 0, 3, 0, 0, 0, 0], Change::Wrapped)]
+    #[case::wrap_needs_the_partner_rising([MAX32, 5, 0, 0, 9, 9, 0, 0], [3, 5, 0, 0, 10, 10, 0, 0], [3, 5, 0, 0, 10, 10, 0, 0], Change::Reset)]
+    #[case::error_wrap_needs_traffic([1, 1, MAX32, 0, 1, 1, 0, 0], [1, 1, 2, 0, 1, 1, 0, 0], [1, 1, 2, 0, 1, 1, 0, 0], Change::Reset)]
+    #[case::pair_down_is_reset([1000, 10, 0, 0, 50, 5, 0, 0], [100, 1, 0, 0, 60, 6, 0, 0], [100, 1, 0, 0, 60, 6, 0, 0], Change::Reset)]
+    #[case::both_directions_is_reset([MAX32, 10, 0, 0, MAX32, 10, 0, 0], [5, 11, 0, 0, 5, 11, 0, 0], [5, 11, 0, 0, 5, 11, 0, 0], Change::Reset)]
+    #[case::sixty_four_bit_decrease_is_reset([1 << 40, 10, 0, 0, 0, 0, 0, 0], [5, 11, 0, 0, 0, 0, 0, 0], [5, 11, 0, 0, 0, 0, 0, 0], Change::Reset)]
+    #[case::two_rx_counters_down_is_reset([100, 10, 5, 0, 0, 0, 0, 0], [50, 11, 1, 0, 0, 0, 0, 0], [50, 11, 1, 0, 0, 0, 0, 0], Change::Reset)]
+    #[case::all_zero_again([5, 5, 5, 5, 5, 5, 5, 5], [0; 8], [0; 8], Change::Reset)]
+    #[case::u64_max_steady([u64::MAX - 1, 0, 0, 0, 0, 0, 0, 0], [u64::MAX, 0, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0, 0], Change::Steady)]
+    fn deltas_follow_the_policy(
+        #[case] prev: [u64; COUNTERS],
+        #[case] now: [u64; COUNTERS],
+        #[case] expected: [u64; COUNTERS],
+        #[case] change: Change,
+    ) {
+        assert_eq!(
+            delta(c(prev), c(now)),
+            Delta {
+                counters: expected,
+                change
+            }
+        );
+    }
+
+    fn ring_of(points: &[(u64, u64)], capacity: usize) -> Ring<Slot> {
+        let mut ring = Ring::with_capacity(capacity);
+        for &(at_s, rx_bytes) in points {
+            let mut totals = [0; COUNTERS];
+            totals[0] = rx_bytes;
+            totals[4] = 2 * rx_bytes;
+            ring.push(Slot {
+                at_us: at_s * 1_000_000,
+                totals,
+            });
+        }
+        ring
+    }
+
+    const TEN_S: Duration = Duration::from_secs(10);
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn current_is_the_last_interval() {
+        let ring = ring_of(&[(0, 0), (10, 1000), (20, 3000)], 10);
+        let rate = current(&ring, 20_000_000, TEN_S).unwrap();
+        assert_eq!(rate.per_sec[0], 200.0);
+        assert_eq!(rate.per_sec[4], 400.0);
+        assert_eq!(rate.covered, TEN_S);
+        assert_eq!(rate.window, TEN_S);
+    }
+
+    #[test]
+    fn current_is_none_with_one_sample_or_when_absent_from_the_latest() {
+        assert_eq!(current(&ring_of(&[(0, 0)], 10), 0, TEN_S), None);
+        let ring = ring_of(&[(0, 0), (10, 1000)], 10);
+        assert_eq!(current(&ring, 20_000_000, TEN_S), None);
+    }
+
+    #[test]
+    fn a_full_window_holds_exactly_its_intervals() {
+        // 10 samples 10 s apart; rx rises 100 B/s for the first 40 s, then 1000 B/s.
+        let points: Vec<(u64, u64)> = (0..=10)
+            .map(|k| (k * 10, if k <= 4 { k * 1000 } else { 4000 + (k - 4) * 10_000 }))
+            .collect();
+        let ring = ring_of(&points, 100);
+        let rate = average(&ring, 100_000_000, MINUTE, TEN_S).unwrap();
+        assert_eq!(rate.covered, MINUTE);
+        assert_eq!(rate.per_sec[0], 1000.0);
+        let five = average(&ring, 100_000_000, Duration::from_secs(300), TEN_S).unwrap();
+        assert_eq!(five.covered, Duration::from_secs(100));
+        assert_eq!(five.per_sec[0], 64_000.0 / 100.0);
+    }
+
+    #[test]
+    fn a_partial_window_says_how_much_it_covers() {
+        let ring = ring_of(&[(0, 0), (10, 500), (20, 1500)], 100);
+        let rate = average(&ring, 20_000_000, MINUTE, TEN_S).unwrap();
+        assert_eq!(rate.covered, Duration::from_secs(20));
+        assert_eq!(rate.per_sec[0], 75.0);
+        assert_eq!(rate.window, MINUTE);
+    }
+
+    #[test]
+    fn no_interval_no_rate() {
+        assert_eq!(average(&ring_of(&[(0, 0)], 10), 0, MINUTE, TEN_S), None);
+        assert_eq!(average(&Ring::with_capacity(3), 0, MINUTE, TEN_S), None);
+    }
+
+    #[test]
+    fn irregular_intervals_and_jitter() {
+        // Late ticks: 0, 10.4, 19.9, 31, 40, 50.2, 60.3 seconds (in ms resolution).
+        let mut ring = Ring::with_capacity(100);
+        let times_ms = [0u64, 10_400, 19_900, 31_000, 40_000, 50_200, 60_300];
+        for (k, at) in times_ms.iter().enumerate() {
+            let mut totals = [0; COUNTERS];
+            totals[1] = k as u64 * 7;
+            ring.push(Slot {
+                at_us: at * 1000,
+                totals,
+            });
+        }
+        // Start threshold is 60.3 - 65 < 0, so the window reaches the first sample.
+        let rate = average(&ring, 60_300_000, MINUTE, TEN_S).unwrap();
+        assert_eq!(rate.covered, Duration::from_millis(60_300));
+        assert_eq!(rate.per_sec[1], 42.0 / 60.3);
+    }
+
+    #[test]
+    fn a_vanished_interface_decays_out_of_its_windows() {
+        let ring = ring_of(&[(0, 0), (10, 1000), (20, 2000)], 100);
+        // The latest sample is 50 s after the interface was last seen: the window reaches back
+        // to 5 s, so only the interval from 10 s to 20 s is inside it.
+        let rate = average(&ring, 70_000_000, MINUTE, TEN_S).unwrap();
+        assert_eq!(rate.covered, TEN_S);
+        assert_eq!(rate.per_sec[0], 100.0);
+        assert_eq!(average(&ring, 100_000_000, MINUTE, TEN_S), None);
+    }
+
+    #[test]
+    fn totals_that_overflow_still_subtract() {
+        let older = Slot {
+            at_us: 0,
+            totals: [u64::MAX - 4; COUNTERS],
+        };
+        let newer = Slot {
+            at_us: 1_000_000,
+            totals: [5; COUNTERS],
+        };
+        let rate = rate_between(&older, &newer, TEN_S).unwrap();
+        assert_eq!(rate.per_sec, [10.0; COUNTERS]);
+    }
+}

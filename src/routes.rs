@@ -1,0 +1,180 @@
+//! PURE: maps a request's method and raw URL to a [`Route`].
+
+use crate::proc_net_dev::is_valid_name;
+
+/// The prefix of the one-interface route.
+const INTERFACE_PREFIX: &str = "/api/v1/interface/";
+/// The suffix of the one-interface route.
+const STATS_SUFFIX: &str = "/stats";
+
+/// What a request asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /api/v1/interface/{net_id}/stats`.
+    InterfaceStats {
+        /// The percent-decoded interface name.
+        name: String,
+    },
+    /// `GET /api/v1/interfaces`.
+    Interfaces,
+    /// `GET /health`.
+    Health,
+    /// `GET /openapi.yaml`.
+    OpenApi,
+    /// The interface route with a name Linux cannot have.
+    InvalidName {
+        /// Why the name is refused.
+        reason: &'static str,
+    },
+    /// A known path with a method other than GET or HEAD.
+    MethodNotAllowed,
+    /// Anything else.
+    NotFound,
+}
+
+/// Routes a request. `url` is the raw request target; its query string is ignored.
+pub fn route(method: &str, url: &str) -> Route {
+    let path = url.split_once('?').map_or(url, |(path, _query)| path);
+    let route = match path {
+        "/api/v1/interfaces" => Route::Interfaces,
+        "/health" => Route::Health,
+        "/openapi.yaml" => Route::OpenApi,
+        _ => match path
+            .strip_prefix(INTERFACE_PREFIX)
+            .and_then(|rest| rest.strip_suffix(STATS_SUFFIX))
+        {
+            Some(segment) if !segment.contains('/') => interface_route(segment),
+            _ => return Route::NotFound,
+        },
+    };
+    match method {
+        "GET" | "HEAD" => route,
+        _ => Route::MethodNotAllowed,
+    }
+}
+
+fn interface_route(segment: &str) -> Route {
+    let Some(bytes) = percent_decode(segment) else {
+        return Route::InvalidName {
+            reason: "malformed percent-encoding",
+        };
+    };
+    // Names are matched as the sampler stores them: bytes that are not UTF-8 become U+FFFD.
+    let name = String::from_utf8_lossy(&bytes);
+    if !is_valid_name(&name) {
+        return Route::InvalidName {
+            reason: "not a Linux interface name (1 to 15 bytes, not . or .., no /, whitespace or NUL)",
+        };
+    }
+    Route::InterfaceStats {
+        name: name.into_owned(),
+    }
+}
+
+/// Decodes `%XX` escapes; `None` for a `%` not followed by two hex digits.
+pub fn percent_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut bytes = text.bytes();
+    while let Some(byte) = bytes.next() {
+        if byte == b'%' {
+            let high = hex_digit(bytes.next()?)?;
+            let low = hex_digit(bytes.next()?)?;
+            out.push(high << 4 | low);
+        } else {
+            out.push(byte);
+        }
+    }
+    Some(out)
+}
+
+fn hex_digit(byte: u8) -> Option<u8> {
+    char::from(byte).to_digit(16).map(|d| d as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn stats(name: &str) -> Route {
+        Route::InterfaceStats { name: name.into() }
+    }
+
+    #[rstest]
+    #[case::plain("GET", "/api/v1/interface/eth0/stats", stats("eth0"))]
+    #[case::head("HEAD", "/api/v1/interface/eth0/stats", stats("eth0"))]
+    #[case::query_ignored("GET", "/api/v1/interface/lo/stats?x=1", stats("lo"))]
+    #[case::vlan("GET", "/api/v1/interface/eth0.2/stats", stats("eth0.2"))]
+    #[case::dash("GET", "/api/v1/interface/br-lan/stats", stats("br-lan"))]
+    #[case::legacy_colon("GET", "/api/v1/interface/team0:1/stats", stats("team0:1"))]
+    #[case::encoded_colon("GET", "/api/v1/interface/team0%3A1/stats", stats("team0:1"))]
+    #[case::at_sign("GET", "/api/v1/interface/a%40b/stats", stats("a@b"))]
+    #[case::fifteen_bytes("GET", "/api/v1/interface/abcdefghijklmno/stats", stats("abcdefghijklmno"))]
+    #[case::non_utf8("GET", "/api/v1/interface/w%FFlan/stats", stats("w\u{FFFD}lan"))]
+    #[case::list("GET", "/api/v1/interfaces", Route::Interfaces)]
+    #[case::health("HEAD", "/health", Route::Health)]
+    #[case::health_query("GET", "/health?verbose", Route::Health)]
+    #[case::spec("GET", "/openapi.yaml", Route::OpenApi)]
+    fn good_routes(#[case] method: &str, #[case] url: &str, #[case] expected: Route) {
+        assert_eq!(route(method, url), expected);
+    }
+
+    #[rstest]
+    #[case::sixteen_bytes("/api/v1/interface/abcdefghijklmnop/stats")]
+    #[case::empty("/api/v1/interface//stats")]
+    #[case::dot("/api/v1/interface/./stats")]
+    #[case::dot_dot("/api/v1/interface/../stats")]
+    #[case::encoded_dot_dot("/api/v1/interface/%2E%2E/stats")]
+    #[case::encoded_slash("/api/v1/interface/a%2Fb/stats")]
+    #[case::nul("/api/v1/interface/eth%000/stats")]
+    #[case::space("/api/v1/interface/eth%200/stats")]
+    #[case::tab("/api/v1/interface/eth%090/stats")]
+    #[case::bad_escape("/api/v1/interface/eth%G0/stats")]
+    #[case::short_escape("/api/v1/interface/eth%4/stats")]
+    #[case::lone_percent("/api/v1/interface/%/stats")]
+    fn invalid_names(#[case] url: &str) {
+        assert!(
+            matches!(route("GET", url), Route::InvalidName { .. }),
+            "{url}: {:?}",
+            route("GET", url)
+        );
+    }
+
+    #[rstest]
+    #[case::root("/")]
+    #[case::trailing_slash("/api/v1/interfaces/")]
+    #[case::two_segments("/api/v1/interface/a/b/stats")]
+    #[case::no_suffix("/api/v1/interface/eth0")]
+    #[case::other_suffix("/api/v1/interface/eth0/rates")]
+    #[case::case_matters("/HEALTH")]
+    #[case::absolute_form("http://localhost/health")]
+    #[case::empty("")]
+    fn unknown_paths(#[case] url: &str) {
+        assert_eq!(route("GET", url), Route::NotFound);
+        assert_eq!(route("DELETE", url), Route::NotFound);
+    }
+
+    #[rstest]
+    #[case::post("POST")]
+    #[case::put("PUT")]
+    #[case::delete("DELETE")]
+    #[case::options("OPTIONS")]
+    #[case::trace("TRACE")]
+    #[case::lowercase_get("get")]
+    #[case::made_up("FOO")]
+    fn other_methods_on_known_paths(#[case] method: &str) {
+        for url in ["/health", "/api/v1/interfaces", "/openapi.yaml", "/api/v1/interface/lo/stats"] {
+            assert_eq!(route(method, url), Route::MethodNotAllowed, "{method} {url}");
+        }
+        // The method is refused before the name is looked at.
+        assert_eq!(route(method, "/api/v1/interface/%/stats"), Route::MethodNotAllowed);
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%2fb%2F"), Some(b"a/b/".to_vec()));
+        assert_eq!(percent_decode("%e2%82%ac"), Some("€".as_bytes().to_vec()));
+        assert_eq!(percent_decode("100%"), None);
+        assert_eq!(percent_decode("%+1"), None);
+    }
+}

@@ -1,0 +1,187 @@
+//! What the API shows: the immutable view the statistics thread publishes after each sample, and
+//! the hand-off that lets the HTTP loop take it without ever waiting on the statistics thread.
+//!
+//! The serialized structs are the schema: `openapi.yaml`'s property names are these field names,
+//! and `tests/openapi.rs` fails when the two differ.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Serialize, Serializer};
+
+use crate::proc_net_dev::Counters;
+use crate::rates::Rate;
+use crate::snapshot::OperState;
+
+/// A wall-clock time, serialized as RFC 3339 UTC with milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timestamp(pub SystemTime);
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&humantime::format_rfc3339_millis(self.0))
+    }
+}
+
+/// One interface, as `/api/v1/interface/{net_id}/stats` returns it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct InterfaceStats {
+    /// The interface name.
+    pub interface: String,
+    /// Whether the latest sample listed it.
+    pub present: bool,
+    /// The wall time of the sample that last saw it.
+    pub updated_at: Timestamp,
+    /// Seconds since it last came up, was created or was reset, as of the latest sample; null
+    /// while it is down or absent.
+    pub uptime_seconds: Option<f64>,
+    /// When it last came up, was created or was reset; null while it is down or absent.
+    pub up_since: Option<Timestamp>,
+    /// Whether it was already up when ifstatsd first saw it, so the uptime is at least this.
+    pub uptime_is_lower_bound: bool,
+    /// The configured time between samples.
+    pub sample_interval_seconds: f64,
+    /// Its ifindex from sysfs; null where sysfs has none.
+    pub ifindex: Option<u32>,
+    /// Its operstate from sysfs; null where sysfs has none.
+    pub oper_state: Option<OperState>,
+    /// The kernel's counters at the last sample that saw it.
+    pub counters: Counters,
+    /// The current rate and the 1, 5 and 15-minute averages.
+    pub rates: Rates,
+    /// What ifstatsd noticed about the counters.
+    pub events: Events,
+}
+
+/// The rates of one interface; each is null until it has an interval to cover.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Rates {
+    /// The last interval, if the interface was in the latest sample.
+    pub current: Option<RateView>,
+    /// The last minute.
+    pub avg_1m: Option<RateView>,
+    /// The last five minutes.
+    pub avg_5m: Option<RateView>,
+    /// The last fifteen minutes.
+    pub avg_15m: Option<RateView>,
+}
+
+/// Per-second rates over a window.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RateView {
+    /// The window's length (for `current`, the configured interval).
+    pub window_seconds: f64,
+    /// The seconds the samples inside the window cover; less than the window until it is full.
+    pub covered_seconds: f64,
+    /// Bytes received per second.
+    pub rx_bytes_per_sec: f64,
+    /// Packets received per second.
+    pub rx_packets_per_sec: f64,
+    /// Receive errors per second.
+    pub rx_errors_per_sec: f64,
+    /// Received packets dropped per second.
+    pub rx_dropped_per_sec: f64,
+    /// Bytes sent per second.
+    pub tx_bytes_per_sec: f64,
+    /// Packets sent per second.
+    pub tx_packets_per_sec: f64,
+    /// Transmit errors per second.
+    pub tx_errors_per_sec: f64,
+    /// Packets dropped on transmit per second.
+    pub tx_dropped_per_sec: f64,
+}
+
+impl From<Rate> for RateView {
+    fn from(rate: Rate) -> Self {
+        let [rx_bytes, rx_packets, rx_errors, rx_dropped, tx_bytes, tx_packets, tx_errors, tx_dropped] =
+            rate.per_sec;
+        RateView {
+            window_seconds: rate.window.as_secs_f64(),
+            covered_seconds: rate.covered.as_secs_f64(),
+            rx_bytes_per_sec: rx_bytes,
+            rx_packets_per_sec: rx_packets,
+            rx_errors_per_sec: rx_errors,
+            rx_dropped_per_sec: rx_dropped,
+            tx_bytes_per_sec: tx_bytes,
+            tx_packets_per_sec: tx_packets,
+            tx_errors_per_sec: tx_errors,
+            tx_dropped_per_sec: tx_dropped,
+        }
+    }
+}
+
+/// Counts of what ifstatsd noticed about an interface's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Events {
+    /// Times it started counting from zero again (or was re-created, or came back).
+    pub resets: u64,
+    /// Counters seen wrapping at 2^32.
+    pub wraps: u64,
+}
+
+/// The state of sampling, for `/health`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Collection {
+    /// The source file.
+    pub source: String,
+    /// The configured interval.
+    pub interval: Duration,
+    /// The last successful sample, on both clocks.
+    pub last_success: Option<(Instant, SystemTime)>,
+    /// Successful samples.
+    pub samples_total: u64,
+    /// Ticks whose source could not be read or had no usable line.
+    pub collection_errors_total: u64,
+    /// Malformed lines skipped, over all samples.
+    pub parse_errors_total: u64,
+    /// The problem of the latest sample, if it had one.
+    pub last_error: Option<String>,
+}
+
+/// Everything the API serves, as of one sample.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatsView {
+    /// The wall time of the latest successful sample.
+    pub updated_at: Option<Timestamp>,
+    /// Every known interface, sorted by name.
+    pub interfaces: Vec<InterfaceStats>,
+    /// The state of sampling.
+    pub collection: Collection,
+}
+
+impl StatsView {
+    /// The interface called `name`.
+    pub fn interface(&self, name: &str) -> Option<&InterfaceStats> {
+        self.interfaces
+            .binary_search_by(|iface| iface.interface.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.interfaces[i])
+    }
+}
+
+/// The latest [`StatsView`], swapped whole by the statistics thread and cloned (as an `Arc`) by
+/// the HTTP loop. The lock is held only for the swap or the clone.
+#[derive(Debug)]
+pub struct SharedView(Mutex<Arc<StatsView>>);
+
+impl SharedView {
+    /// Starts with `view`.
+    pub fn new(view: StatsView) -> Self {
+        SharedView(Mutex::new(Arc::new(view)))
+    }
+
+    /// Replaces the view.
+    pub fn publish(&self, view: StatsView) {
+        let view = Arc::new(view);
+        // A panic elsewhere cannot leave an Arc half-written: the old or the new one is there.
+        let mut latest = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let old = std::mem::replace(&mut *latest, view);
+        drop(latest);
+        drop(old); // freed outside the lock
+    }
+
+    /// The latest view.
+    pub fn current(&self) -> Arc<StatsView> {
+        Arc::clone(&self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
