@@ -1,0 +1,42 @@
+# The same commands CI runs (.ci/run): `make check` = formatting, lints, tests.
+CARGO ?= cargo
+# Flags for `make run`, e.g. make run ARGS='--interval 1s --log-level debug'
+ARGS ?=
+
+.PHONY: run build test check fmt fmt-check clippy coverage release
+
+## run: the daemon on 127.0.0.1:9310, sampling /proc/net/dev every 10 s
+run:
+	$(CARGO) run --release -- $(ARGS)
+
+build:
+	$(CARGO) build
+
+## test: unit, pipeline, HTTP, CLI and end-to-end tests, then the OpenAPI contract (schemathesis)
+test:
+	@# rstest's #[files] sweep sees new fixtures only when its test file recompiles.
+	touch tests/parse_proc_net_dev.rs
+	$(CARGO) build
+	$(CARGO) test
+	IFSTATSD_BIN=target/debug/ifstatsd bash tests/schemathesis.sh
+
+fmt:
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --all-targets -- -D warnings
+
+check: fmt-check clippy test
+
+## coverage: line coverage of the library (installs cargo-llvm-cov on first use)
+coverage:
+	@command -v cargo-llvm-cov >/dev/null || { rustup component add llvm-tools-preview && $(CARGO) install cargo-llvm-cov --locked; }
+	$(CARGO) llvm-cov --lib --tests --summary-only --ignore-filename-regex 'main\.rs'
+
+## release: the size-tuned stripped binary, and its size
+release:
+	$(CARGO) build --release
+	@ls -l target/release/ifstatsd | awk '{print "target/release/ifstatsd: " $$5 " bytes"}'
