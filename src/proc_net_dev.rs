@@ -1,8 +1,8 @@
 //! PURE: parses the text of `/proc/net/dev` into per-interface counters.
 //!
 //! The rules follow the format's history (`shared/reference/proc-net-dev.md`):
-//! - The two header lines are recognised by shape (`|` in them), never by exact text: the 2021
-//!   net-next experiment changed them, and other kernels may again.
+//! - The two header lines are recognised by shape (a `|` and no `:`), never by exact text: the
+//!   2021 net-next experiment changed them, and other kernels may again.
 //! - A data line is split at its **last** `:`. Numbers never contain one, so this handles both the
 //!   old glued form `eth0:4046496815 ...` (2.6 kernels, psutil#248, gopsutil#28) and legacy names
 //!   with a colon such as `team0:1` (CentOS 7, prometheus/procfs#421).
@@ -194,9 +194,10 @@ pub fn is_valid_name(name: &str) -> bool {
             .any(|c| c == '/' || c == '\0' || c.is_whitespace())
 }
 
-/// A header line has a `|` column separator, which neither names nor numbers contain.
+/// A header line has a `|` column separator and no `:`. Every data line has a `:`, and a name
+/// may contain a `|` (the kernel allows it), so the colon decides.
 fn is_header(line: &str) -> bool {
-    line.contains('|')
+    line.contains('|') && !line.contains(':')
 }
 
 /// Parses one data line: `name: c1 c2 ... c16`, split at the last colon.
