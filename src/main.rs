@@ -45,10 +45,7 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
 
     // The first sample is taken before anything is served; a source unreadable now is fatal.
     let mut sampler = Sampler::new(&config.source, &config.sysfs);
-    let first = sampler.sample();
-    if let Err(e) = &first.result {
-        return Err(e.clone().into());
-    }
+    let first = sampler.first_sample()?;
     let mut stats = Stats::new(&config.source.display().to_string(), config.interval);
     stats.apply(first);
     let shared = Arc::new(SharedView::new(stats.view()));

@@ -41,15 +41,32 @@ impl Sampler {
 
     /// Takes one sample now, and logs what changed since the last one.
     pub fn sample(&mut self) -> Sample {
+        let (sample, took) = self.take();
+        self.log_outcome(&sample.result, took);
+        sample
+    }
+
+    /// The start-up sample. A failure is returned for the caller to report (the daemon does not
+    /// start without a first sample), not logged.
+    pub fn first_sample(&mut self) -> Result<Sample, String> {
+        let (sample, took) = self.take();
+        if let Err(error) = sample.result {
+            return Err(error);
+        }
+        self.log_outcome(&sample.result, took);
+        Ok(sample)
+    }
+
+    fn take(&mut self) -> (Sample, Duration) {
         let taken_at = Instant::now();
         let wall = SystemTime::now();
         let result = self.read_snapshot();
-        self.log_outcome(&result, taken_at.elapsed());
-        Sample {
+        let sample = Sample {
             taken_at,
             wall,
             result,
-        }
+        };
+        (sample, taken_at.elapsed())
     }
 
     fn read_snapshot(&mut self) -> Result<Snapshot, String> {

@@ -1,16 +1,15 @@
 //! End to end: the real binary samples a source file that this test rewrites as traffic flows at
 //! known rates, and the rates it serves over HTTP are checked against the rates written.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::{counters_of, net_dev, wait_until, write_atomically, Daemon, TempDir};
 
 const RX_BYTES_PER_SEC: f64 = 250_000.0;
 const RX_PACKETS_PER_SEC: f64 = 200.0;
@@ -18,69 +17,6 @@ const TX_BYTES_PER_SEC: f64 = 40_000.0;
 /// rx_bytes starts this far below 2^32 and is written modulo 2^32, as a 32-bit kernel's
 /// driver counter would be: it wraps about two seconds in.
 const RX_START: u64 = (1 << 32) - 500_000;
-
-/// The daemon, killed when the test ends however it ends.
-struct Daemon {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Daemon {
-    fn start(source: &Path, sysfs: &Path) -> Daemon {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_ifstatsd"))
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--interval", "200ms"])
-            .arg("--source")
-            .arg(source)
-            .arg("--sysfs")
-            .arg(sysfs)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the daemon starts");
-        let daemon = Daemon { child, port };
-        daemon.wait_for("/health answers", Duration::from_secs(10), |d| {
-            d.get("/health").is_some()
-        });
-        daemon
-    }
-
-    /// GETs `path` and parses the JSON body; `None` if the daemon does not answer.
-    fn get(&self, path: &str) -> Option<Value> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").ok()?;
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).ok()?;
-        let text = String::from_utf8(response).ok()?;
-        let (_, body) = text.split_once("\r\n\r\n")?;
-        serde_json::from_str(body).ok()
-    }
-
-    fn eth0(&self) -> Value {
-        self.get("/api/v1/interface/eth0/stats").expect("eth0 is served")
-    }
-
-    /// Polls `condition` until it holds; fails the test after `deadline`.
-    fn wait_for(&self, what: &str, deadline: Duration, condition: impl Fn(&Daemon) -> bool) {
-        let until = Instant::now() + deadline;
-        while !condition(self) {
-            assert!(Instant::now() < until, "timed out waiting until {what}");
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
 
 /// The counters the writer puts in the file `seconds` after traffic started.
 fn counters_at(seconds: f64) -> [u64; 8] {
@@ -90,25 +26,8 @@ fn counters_at(seconds: f64) -> [u64; 8] {
     [rx_bytes, rx_packets, 3, 0, tx_bytes, rx_packets / 2, 0, 7]
 }
 
-/// Writes the source file atomically (temporary file and rename), as a kernel file never tears.
-fn write_source(path: &Path, eth0: [u64; 8]) {
-    let text = format!(
-        "Inter-|   Receive                                                |  Transmit\n \
-         face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    \
-         lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0\n  \
-         eth0: {} {} {} {} 0 0 0 0 {} {} {} {} 0 0 0 0\n",
-        eth0[0], eth0[1], eth0[2], eth0[3], eth0[4], eth0[5], eth0[6], eth0[7]
-    );
-    let temp = path.with_extension("tmp");
-    std::fs::write(&temp, text).expect("write the source");
-    std::fs::rename(&temp, path).expect("rename the source");
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ifstatsd-e2e-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("sysfs")).expect("create the temp dir");
-    dir
+fn write_source(path: &std::path::Path, eth0: [u64; 8]) {
+    write_atomically(path, &net_dev(&[("lo", [0; 8]), ("eth0", eth0)]));
 }
 
 fn f(value: &Value) -> f64 {
@@ -117,10 +36,14 @@ fn f(value: &Value) -> f64 {
 
 #[test]
 fn served_rates_match_the_traffic_written() {
-    let dir = temp_dir("rates");
-    let source = dir.join("net_dev");
+    let dir = TempDir::new("e2e-rates");
+    let source = dir.path("net_dev");
     write_source(&source, counters_at(0.0));
-    let daemon = Daemon::start(&source, &dir.join("sysfs"));
+    let sysfs = dir.path("sysfs");
+    std::fs::create_dir(&sysfs).unwrap();
+    let args = ["--interval", "200ms", "--source", path(&source), "--sysfs", path(&sysfs)];
+    let daemon = Daemon::start(&args);
+    let eth0 = || daemon.json("/api/v1/interface/eth0/stats");
 
     // Traffic flows: the file follows the counters' clock every 5 ms, for 6 seconds.
     let writing = Arc::new(AtomicBool::new(true));
@@ -137,12 +60,12 @@ fn served_rates_match_the_traffic_written() {
             last
         }
     });
-    daemon.wait_for("6 s of traffic was sampled", Duration::from_secs(30), |d| {
-        d.eth0()["rates"]["avg_1m"]["covered_seconds"]
+    wait_until("6 s of traffic was sampled", Duration::from_secs(30), || {
+        eth0()["rates"]["avg_1m"]["covered_seconds"]
             .as_f64()
             .is_some_and(|covered| covered >= 6.0)
     });
-    let during = daemon.eth0();
+    let during = eth0();
     writing.store(false, Ordering::SeqCst);
     let last = writer.join().expect("the writer finished");
 
@@ -174,28 +97,23 @@ fn served_rates_match_the_traffic_written() {
 
     // Traffic stops: the served counters become the last ones written, and the current rate
     // falls to exactly zero while the averages still remember the traffic.
-    daemon.wait_for("the last counters are served", Duration::from_secs(5), |d| {
-        d.eth0()["counters"]["rx_bytes"].as_u64() == Some(last[0])
+    wait_until("the last counters are served", Duration::from_secs(5), || {
+        eth0()["counters"]["rx_bytes"].as_u64() == Some(last[0])
     });
-    daemon.wait_for("the current rate falls to zero", Duration::from_secs(5), |d| {
-        d.eth0()["rates"]["current"]["rx_bytes_per_sec"].as_f64() == Some(0.0)
+    wait_until("the current rate falls to zero", Duration::from_secs(5), || {
+        eth0()["rates"]["current"]["rx_bytes_per_sec"].as_f64() == Some(0.0)
     });
-    let idle = daemon.eth0();
-    let counters: Vec<u64> = [
-        "rx_bytes", "rx_packets", "rx_errors", "rx_dropped", "tx_bytes", "tx_packets", "tx_errors",
-        "tx_dropped",
-    ]
-    .iter()
-    .map(|name| idle["counters"][name].as_u64().unwrap())
-    .collect();
-    assert_eq!(counters, last);
+    let idle = eth0();
+    assert_eq!(counters_of(&idle), last);
     assert!(f(&idle["rates"]["avg_1m"]["rx_bytes_per_sec"]) > 0.0);
     assert_eq!(idle["present"], true);
 
-    let health = daemon.get("/health").expect("health answers");
+    let health = daemon.json("/health");
     assert_eq!(health["status"], "ok");
     assert_eq!(health["collection_errors_total"], 0);
     assert!(health["samples_total"].as_u64().unwrap() >= 30);
-    drop(daemon);
-    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn path(path: &std::path::Path) -> &str {
+    path.to_str().expect("a UTF-8 temp path")
 }
