@@ -130,7 +130,11 @@ pub fn handle(route: &Route, view: &StatsView, clock: Clock) -> Reply {
         ),
         Route::MethodNotAllowed => Reply {
             allow: true,
-            ..error(405, "method_not_allowed", format!("only {ALLOW} are allowed"))
+            ..error(
+                405,
+                "method_not_allowed",
+                format!("only {ALLOW} are allowed"),
+            )
         },
         Route::NotFound => error(404, "not_found", "no such route; see /openapi.yaml".into()),
     }
@@ -146,7 +150,10 @@ fn health(view: &StatsView, clock: Clock) -> Reply {
     let body = Health {
         status: if healthy { "ok" } else { "degraded" },
         version: VERSION,
-        uptime_seconds: clock.now.saturating_duration_since(clock.started).as_secs_f64(),
+        uptime_seconds: clock
+            .now
+            .saturating_duration_since(clock.started)
+            .as_secs_f64(),
         source: &collection.source,
         sample_interval_seconds: collection.interval.as_secs_f64(),
         last_sample_at: collection.last_success.map(|(_, wall)| Timestamp(wall)),

@@ -45,7 +45,12 @@ pub fn local_addr(server: &Server) -> Option<SocketAddr> {
 
 /// Answers requests until `stopping` is set and the server is unblocked (`Ok`), or tiny_http's
 /// accept thread dies (`Err`: the daemon cannot serve any more and should exit).
-pub fn serve(server: &Server, shared: &SharedView, started: Instant, stopping: &AtomicBool) -> io::Result<()> {
+pub fn serve(
+    server: &Server,
+    shared: &SharedView,
+    started: Instant,
+    stopping: &AtomicBool,
+) -> io::Result<()> {
     loop {
         match server.recv() {
             Ok(request) => answer(request, shared, started),

@@ -17,16 +17,16 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod config;
+pub mod http;
 pub mod logging;
 pub mod proc_net_dev;
-pub mod snapshot;
-pub mod sampler;
-pub mod ring;
 pub mod rates;
+pub mod ring;
+pub mod routes;
+pub mod sampler;
+pub mod shutdown;
+pub mod snapshot;
 pub mod stats;
 pub mod view;
-pub mod routes;
-pub mod api;
-pub mod http;
-pub mod shutdown;

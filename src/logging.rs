@@ -7,7 +7,12 @@ use log::LevelFilter;
 pub fn init(level: LevelFilter) -> Result<(), fern::InitError> {
     fern::Dispatch::new()
         .format(|out, message, record| {
-            out.finish(format_args!("{} {}: {}", record.level(), record.target(), message))
+            out.finish(format_args!(
+                "{} {}: {}",
+                record.level(),
+                record.target(),
+                message
+            ))
         })
         .level(level)
         // tiny_http logs every client error at error level; ours are the ones that matter.

@@ -77,7 +77,11 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
         .spawn(move || shutdown::run(signals, stoppers))?;
 
     let addr = http::local_addr(&server).unwrap_or(config.listen);
-    log::info!("serving http://{addr}/ every {:?} from {}", interval, config.source.display());
+    log::info!(
+        "serving http://{addr}/ every {:?} from {}",
+        interval,
+        config.source.display()
+    );
     http::serve(&server, &shared, started, &stopping)
         .map_err(|e| format!("the HTTP server stopped accepting connections: {e}"))?;
 

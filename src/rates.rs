@@ -168,7 +168,12 @@ pub fn current(ring: &Ring<Slot>, now_us: u64, interval: Duration) -> Option<Rat
 
 /// The average rate over the intervals of `ring` inside the window of length `window` that ends
 /// at `now_us`, by the rule in the module doc.
-pub fn average(ring: &Ring<Slot>, now_us: u64, window: Duration, interval: Duration) -> Option<Rate> {
+pub fn average(
+    ring: &Ring<Slot>,
+    now_us: u64,
+    window: Duration,
+    interval: Duration,
+) -> Option<Rate> {
     let reach_us = (window + interval / 2).as_micros() as u64;
     let threshold = now_us.saturating_sub(reach_us);
     let oldest = ring.get(ring.partition_point(|slot| slot.at_us >= threshold))?;
@@ -254,7 +259,16 @@ mod tests {
     fn a_full_window_holds_exactly_its_intervals() {
         // 10 samples 10 s apart; rx rises 100 B/s for the first 40 s, then 1000 B/s.
         let points: Vec<(u64, u64)> = (0..=10)
-            .map(|k| (k * 10, if k <= 4 { k * 1000 } else { 4000 + (k - 4) * 10_000 }))
+            .map(|k| {
+                (
+                    k * 10,
+                    if k <= 4 {
+                        k * 1000
+                    } else {
+                        4000 + (k - 4) * 10_000
+                    },
+                )
+            })
             .collect();
         let ring = ring_of(&points, 100);
         let rate = average(&ring, 100_000_000, MINUTE, TEN_S).unwrap();

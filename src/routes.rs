@@ -63,7 +63,8 @@ fn interface_route(segment: &str) -> Route {
     let name = String::from_utf8_lossy(&bytes);
     if !is_valid_name(&name) {
         return Route::InvalidName {
-            reason: "not a Linux interface name (1 to 15 bytes, not . or .., no /, whitespace or NUL)",
+            reason:
+                "not a Linux interface name (1 to 15 bytes, not . or .., no /, whitespace or NUL)",
         };
     }
     Route::InterfaceStats {
@@ -109,7 +110,11 @@ mod tests {
     #[case::legacy_colon("GET", "/api/v1/interface/team0:1/stats", stats("team0:1"))]
     #[case::encoded_colon("GET", "/api/v1/interface/team0%3A1/stats", stats("team0:1"))]
     #[case::at_sign("GET", "/api/v1/interface/a%40b/stats", stats("a@b"))]
-    #[case::fifteen_bytes("GET", "/api/v1/interface/abcdefghijklmno/stats", stats("abcdefghijklmno"))]
+    #[case::fifteen_bytes(
+        "GET",
+        "/api/v1/interface/abcdefghijklmno/stats",
+        stats("abcdefghijklmno")
+    )]
     #[case::non_utf8("GET", "/api/v1/interface/w%FFlan/stats", stats("w\u{FFFD}lan"))]
     #[case::list("GET", "/api/v1/interfaces", Route::Interfaces)]
     #[case::health("HEAD", "/health", Route::Health)]
@@ -163,11 +168,23 @@ mod tests {
     #[case::lowercase_get("get")]
     #[case::made_up("FOO")]
     fn other_methods_on_known_paths(#[case] method: &str) {
-        for url in ["/health", "/api/v1/interfaces", "/openapi.yaml", "/api/v1/interface/lo/stats"] {
-            assert_eq!(route(method, url), Route::MethodNotAllowed, "{method} {url}");
+        for url in [
+            "/health",
+            "/api/v1/interfaces",
+            "/openapi.yaml",
+            "/api/v1/interface/lo/stats",
+        ] {
+            assert_eq!(
+                route(method, url),
+                Route::MethodNotAllowed,
+                "{method} {url}"
+            );
         }
         // The method is refused before the name is looked at.
-        assert_eq!(route(method, "/api/v1/interface/%/stats"), Route::MethodNotAllowed);
+        assert_eq!(
+            route(method, "/api/v1/interface/%/stats"),
+            Route::MethodNotAllowed
+        );
     }
 
     #[test]

@@ -50,8 +50,8 @@ impl Sampler {
     /// start without a first sample), not logged.
     pub fn first_sample(&mut self) -> Result<Sample, String> {
         let (sample, took) = self.take();
-        if let Err(error) = sample.result {
-            return Err(error);
+        if let Err(error) = &sample.result {
+            return Err(error.clone());
         }
         self.log_outcome(&sample.result, took);
         Ok(sample)
@@ -172,7 +172,8 @@ mod tests {
     use std::fs;
 
     fn temp_dir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("ifstatsd-sampler-{tag}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("ifstatsd-sampler-{tag}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         dir

@@ -105,7 +105,10 @@ impl History {
             rates::delta(self.counters, sample.counters)
         };
         if !self.present {
-            log::info!("{name}: back after {:.1} s", seconds(now.at_us - self.last_seen.at_us));
+            log::info!(
+                "{name}: back after {:.1} s",
+                seconds(now.at_us - self.last_seen.at_us)
+            );
         }
         match delta.change {
             Change::Steady => {}
@@ -113,7 +116,10 @@ impl History {
                 self.events.wraps += 1;
                 let which = (0..COUNTERS)
                     .find(|&i| sample.counters.to_array()[i] < self.counters.to_array()[i]);
-                log::info!("{name}: {} wrapped at 2^32", which.map_or("?", |i| COUNTER_NAMES[i]));
+                log::info!(
+                    "{name}: {} wrapped at 2^32",
+                    which.map_or("?", |i| COUNTER_NAMES[i])
+                );
             }
             Change::Reset => {
                 self.events.resets += 1;

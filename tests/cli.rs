@@ -36,14 +36,24 @@ fn s(path: &Path) -> &str {
 /// A source with `lo` and `eth0`, and an empty sysfs directory.
 fn fixture(test: &str, eth0: [u64; 8]) -> TempDir {
     let dir = TempDir::new(test);
-    write_atomically(&dir.path("net_dev"), &net_dev(&[("lo", [0; 8]), ("eth0", eth0)]));
+    write_atomically(
+        &dir.path("net_dev"),
+        &net_dev(&[("lo", [0; 8]), ("eth0", eth0)]),
+    );
     std::fs::create_dir(dir.path("sysfs")).unwrap();
     dir
 }
 
 fn start(dir: &TempDir, interval: &str) -> Daemon {
     let (source, sysfs) = (dir.path("net_dev"), dir.path("sysfs"));
-    Daemon::start(&["--interval", interval, "--source", s(&source), "--sysfs", s(&sysfs)])
+    Daemon::start(&[
+        "--interval",
+        interval,
+        "--source",
+        s(&source),
+        "--sysfs",
+        s(&sysfs),
+    ])
 }
 
 #[test]
@@ -104,11 +114,21 @@ fn start_up_failures_print_one_line_and_exit_1() {
         (s(&sysfs), "cannot read"), // a directory: unreadable even for root
         (s(&garbage), "no interface line"),
     ] {
-        let output = run(&["--listen", &listen, "--source", source, "--sysfs", s(&sysfs)]);
+        let output = run(&[
+            "--listen",
+            &listen,
+            "--source",
+            source,
+            "--sysfs",
+            s(&sysfs),
+        ]);
         assert_eq!(output.status.code(), Some(1), "{source}: {output:?}");
         let lines = stderr_lines(&output);
         assert_eq!(lines.len(), 1, "{source}: {lines:?}");
-        assert!(lines[0].contains(expected) && lines[0].contains(source), "{lines:?}");
+        assert!(
+            lines[0].contains(expected) && lines[0].contains(source),
+            "{lines:?}"
+        );
     }
 }
 
@@ -118,7 +138,14 @@ fn a_port_in_use_exits_1_naming_the_address() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let (source, sysfs) = (dir.path("net_dev"), dir.path("sysfs"));
-    let output = run(&["--listen", &addr, "--source", s(&source), "--sysfs", s(&sysfs)]);
+    let output = run(&[
+        "--listen",
+        &addr,
+        "--source",
+        s(&source),
+        "--sysfs",
+        s(&sysfs),
+    ]);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let lines = stderr_lines(&output);
     assert_eq!(lines.len(), 1, "{lines:?}");
@@ -144,7 +171,11 @@ fn a_signal_stops_it_within_3_seconds_even_with_stalled_clients() {
     let mut daemon = start(&dir, "10s");
     // A body announced and never sent: tiny_http drains it on the request loop, which blocks.
     let mut stalled = TcpStream::connect(daemon.addr).unwrap();
-    write!(stalled, "POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n").unwrap();
+    write!(
+        stalled,
+        "POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+    )
+    .unwrap();
     // Half a request line, and a complete request whose answer is never read.
     let mut half = TcpStream::connect(daemon.addr).unwrap();
     write!(half, "GET /hea").unwrap();
@@ -152,7 +183,9 @@ fn a_signal_stops_it_within_3_seconds_even_with_stalled_clients() {
     write!(unread, "GET /api/v1/interfaces HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     wait_until("the request loop is stuck", Duration::from_secs(5), || {
         let probe = TcpStream::connect(daemon.addr).unwrap();
-        probe.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        probe
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
         let mut reader = std::io::BufReader::new(&probe);
         write!(&probe, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
         support::read_response(&mut reader, false).is_err()
@@ -170,14 +203,22 @@ fn serves_the_source_as_it_changes_vanishes_and_comes_back() {
     let eth0 = [1000, 10, 1, 2, 3000, 30, 3, 4];
     let dir = fixture("cli-source", eth0);
     let daemon = start(&dir, "100ms");
-    assert_eq!(counters_of(&daemon.json("/api/v1/interface/eth0/stats")), eth0);
+    assert_eq!(
+        counters_of(&daemon.json("/api/v1/interface/eth0/stats")),
+        eth0
+    );
 
     // New counters are served at the next sample.
     let source = dir.path("net_dev");
-    write_atomically(&source, &net_dev(&[("lo", [0; 8]), ("eth0", [5000, 50, 1, 2, 3000, 30, 3, 4])]));
-    wait_until("the new counters are served", Duration::from_secs(5), || {
-        daemon.json("/api/v1/interface/eth0/stats")["counters"]["rx_bytes"] == 5000
-    });
+    write_atomically(
+        &source,
+        &net_dev(&[("lo", [0; 8]), ("eth0", [5000, 50, 1, 2, 3000, 30, 3, 4])]),
+    );
+    wait_until(
+        "the new counters are served",
+        Duration::from_secs(5),
+        || daemon.json("/api/v1/interface/eth0/stats")["counters"]["rx_bytes"] == 5000,
+    );
 
     // The source vanishes: the last data stays, errors are counted, health degrades.
     std::fs::remove_file(&source).unwrap();
@@ -195,12 +236,18 @@ fn serves_the_source_as_it_changes_vanishes_and_comes_back() {
     assert_eq!(stale.json()["present"], true);
 
     // It comes back: health is ok at the first good sample.
-    write_atomically(&source, &net_dev(&[("lo", [0; 8]), ("eth0", [6000, 60, 1, 2, 3000, 30, 3, 4])]));
+    write_atomically(
+        &source,
+        &net_dev(&[("lo", [0; 8]), ("eth0", [6000, 60, 1, 2, 3000, 30, 3, 4])]),
+    );
     wait_until("health is ok again", Duration::from_secs(5), || {
         daemon.get("/health").status == 200
     });
     let health = daemon.json("/health");
     assert_eq!(health["last_error"], serde_json::Value::Null);
-    assert_eq!(daemon.json("/api/v1/interface/eth0/stats")["counters"]["rx_bytes"], 6000);
+    assert_eq!(
+        daemon.json("/api/v1/interface/eth0/stats")["counters"]["rx_bytes"],
+        6000
+    );
     assert!(request(daemon.addr, "GET", "/api/v1/interfaces").is_ok());
 }

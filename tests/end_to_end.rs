@@ -31,7 +31,9 @@ fn write_source(path: &std::path::Path, eth0: [u64; 8]) {
 }
 
 fn f(value: &Value) -> f64 {
-    value.as_f64().unwrap_or_else(|| panic!("{value} is not a number"))
+    value
+        .as_f64()
+        .unwrap_or_else(|| panic!("{value} is not a number"))
 }
 
 #[test]
@@ -41,7 +43,14 @@ fn served_rates_match_the_traffic_written() {
     write_source(&source, counters_at(0.0));
     let sysfs = dir.path("sysfs");
     std::fs::create_dir(&sysfs).unwrap();
-    let args = ["--interval", "200ms", "--source", path(&source), "--sysfs", path(&sysfs)];
+    let args = [
+        "--interval",
+        "200ms",
+        "--source",
+        path(&source),
+        "--sysfs",
+        path(&sysfs),
+    ];
     let daemon = Daemon::start(&args);
     let eth0 = || daemon.json("/api/v1/interface/eth0/stats");
 
@@ -60,11 +69,15 @@ fn served_rates_match_the_traffic_written() {
             last
         }
     });
-    wait_until("6 s of traffic was sampled", Duration::from_secs(30), || {
-        eth0()["rates"]["avg_1m"]["covered_seconds"]
-            .as_f64()
-            .is_some_and(|covered| covered >= 6.0)
-    });
+    wait_until(
+        "6 s of traffic was sampled",
+        Duration::from_secs(30),
+        || {
+            eth0()["rates"]["avg_1m"]["covered_seconds"]
+                .as_f64()
+                .is_some_and(|covered| covered >= 6.0)
+        },
+    );
     let during = eth0();
     writing.store(false, Ordering::SeqCst);
     let last = writer.join().expect("the writer finished");
@@ -84,10 +97,17 @@ fn served_rates_match_the_traffic_written() {
             "avg_1m {field}: served {served}, written {written}"
         );
     }
-    for field in ["rx_errors_per_sec", "rx_dropped_per_sec", "tx_errors_per_sec"] {
+    for field in [
+        "rx_errors_per_sec",
+        "rx_dropped_per_sec",
+        "tx_errors_per_sec",
+    ] {
         assert_eq!(f(&avg[field]), 0.0, "{field}");
     }
-    assert!(during["events"]["wraps"].as_u64().unwrap() >= 1, "rx_bytes wrapped at 2^32");
+    assert!(
+        during["events"]["wraps"].as_u64().unwrap() >= 1,
+        "rx_bytes wrapped at 2^32"
+    );
     assert_eq!(during["events"]["resets"], 0);
     // The rate times the covered seconds is exactly the counted traffic: compare with the
     // counters the daemon served (tx_bytes does not wrap).
@@ -97,12 +117,16 @@ fn served_rates_match_the_traffic_written() {
 
     // Traffic stops: the served counters become the last ones written, and the current rate
     // falls to exactly zero while the averages still remember the traffic.
-    wait_until("the last counters are served", Duration::from_secs(5), || {
-        eth0()["counters"]["rx_bytes"].as_u64() == Some(last[0])
-    });
-    wait_until("the current rate falls to zero", Duration::from_secs(5), || {
-        eth0()["rates"]["current"]["rx_bytes_per_sec"].as_f64() == Some(0.0)
-    });
+    wait_until(
+        "the last counters are served",
+        Duration::from_secs(5),
+        || eth0()["counters"]["rx_bytes"].as_u64() == Some(last[0]),
+    );
+    wait_until(
+        "the current rate falls to zero",
+        Duration::from_secs(5),
+        || eth0()["rates"]["current"]["rx_bytes_per_sec"].as_f64() == Some(0.0),
+    );
     let idle = eth0();
     assert_eq!(counters_of(&idle), last);
     assert!(f(&idle["rates"]["avg_1m"]["rx_bytes_per_sec"]) > 0.0);

@@ -102,7 +102,11 @@ fn standard_samples() -> Vec<Vec<InterfaceSample>> {
         .map(|k| {
             let mut sample = vec![
                 iface("lo", [0; 8], Some(1)),
-                iface("eth0", [k * 1000, k * 10, 0, k, k * 500, k * 5, 0, 0], Some(2)),
+                iface(
+                    "eth0",
+                    [k * 1000, k * 10, 0, k, k * 500, k * 5, 0, 0],
+                    Some(2),
+                ),
                 iface("team0:1", [7, 7, 0, 0, 7, 7, 0, 0], None),
             ];
             if k == 0 {
@@ -119,7 +123,9 @@ fn assert_error(response: &Response, status: u16, code: &str) {
     let json = response.json();
     assert_eq!(json["error"]["status"], status);
     assert_eq!(json["error"]["code"], code);
-    assert!(json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(json["error"]["message"]
+        .as_str()
+        .is_some_and(|m| !m.is_empty()));
     assert_eq!(json.as_object().unwrap().len(), 1, "{json}");
 }
 
@@ -202,7 +208,10 @@ fn an_unknown_interface_gets_404_without_echoing_raw_input() {
     let server = Server::standard();
     let response = server.send("GET", "/api/v1/interface/%3Cb%3E%22x/stats");
     assert_error(&response, 404, "interface_not_found");
-    let message = response.json()["error"]["message"].as_str().unwrap().to_owned();
+    let message = response.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(message.contains("<b>\\\"x"), "{message}");
 }
 
@@ -248,7 +257,9 @@ fn head_has_the_headers_of_get_and_no_body(#[case] target: &str) {
     let get = server.send("GET", target);
     // Sent on one connection, a body after HEAD's headers would be read as the next response.
     let mut stream = TcpStream::connect(server.addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     write!(
         stream,
         "HEAD {target} HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
@@ -312,7 +323,10 @@ fn health_is_degraded_after_three_intervals_without_a_sample() {
     assert_eq!(response.header("content-type"), Some("application/json"));
     assert_eq!(response.json()["status"], "degraded");
     // The data is still served.
-    assert_eq!(server.send("GET", "/api/v1/interface/eth0/stats").status, 200);
+    assert_eq!(
+        server.send("GET", "/api/v1/interface/eth0/stats").status,
+        200
+    );
 }
 
 #[test]
@@ -328,26 +342,42 @@ fn the_openapi_document_is_served_as_yaml() {
 fn keep_alive_connections_get_every_answer_in_order() {
     let server = Server::standard();
     let mut stream = TcpStream::connect(server.addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let deadline = Instant::now() + Duration::from_secs(10);
     // The stats body is over 1 KB: without TCP_NODELAY each would wait for a delayed ACK.
     for k in 0..50 {
-        let target = if k % 2 == 0 { "/api/v1/interface/eth0/stats" } else { "/health" };
+        let target = if k % 2 == 0 {
+            "/api/v1/interface/eth0/stats"
+        } else {
+            "/health"
+        };
         write!(stream, "GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
         let response = read_response(&mut reader, false).unwrap();
         assert_eq!(response.status, 200, "request {k}");
         assert!(k % 2 == 1 || response.body.len() > 1024);
     }
-    assert!(Instant::now() < deadline, "50 keep-alive requests took over 10 s");
+    assert!(
+        Instant::now() < deadline,
+        "50 keep-alive requests took over 10 s"
+    );
 }
 
 #[test]
 fn pipelined_requests_are_answered_in_order() {
     let server = Server::standard();
     let mut stream = TcpStream::connect(server.addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let targets = ["/health", "/nope", "/api/v1/interface/lo/stats", "/api/v1/interface/../stats"];
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let targets = [
+        "/health",
+        "/nope",
+        "/api/v1/interface/lo/stats",
+        "/api/v1/interface/../stats",
+    ];
     let mut batch = String::new();
     for target in targets {
         batch.push_str(&format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n"));

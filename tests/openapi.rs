@@ -103,11 +103,17 @@ fn server_answers() -> BTreeMap<(String, u16), Vec<Value>> {
     for (template, method, url) in cases {
         record(template, api::handle(&route(method, url), &view, fresh));
     }
-    record("/health", api::handle(&route("GET", "/health"), &view, stale));
+    record(
+        "/health",
+        api::handle(&route("GET", "/health"), &view, stale),
+    );
     // Before any successful sample (the daemon does not start serving then, but the types allow
     // it): the timestamps are null.
     let empty = Stats::new("/proc/net/dev", INTERVAL).view();
-    record("/health", api::handle(&route("GET", "/health"), &empty, fresh));
+    record(
+        "/health",
+        api::handle(&route("GET", "/health"), &empty, fresh),
+    );
     let list = api::handle(&route("GET", "/api/v1/interfaces"), &empty, fresh);
     record("/api/v1/interfaces", list);
     answers
@@ -118,7 +124,10 @@ fn server_answers() -> BTreeMap<(String, u16), Vec<Value>> {
 fn documented(spec: &OpenAPI) -> BTreeSet<(String, u16)> {
     let mut set = BTreeSet::new();
     for (path, method, operation) in spec.operations() {
-        assert_eq!(method, "get", "{path}: only GET is an operation; HEAD mirrors it");
+        assert_eq!(
+            method, "get",
+            "{path}: only GET is an operation; HEAD mirrors it"
+        );
         for status in operation.responses.responses.keys() {
             let code = match status {
                 openapiv3::StatusCode::Code(code) => *code,
@@ -126,7 +135,10 @@ fn documented(spec: &OpenAPI) -> BTreeSet<(String, u16)> {
             };
             set.insert((path.to_owned(), code));
         }
-        assert!(operation.responses.default.is_none(), "{path}: no default response");
+        assert!(
+            operation.responses.default.is_none(),
+            "{path}: no default response"
+        );
     }
     set
 }
@@ -134,7 +146,10 @@ fn documented(spec: &OpenAPI) -> BTreeSet<(String, u16)> {
 #[test]
 fn spec_is_openapi_3_0_with_resolvable_refs() {
     let spec: OpenAPI = yaml_serde::from_str(OPENAPI_YAML).expect("openapi.yaml is OpenAPI 3.0");
-    assert!(spec.openapi.starts_with("3.0."), "openapiv3 models only 3.0.x");
+    assert!(
+        spec.openapi.starts_with("3.0."),
+        "openapiv3 models only 3.0.x"
+    );
     assert_eq!(spec.info.version, env!("CARGO_PKG_VERSION"));
     let json = spec_json();
     let mut refs = Vec::new();
@@ -167,7 +182,10 @@ fn every_route_and_status_is_documented_and_every_documented_one_is_answered() {
     let documented = documented(&spec);
     let answered: BTreeSet<(String, u16)> = server_answers().into_keys().collect();
     let undocumented: Vec<_> = answered.difference(&documented).collect();
-    assert!(undocumented.is_empty(), "answered but not documented: {undocumented:?}");
+    assert!(
+        undocumented.is_empty(),
+        "answered but not documented: {undocumented:?}"
+    );
     let never: Vec<_> = documented.difference(&answered).collect();
     assert!(never.is_empty(), "documented but never answered: {never:?}");
 }
@@ -187,7 +205,10 @@ fn bodies_have_exactly_the_documented_fields() {
     // Every nullable property was seen null, so none is nullable without reason.
     let nullable = nullable_properties(&spec);
     let never_null: Vec<_> = nullable.difference(&nulls).collect();
-    assert!(never_null.is_empty(), "nullable but never null: {never_null:?}");
+    assert!(
+        never_null.is_empty(),
+        "nullable but never null: {never_null:?}"
+    );
 }
 
 #[test]
@@ -198,9 +219,17 @@ fn examples_have_exactly_the_documented_fields() {
         for (status, response) in item["get"]["responses"].as_object().unwrap() {
             let response = resolve(&spec, response);
             for (media, content) in response["content"].as_object().unwrap() {
-                let example = content.get("example").expect("every response has an example");
+                let example = content
+                    .get("example")
+                    .expect("every response has an example");
                 let at = format!("{media} example of {path} {status}");
-                check(&spec, &content["schema"], example, &at, &mut BTreeSet::new());
+                check(
+                    &spec,
+                    &content["schema"],
+                    example,
+                    &at,
+                    &mut BTreeSet::new(),
+                );
                 seen += 1;
             }
         }
@@ -245,7 +274,10 @@ fn unwrap_schema<'a>(spec: &'a Value, schema: &'a Value) -> (&'a Value, bool) {
         Some(all) if all.len() == 1 => resolve(spec, &all[0]),
         _ => resolve(spec, schema),
     };
-    (inner, nullable || inner.get("nullable") == Some(&Value::Bool(true)))
+    (
+        inner,
+        nullable || inner.get("nullable") == Some(&Value::Bool(true)),
+    )
 }
 
 /// Checks `value` against `schema` recursively: the same object keys, every key required,
@@ -260,7 +292,9 @@ fn check(spec: &Value, schema: &Value, value: &Value, at: &str, nulls: &mut BTre
     if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
         assert!(allowed.contains(value), "{at}: {value} not in {allowed:?}");
     }
-    let kind = schema["type"].as_str().unwrap_or_else(|| panic!("{at}: no type"));
+    let kind = schema["type"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{at}: no type"));
     match (kind, value) {
         ("object", Value::Object(map)) if schema.get("properties").is_none() => {
             // A free-form object (the OpenAPI document itself): only its required keys.
@@ -280,10 +314,19 @@ fn check(spec: &Value, schema: &Value, value: &Value, at: &str, nulls: &mut BTre
                 .iter()
                 .map(|v| v.as_str().unwrap())
                 .collect();
-            assert_eq!(required, documented, "{at}: required differs from properties");
+            assert_eq!(
+                required, documented,
+                "{at}: required differs from properties"
+            );
             assert_eq!(schema["additionalProperties"], Value::Bool(false), "{at}");
             for (key, value) in map {
-                check(spec, &properties[key], value, &format!("{at} > {key}"), nulls);
+                check(
+                    spec,
+                    &properties[key],
+                    value,
+                    &format!("{at} > {key}"),
+                    nulls,
+                );
             }
         }
         ("array", Value::Array(items)) => {

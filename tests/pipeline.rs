@@ -108,7 +108,10 @@ impl Pipeline {
     }
 
     fn iface(&self, name: &str) -> InterfaceStats {
-        self.view().interface(name).cloned().expect("interface is listed")
+        self.view()
+            .interface(name)
+            .cloned()
+            .expect("interface is listed")
     }
 }
 
@@ -207,7 +210,10 @@ fn averages_decay_as_the_window_slides_past_a_burst() {
     assert_eq!(window(&p.iface("eth0").rates.avg_1m).rx_bytes_per_sec, 0.0);
     assert_close(window(&p.iface("eth0").rates.avg_1m).covered_seconds, 60.0);
     // The 5-minute window still holds it: 60000 B over 70 s.
-    assert_close(window(&p.iface("eth0").rates.avg_5m).rx_bytes_per_sec, 60_000.0 / 70.0);
+    assert_close(
+        window(&p.iface("eth0").rates.avg_5m).rx_bytes_per_sec,
+        60_000.0 / 70.0,
+    );
 }
 
 #[test]
@@ -259,7 +265,10 @@ fn a_reset_inside_a_window_counts_from_zero_and_restarts_uptime() {
     assert_close(window(&eth0.rates.avg_1m).rx_bytes_per_sec, 14_000.0 / 20.0);
     assert!(!eth0.uptime_is_lower_bound);
     assert_eq!(eth0.uptime_seconds, Some(0.0));
-    assert_eq!(eth0.up_since, Some(ifstatsd::view::Timestamp(p.wall0 + Duration::from_secs(20))));
+    assert_eq!(
+        eth0.up_since,
+        Some(ifstatsd::view::Timestamp(p.wall0 + Duration::from_secs(20)))
+    );
 }
 
 #[test]
@@ -405,7 +414,10 @@ fn failed_and_malformed_samples_are_counted_and_reported() {
     let view = p.view();
     assert_eq!(view.collection.collection_errors_total, 1);
     assert_eq!(view.collection.samples_total, 1);
-    assert_eq!(view.collection.last_error.as_deref(), Some("cannot read /proc/net/dev: gone"));
+    assert_eq!(
+        view.collection.last_error.as_deref(),
+        Some("cannot read /proc/net/dev: gone")
+    );
     let mut text = file(&[("eth0", rx(1000, 1))]);
     text.push_str("  eth1: 1 2 3\n   bad\n");
     p.text(20.0, &text);

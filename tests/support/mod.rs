@@ -34,9 +34,8 @@ impl Response {
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 }
 
@@ -82,7 +81,10 @@ pub fn read_response(reader: &mut impl BufRead, head: bool) -> std::io::Result<R
 pub fn request(addr: SocketAddr, method: &str, target: &str) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect_timeout(&addr, READ_TIMEOUT)?;
     stream.set_read_timeout(Some(READ_TIMEOUT))?;
-    write!(stream, "{method} {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "{method} {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )?;
     read_response(&mut BufReader::new(stream), method == "HEAD")
 }
 
@@ -95,7 +97,10 @@ pub fn get(addr: SocketAddr, target: &str) -> Response {
 pub fn wait_until(what: &str, deadline: Duration, mut condition: impl FnMut() -> bool) {
     let until = Instant::now() + deadline;
     while !condition() {
-        assert!(Instant::now() < until, "timed out after {deadline:?} waiting until {what}");
+        assert!(
+            Instant::now() < until,
+            "timed out after {deadline:?} waiting until {what}"
+        );
         thread::sleep(Duration::from_millis(20));
     }
 }
@@ -173,12 +178,16 @@ impl Daemon {
             .spawn()
             .expect("the daemon starts");
         let mut daemon = Daemon { child, addr };
-        wait_until("the daemon answers /health", Duration::from_secs(10), || {
-            if let Ok(Some(status)) = daemon.child.try_wait() {
-                panic!("the daemon exited at start-up: {status}");
-            }
-            request(addr, "GET", "/health").is_ok()
-        });
+        wait_until(
+            "the daemon answers /health",
+            Duration::from_secs(10),
+            || {
+                if let Ok(Some(status)) = daemon.child.try_wait() {
+                    panic!("the daemon exited at start-up: {status}");
+                }
+                request(addr, "GET", "/health").is_ok()
+            },
+        );
         daemon
     }
 
@@ -208,7 +217,10 @@ impl Daemon {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 return status;
             }
-            assert!(Instant::now() < until, "the daemon did not exit within {deadline:?}");
+            assert!(
+                Instant::now() < until,
+                "the daemon did not exit within {deadline:?}"
+            );
             thread::sleep(Duration::from_millis(10));
         }
     }
@@ -224,7 +236,13 @@ impl Drop for Daemon {
 /// The eight counters of an interface object, in kernel order.
 pub fn counters_of(interface: &Value) -> [u64; 8] {
     let names = [
-        "rx_bytes", "rx_packets", "rx_errors", "rx_dropped", "tx_bytes", "tx_packets", "tx_errors",
+        "rx_bytes",
+        "rx_packets",
+        "rx_errors",
+        "rx_dropped",
+        "tx_bytes",
+        "tx_packets",
+        "tx_errors",
         "tx_dropped",
     ];
     names.map(|name| {
