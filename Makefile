@@ -1,5 +1,6 @@
 # The same commands CI runs (.ci/run): `make check` = formatting, lints, tests.
 CARGO ?= cargo
+SHELL := bash
 # Flags for `make run`, e.g. make run ARGS='--interval 1s --log-level debug'
 ARGS ?=
 
@@ -17,8 +18,9 @@ test:
 	@# rstest's #[files] sweep sees new fixtures only when its test file recompiles.
 	touch tests/parse_proc_net_dev.rs
 	$(CARGO) build
-	$(CARGO) test
+	$(CARGO) test 2>&1 | tee target/test-output.txt; test $${PIPESTATUS[0]} -eq 0
 	IFSTATSD_BIN=target/debug/ifstatsd bash tests/schemathesis.sh
+	@awk '/^test result:/ { p += $$4; f += $$6 } END { print "cargo test: " p " passed, " f " failed" }' target/test-output.txt
 
 fmt:
 	$(CARGO) fmt --all
