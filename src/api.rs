@@ -78,6 +78,14 @@ pub struct Health<'a> {
     pub last_error: Option<&'a str>,
     /// The number of known interfaces, present or not.
     pub interfaces: usize,
+    /// The state file, or null when persistence is off.
+    pub state_file: Option<&'a str>,
+    /// The wall time of the last successful save.
+    pub last_save_at: Option<Timestamp>,
+    /// Why the last save failed; null when it succeeded or none was tried.
+    pub last_save_error: Option<&'a str>,
+    /// Why the state file could not be restored at start-up; null when it could, or was absent.
+    pub state_restore_error: Option<&'a str>,
 }
 
 /// The body of every error.
@@ -163,6 +171,10 @@ fn health(view: &StatsView, clock: Clock) -> Reply {
         parse_errors_total: collection.parse_errors_total,
         last_error: collection.last_error.as_deref(),
         interfaces: view.interfaces.len(),
+        state_file: collection.state_file.as_deref(),
+        last_save_at: collection.last_save_at.map(Timestamp),
+        last_save_error: collection.last_save_error.as_deref(),
+        state_restore_error: collection.state_restore_error.as_deref(),
     };
     json(if healthy { 200 } else { 503 }, &body)
 }

@@ -20,6 +20,11 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 /// The longest `--interval`: one sample per 15-minute window at least.
 pub const MAX_INTERVAL: Duration = Duration::from_secs(15 * 60);
 
+/// The default `--save-interval`.
+pub const DEFAULT_SAVE_INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// The default `--boot-id-file`.
+pub const DEFAULT_BOOT_ID_FILE: &str = "/proc/sys/kernel/random/boot_id";
+
 /// Everything the daemon needs to run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -33,6 +38,12 @@ pub struct Config {
     pub interval: Duration,
     /// The most verbose level logged.
     pub log_level: log::LevelFilter,
+    /// Where to save and restore the statistics; `None`: no persistence.
+    pub state_file: Option<PathBuf>,
+    /// How often to save; zero: only at exit.
+    pub save_interval: Duration,
+    /// Where the kernel's boot id is read from.
+    pub boot_id_file: PathBuf,
 }
 
 impl Default for Config {
@@ -43,6 +54,9 @@ impl Default for Config {
             sysfs: PathBuf::from(DEFAULT_SYSFS),
             interval: DEFAULT_INTERVAL,
             log_level: log::LevelFilter::Info,
+            state_file: None,
+            save_interval: DEFAULT_SAVE_INTERVAL,
+            boot_id_file: PathBuf::from(DEFAULT_BOOT_ID_FILE),
         }
     }
 }
@@ -90,6 +104,13 @@ Options:
   --interval DURATION   time between samples: 10s, 500ms, 1m or plain seconds;
                         from 100ms to 15m [default: 10s]
   --log-level LEVEL     error, warn, info, debug or trace [default: info]
+  --state-file PATH     save the statistics there (at exit and every save
+                        interval) and restore them at start-up [default: off]
+  --save-interval DURATION
+                        time between saves to the state file: 30s, 15m, 1h;
+                        0 saves only at exit [default: 15m]
+  --boot-id-file PATH   the kernel's boot id, to tell a reboot from a restart
+                        [default: /proc/sys/kernel/random/boot_id]
   -h, --help            print this help and exit
   -V, --version         print the version and exit
 
@@ -130,6 +151,14 @@ where
                     ))
                 })?;
             }
+            Long("state-file") => config.state_file = Some(parser.value()?.into()),
+            Long("save-interval") => {
+                let text = string_value(&mut parser, "--save-interval")?;
+                config.save_interval = parse_save_interval(&text).map_err(|why| {
+                    UsageError(format!("invalid --save-interval {text:?}: {why}"))
+                })?;
+            }
+            Long("boot-id-file") => config.boot_id_file = parser.value()?.into(),
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
             _ => return Err(arg.unexpected().into()),
@@ -156,9 +185,29 @@ fn parse_log_level(text: &str) -> Option<log::LevelFilter> {
     }
 }
 
-/// Parses a sampling interval: a decimal number with an optional unit `ms`, `s` or `m`
-/// (plain numbers are seconds), from [`MIN_INTERVAL`] to [`MAX_INTERVAL`].
+/// Parses a sampling interval, from [`MIN_INTERVAL`] to [`MAX_INTERVAL`].
 pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    let interval = parse_duration(text)?;
+    if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {
+        return Err("must be from 100ms to 15m".to_owned());
+    }
+    Ok(interval)
+}
+
+/// Parses a save interval: zero (only at exit), or from 1 s to 24 h.
+pub fn parse_save_interval(text: &str) -> Result<Duration, String> {
+    let interval = parse_duration(text)?;
+    if !interval.is_zero()
+        && !(Duration::from_secs(1)..=Duration::from_secs(86_400)).contains(&interval)
+    {
+        return Err("must be 0 (only at exit) or from 1s to 24h".to_owned());
+    }
+    Ok(interval)
+}
+
+/// Parses a decimal number with an optional unit `ms`, `s`, `m` or `h`; plain numbers are
+/// seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
@@ -167,17 +216,17 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
         "ms" => 1.0,
         "" | "s" => 1000.0,
         "m" => 60_000.0,
-        _ => return Err(format!("unknown unit {unit:?}; use ms, s or m")),
+        "h" => 3_600_000.0,
+        _ => return Err(format!("unknown unit {unit:?}; use ms, s, m or h")),
     };
     let value: f64 = number
         .parse()
         .map_err(|_| "expected a number such as 10s, 500ms, 1m or 10".to_owned())?;
-    let millis = value * millis_per_unit;
-    let max_millis = MAX_INTERVAL.as_millis() as f64;
-    if !(millis >= MIN_INTERVAL.as_millis() as f64 && millis <= max_millis) {
-        return Err("must be from 100ms to 15m".to_owned());
+    let micros = value * millis_per_unit * 1000.0;
+    if !micros.is_finite() || micros > 1e15 {
+        return Err("too long".to_owned());
     }
-    Ok(Duration::from_micros((millis * 1000.0).round() as u64))
+    Ok(Duration::from_micros(micros.round() as u64))
 }
 
 #[cfg(test)]
@@ -208,7 +257,8 @@ mod tests {
     #[case::too_short("99ms")]
     #[case::zero("0")]
     #[case::too_long("16m")]
-    #[case::unknown_unit("10h")]
+    #[case::hours_too_long("10h")]
+    #[case::unknown_unit("10d")]
     #[case::empty("")]
     #[case::no_number("s")]
     #[case::negative("-1s")]
@@ -261,6 +311,44 @@ mod tests {
         let message = run(args).unwrap_err().to_string();
         assert!(message.contains(culprit), "{message:?} lacks {culprit:?}");
         assert!(!message.contains('\n'), "{message:?} is not one line");
+    }
+
+    #[rstest]
+    #[case::only_at_exit("0", 0)]
+    #[case::seconds("30s", 30_000)]
+    #[case::default_like("15m", 900_000)]
+    #[case::hours("1h", 3_600_000)]
+    #[case::a_day("24h", 86_400_000)]
+    fn save_intervals_parse(#[case] text: &str, #[case] millis: u64) {
+        assert_eq!(parse_save_interval(text), Ok(Duration::from_millis(millis)));
+    }
+
+    #[rstest]
+    #[case::too_short("500ms")]
+    #[case::too_long("25h")]
+    #[case::not_a_number("often")]
+    #[case::huge("1e300")]
+    fn bad_save_intervals_are_refused(#[case] text: &str) {
+        assert!(parse_save_interval(text).is_err(), "{text:?} was accepted");
+    }
+
+    #[test]
+    fn persistence_flags_are_read() {
+        let config = run(&[
+            "--state-file",
+            "/tmp/s",
+            "--save-interval",
+            "0",
+            "--boot-id-file",
+            "/b",
+        ])
+        .unwrap();
+        assert_eq!(config.state_file, Some(PathBuf::from("/tmp/s")));
+        assert_eq!(config.save_interval, Duration::ZERO);
+        assert_eq!(config.boot_id_file, PathBuf::from("/b"));
+        let defaults = run(&[]).unwrap();
+        assert_eq!(defaults.state_file, None);
+        assert_eq!(defaults.save_interval, Duration::from_secs(900));
     }
 
     #[test]

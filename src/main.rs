@@ -8,11 +8,12 @@ use std::thread;
 use std::time::Instant;
 
 use ifstatsd::config::{self, Command, Config};
+use ifstatsd::persist::{self, Saver};
 use ifstatsd::sampler::{self, Sampler};
 use ifstatsd::shutdown::{self, Stoppers};
 use ifstatsd::stats::{self, Stats};
 use ifstatsd::view::SharedView;
-use ifstatsd::{api, http, logging};
+use ifstatsd::{api, http, logging, state};
 
 fn main() -> ExitCode {
     match config::parse_args(std::env::args_os().skip(1)) {
@@ -43,11 +44,17 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
     let signals = shutdown::signals()?;
     let started = Instant::now();
 
-    // The first sample is taken before anything is served; a source unreadable now is fatal.
-    let mut sampler = Sampler::new(&config.source, &config.sysfs);
-    let first = sampler.first_sample()?;
+    // The saved state, if any, is restored first; then the first sample is taken, before
+    // anything is served. A source unreadable now is fatal.
     let mut stats = Stats::new(&config.source.display().to_string(), config.interval);
-    stats.apply(first);
+    let saver = config.state_file.as_deref().map(|path| {
+        let boot_id = state::read_boot_id(&config.boot_id_file);
+        stats.set_state_file(&path.display().to_string());
+        persist::restore(&mut stats, path, &boot_id);
+        Saver::new(path, config.save_interval, boot_id)
+    });
+    let mut sampler = Sampler::new(&config.source, &config.sysfs);
+    stats.apply(sampler.first_sample()?);
     let shared = Arc::new(SharedView::new(stats.view()));
 
     let server = http::bind(config.listen)
@@ -64,7 +71,7 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
         .spawn(move || sampler::run(sampler, interval, sample_tx, stop_rx))?;
     let stats = thread::Builder::new().name("stats".into()).spawn({
         let shared = Arc::clone(&shared);
-        move || stats::run(stats, sample_rx, &shared)
+        move || stats::run(stats, sample_rx, &shared, saver)
     })?;
     let stoppers = Stoppers {
         stopping: Arc::clone(&stopping),

@@ -20,10 +20,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::Receiver;
 
+use crate::persist::Saver;
 use crate::proc_net_dev::{Counters, COUNTERS, COUNTER_NAMES};
 use crate::rates::{self, Change, Delta, Slot};
 use crate::ring::Ring;
 use crate::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use crate::state::{SavedInterface, SavedSlot, State};
 use crate::view::{Collection, Events, InterfaceStats, Rates, SharedView, StatsView, Timestamp};
 
 /// How much history each interface keeps, and how long a vanished one is remembered.
@@ -67,6 +69,8 @@ struct History {
     ring: Ring<Slot>,
     /// The sample that last updated it, to keep only the first of duplicate lines.
     generation: u64,
+    /// Restored from before a reboot: its next sample counts from zero.
+    must_reset: bool,
 }
 
 impl History {
@@ -88,6 +92,7 @@ impl History {
             totals: [0; COUNTERS],
             ring,
             generation: 0,
+            must_reset: false,
         }
     }
 
@@ -100,6 +105,9 @@ impl History {
                 self.ifindex,
                 sample.ifindex
             );
+            Delta::reset(sample.counters)
+        } else if self.must_reset {
+            log::info!("{name}: first sample since a reboot: counting from zero");
             Delta::reset(sample.counters)
         } else {
             rates::delta(self.counters, sample.counters)
@@ -123,7 +131,7 @@ impl History {
             }
             Change::Reset => {
                 self.events.resets += 1;
-                if !re_created {
+                if !re_created && !self.must_reset {
                     log::info!("{name}: counters went down, a reset: counting from zero");
                 }
             }
@@ -144,6 +152,7 @@ impl History {
             self.uptime_is_lower_bound = false;
         }
         self.present = true;
+        self.must_reset = false;
         self.counters = sample.counters;
         self.ifindex = sample.ifindex;
         self.oper_state = sample.oper_state;
@@ -189,8 +198,9 @@ fn seconds(us: u64) -> f64 {
 pub struct Stats {
     interval: Duration,
     capacity: usize,
-    /// The monotonic time of the first successful sample: slot times count from it.
-    origin: Option<Instant>,
+    /// A monotonic instant and its slot time in microseconds: slot times count from it. Set by
+    /// the first sample (time 0), or by a restore (late enough that restored times are positive).
+    clock: Option<(Instant, u64)>,
     latest: Option<Moment>,
     generation: u64,
     interfaces: BTreeMap<String, History>,
@@ -203,7 +213,7 @@ impl Stats {
         Stats {
             interval,
             capacity: ring_capacity(interval),
-            origin: None,
+            clock: None,
             latest: None,
             generation: 0,
             interfaces: BTreeMap::new(),
@@ -215,6 +225,10 @@ impl Stats {
                 collection_errors_total: 0,
                 parse_errors_total: 0,
                 last_error: None,
+                state_file: None,
+                last_save_at: None,
+                last_save_error: None,
+                state_restore_error: None,
             },
         }
     }
@@ -231,19 +245,15 @@ impl Stats {
     }
 
     fn apply_snapshot(&mut self, taken_at: Instant, wall: SystemTime, snapshot: Snapshot) {
-        let origin = *self.origin.get_or_insert(taken_at);
         let now = Moment {
-            at_us: taken_at.saturating_duration_since(origin).as_micros() as u64,
+            at_us: self.at_us(taken_at),
             wall,
         };
-        let first_sample = match self.latest {
-            Some(latest) if now.at_us <= latest.at_us => {
-                log::warn!("a sample older than the last one was ignored");
-                return;
-            }
-            Some(_) => false,
-            None => true,
-        };
+        if self.latest.is_some_and(|latest| now.at_us <= latest.at_us) {
+            log::warn!("a sample older than the last one was ignored");
+            return;
+        }
+        let first_sample = self.collection.samples_total == 0;
         self.generation += 1;
         for sample in &snapshot.interfaces {
             self.observe(sample, now, first_sample);
@@ -259,6 +269,12 @@ impl Stats {
             [first, rest @ ..] => Some(format!("skipped {first} (and {} more)", rest.len())),
         };
         self.latest = Some(now);
+    }
+
+    /// The slot time of `instant`; the first call fixes the clock.
+    fn at_us(&mut self, instant: Instant) -> u64 {
+        let (origin, origin_us) = *self.clock.get_or_insert((instant, 0));
+        origin_us + instant.saturating_duration_since(origin).as_micros() as u64
     }
 
     fn observe(&mut self, sample: &InterfaceSample, now: Moment, first_sample: bool) {
@@ -302,6 +318,130 @@ impl Stats {
         });
     }
 
+    /// Shows `path` as the state file on `/health`.
+    pub fn set_state_file(&mut self, path: &str) {
+        self.collection.state_file = Some(path.to_owned());
+    }
+
+    /// Records a save's outcome for `/health`.
+    pub fn record_save(&mut self, wall: SystemTime, error: Option<String>) {
+        if error.is_none() {
+            self.collection.last_save_at = Some(wall);
+        }
+        self.collection.last_save_error = error;
+    }
+
+    /// Records why the state file could not be restored, for `/health`.
+    pub fn record_restore_error(&mut self, error: String) {
+        self.collection.state_restore_error = Some(error);
+    }
+
+    /// The history to save, as of `now`. Every time becomes an age before `now`.
+    pub fn export(&self, now: Instant, wall: SystemTime, boot_id: &str) -> State {
+        let now_us = self.clock.map_or(0, |(origin, origin_us)| {
+            origin_us + now.saturating_duration_since(origin).as_micros() as u64
+        });
+        let age = |at_us: u64| Duration::from_micros(now_us.saturating_sub(at_us));
+        let interfaces = self
+            .interfaces
+            .iter()
+            .map(|(name, h)| SavedInterface {
+                name: name.clone(),
+                present: h.present,
+                counters: h.counters,
+                ifindex: h.ifindex,
+                oper_state: h.oper_state,
+                last_seen_age: age(h.last_seen.at_us),
+                up_since_age: h.up_since.map(|since| age(since.at_us)),
+                uptime_is_lower_bound: h.uptime_is_lower_bound,
+                events: h.events,
+                slots: h
+                    .ring
+                    .iter()
+                    .map(|slot| SavedSlot {
+                        age: age(slot.at_us),
+                        totals: slot.totals,
+                    })
+                    .collect(),
+            })
+            .collect();
+        State {
+            boot_id: boot_id.to_owned(),
+            saved_wall: wall,
+            saved_uptime: None,
+            interval: self.interval,
+            interfaces,
+        }
+    }
+
+    /// Continues from a saved `state`, before the first sample: the save was `downtime` before
+    /// `now`. History older than [`HISTORY`] is dropped. After a reboot (`same_boot` false) every
+    /// interface counts from zero at its next sample. Returns how many interfaces were restored.
+    pub fn restore(
+        &mut self,
+        state: State,
+        now: Instant,
+        wall: SystemTime,
+        downtime: Duration,
+        same_boot: bool,
+    ) -> usize {
+        let history_us = HISTORY.as_micros() as u64;
+        let downtime_us = downtime.as_micros() as u64;
+        let us = |d: Duration| d.as_micros() as u64;
+        // Restored times are laid out back from the save; the clock starts late enough that the
+        // oldest of them is still positive.
+        let oldest_us = state
+            .interfaces
+            .iter()
+            .flat_map(|i| {
+                let slots = i.slots.iter().map(|s| us(s.age));
+                slots
+                    .chain([us(i.last_seen_age)])
+                    .chain(i.up_since_age.map(us))
+            })
+            .max()
+            .unwrap_or(0);
+        let saved_at_us = oldest_us;
+        self.clock = Some((now, saved_at_us + downtime_us));
+        let moment = |age: Duration| Moment {
+            at_us: saved_at_us - us(age).min(saved_at_us),
+            wall: wall
+                .checked_sub(downtime + age)
+                .unwrap_or(SystemTime::UNIX_EPOCH),
+        };
+        for saved in state.interfaces {
+            if !saved.present && us(saved.last_seen_age) + downtime_us >= history_us {
+                continue; // gone for an hour by now: forgotten
+            }
+            let mut ring = Ring::with_capacity(self.capacity);
+            for slot in &saved.slots {
+                if us(slot.age) + downtime_us < history_us {
+                    ring.push(Slot {
+                        at_us: moment(slot.age).at_us,
+                        totals: slot.totals,
+                    });
+                }
+            }
+            let history = History {
+                present: saved.present,
+                counters: saved.counters,
+                ifindex: saved.ifindex,
+                oper_state: saved.oper_state,
+                last_seen: moment(saved.last_seen_age),
+                up_since: saved.up_since_age.map(moment),
+                uptime_is_lower_bound: saved.uptime_is_lower_bound,
+                events: saved.events,
+                totals: saved.slots.last().map_or([0; COUNTERS], |slot| slot.totals),
+                ring,
+                generation: 0,
+                must_reset: !same_boot,
+            };
+            self.interfaces.insert(saved.name, history);
+        }
+        self.latest = Some(moment(Duration::ZERO));
+        self.interfaces.len()
+    }
+
     /// What the API shows now.
     pub fn view(&self) -> StatsView {
         let now_us = self.latest.map_or(0, |latest| latest.at_us);
@@ -317,10 +457,19 @@ impl Stats {
     }
 }
 
-/// The statistics thread's body: folds in samples and publishes views until the sampler hangs up.
-pub fn run(mut stats: Stats, samples: Receiver<Sample>, shared: &SharedView) {
+/// The statistics thread's body: folds in samples and publishes views until the sampler hangs
+/// up, saving the state when due and once more at the end.
+pub fn run(mut stats: Stats, samples: Receiver<Sample>, shared: &SharedView, saver: Option<Saver>) {
+    let mut saver = saver;
     for sample in samples {
         stats.apply(sample);
+        if let Some(saver) = saver.as_mut().filter(|s| s.due()) {
+            saver.save(&mut stats);
+        }
+        shared.publish(stats.view());
+    }
+    if let Some(saver) = saver.as_mut() {
+        saver.save(&mut stats);
         shared.publish(stats.view());
     }
 }

@@ -136,6 +136,14 @@ pub struct Collection {
     pub parse_errors_total: u64,
     /// The problem of the latest sample, if it had one.
     pub last_error: Option<String>,
+    /// The state file, if persistence is on.
+    pub state_file: Option<String>,
+    /// The wall time of the last successful save.
+    pub last_save_at: Option<SystemTime>,
+    /// Why the last save failed, if it did.
+    pub last_save_error: Option<String>,
+    /// Why the state file could not be restored at start-up, if it could not.
+    pub state_restore_error: Option<String>,
 }
 
 /// Everything the API serves, as of one sample.

@@ -1,0 +1,194 @@
+//! Saving and restoring the statistics, with a clock the test controls: exports go through the
+//! real file format, and the restored statistics continue exactly.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use ifstatsd::proc_net_dev::Counters;
+use ifstatsd::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use ifstatsd::state::{decode, encode};
+use ifstatsd::stats::Stats;
+use ifstatsd::view::InterfaceStats;
+
+const INTERVAL: Duration = Duration::from_secs(10);
+const BOOT: &str = "boot-1";
+
+struct Clock {
+    t0: Instant,
+    wall0: SystemTime,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Clock {
+            t0: Instant::now(),
+            wall0: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        }
+    }
+
+    fn at(&self, seconds: u64) -> (Instant, SystemTime) {
+        let offset = Duration::from_secs(seconds);
+        (self.t0 + offset, self.wall0 + offset)
+    }
+
+    fn apply(&self, stats: &mut Stats, seconds: u64, rx_bytes: u64, ifindex: u32) {
+        let (taken_at, wall) = self.at(seconds);
+        stats.apply(Sample {
+            taken_at,
+            wall,
+            result: Ok(Snapshot {
+                interfaces: vec![InterfaceSample {
+                    name: "eth0".into(),
+                    counters: Counters::from_array([rx_bytes, rx_bytes / 100, 0, 0, 0, 0, 0, 0]),
+                    ifindex: Some(ifindex),
+                    oper_state: Some(OperState::Up),
+                }],
+                skipped: vec![],
+            }),
+        });
+    }
+}
+
+fn eth0(stats: &Stats) -> InterfaceStats {
+    stats.view().interface("eth0").cloned().expect("eth0")
+}
+
+/// Runs for `seconds` at 100 B/s from 0 s, then saves through the real format at `save_at`.
+fn run_and_save(clock: &Clock, seconds: u64, save_at: u64) -> Vec<u8> {
+    let mut stats = Stats::new("/proc/net/dev", INTERVAL);
+    for t in (0..=seconds).step_by(10) {
+        clock.apply(&mut stats, t, t * 100, 2);
+    }
+    let (now, wall) = clock.at(save_at);
+    encode(&stats.export(now, wall, BOOT))
+}
+
+fn restored(clock: &Clock, bytes: &[u8], at: u64, downtime: u64, same_boot: bool) -> Stats {
+    let mut stats = Stats::new("/proc/net/dev", INTERVAL);
+    let (now, wall) = clock.at(at);
+    let state = decode(bytes).expect("the saved state decodes");
+    stats.restore(state, now, wall, Duration::from_secs(downtime), same_boot);
+    stats
+}
+
+#[test]
+fn a_restart_continues_the_averages_and_counts_the_downtime_once() {
+    let clock = Clock::new();
+    // 5 minutes at 100 B/s; saved 3 s after the last sample; down for 25 s in all.
+    let bytes = run_and_save(&clock, 300, 303);
+    let mut stats = restored(&clock, &bytes, 328, 25, true);
+    // The first sample after the restart, 28 s after the last one: 2800 more bytes.
+    clock.apply(&mut stats, 328, 32_800, 2);
+    let eth0 = eth0(&stats);
+    assert_eq!(eth0.events.resets, 0);
+    let current = eth0.rates.current.expect("the gap is the current interval");
+    assert_eq!(current.covered_seconds, 28.0);
+    assert_eq!(
+        current.rx_bytes_per_sec, 100.0,
+        "the downtime's traffic, counted once"
+    );
+    let avg_5m = eth0.rates.avg_5m.expect("restored history");
+    assert_eq!(avg_5m.rx_bytes_per_sec, 100.0);
+    assert!(
+        avg_5m.covered_seconds >= 298.0,
+        "{}",
+        avg_5m.covered_seconds
+    );
+    assert_eq!(eth0.uptime_seconds, Some(328.0), "uptime continues");
+    assert!(eth0.uptime_is_lower_bound);
+    assert_eq!(eth0.updated_at.0, clock.at(328).1);
+}
+
+#[test]
+fn history_older_than_an_hour_is_dropped() {
+    let clock = Clock::new();
+    let bytes = run_and_save(&clock, 600, 600);
+    // Down for 55 minutes: only the samples taken after 300 s are younger than an hour.
+    let mut stats = restored(&clock, &bytes, 3900, 3300, true);
+    let (now, wall) = clock.at(3900);
+    let slots = stats.export(now, wall, BOOT).interfaces[0].slots.clone();
+    assert_eq!(slots.len(), 30, "the samples of 310 s to 600 s");
+    assert_eq!(slots[0].age, Duration::from_secs(3900 - 310));
+    // The first sample after it: the gap is one interval, at the same 100 B/s.
+    clock.apply(&mut stats, 3900, 390_000, 2);
+    let eth0 = eth0(&stats);
+    let current = eth0.rates.current.unwrap();
+    assert_eq!(
+        (current.covered_seconds, current.rx_bytes_per_sec),
+        (3300.0, 100.0)
+    );
+    assert_eq!(
+        eth0.rates.avg_15m, None,
+        "the gap started before the window"
+    );
+}
+
+#[test]
+fn after_a_reboot_every_interface_counts_from_zero() {
+    let clock = Clock::new();
+    let bytes = run_and_save(&clock, 120, 120);
+    let mut stats = restored(&clock, &bytes, 180, 60, false);
+    // After the reboot eth0 has counted 4000 bytes since it came up.
+    clock.apply(&mut stats, 180, 4000, 2);
+    let eth0 = eth0(&stats);
+    assert_eq!(eth0.events.resets, 1);
+    assert_eq!(eth0.counters.rx_bytes, 4000);
+    assert_eq!(eth0.rates.current.unwrap().rx_bytes_per_sec, 4000.0 / 60.0);
+    assert_eq!(eth0.uptime_seconds, Some(0.0));
+    assert!(!eth0.uptime_is_lower_bound);
+    // The history before the reboot is still there: 12000 B in the first 120 s.
+    let avg_5m = eth0.rates.avg_5m.unwrap();
+    assert_eq!(avg_5m.covered_seconds, 180.0);
+    assert_eq!(avg_5m.rx_bytes_per_sec, 16_000.0 / 180.0);
+}
+
+#[test]
+fn an_ifindex_change_during_the_downtime_is_a_reset() {
+    let clock = Clock::new();
+    let bytes = run_and_save(&clock, 60, 60);
+    let mut stats = restored(&clock, &bytes, 70, 10, true);
+    clock.apply(&mut stats, 70, 900, 7);
+    let eth0 = eth0(&stats);
+    assert_eq!(eth0.events.resets, 1);
+    assert_eq!(eth0.rates.current.unwrap().rx_bytes_per_sec, 90.0);
+}
+
+#[test]
+fn vanished_interfaces_are_forgotten_once_gone_an_hour_counting_the_downtime() {
+    let clock = Clock::new();
+    let mut stats = Stats::new("/proc/net/dev", INTERVAL);
+    clock.apply(&mut stats, 0, 0, 2);
+    // eth0 vanishes: the next samples list only lo.
+    for t in [10, 20] {
+        let (taken_at, wall) = clock.at(t);
+        stats.apply(Sample {
+            taken_at,
+            wall,
+            result: Ok(Snapshot {
+                interfaces: vec![InterfaceSample {
+                    name: "lo".into(),
+                    counters: Counters::default(),
+                    ifindex: Some(1),
+                    oper_state: None,
+                }],
+                skipped: vec![],
+            }),
+        });
+    }
+    let (now, wall) = clock.at(20);
+    let bytes = encode(&stats.export(now, wall, BOOT));
+    let kept = restored(&clock, &bytes, 20 + 3000, 3000, true);
+    assert!(!kept.view().interface("eth0").unwrap().present);
+    let forgotten = restored(&clock, &bytes, 20 + 3600, 3600, true);
+    assert!(forgotten.view().interface("eth0").is_none());
+    assert!(forgotten.view().interface("lo").is_some(), "lo was present");
+}
+
+#[test]
+fn a_saved_hour_is_compact() {
+    let clock = Clock::new();
+    let bytes = run_and_save(&clock, 3600, 3600);
+    let per_interface_hour = bytes.len();
+    // 361 slots of a busy interface: well under the 26 KB the ring takes in memory.
+    assert!(per_interface_hour < 12_000, "{per_interface_hour} bytes");
+    eprintln!("figure: one interface-hour at 10 s, 100 B/s: {per_interface_hour} bytes");
+}
