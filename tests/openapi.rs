@@ -1,28 +1,146 @@
-//! `openapi.yaml` is the contract: it must parse as OpenAPI 3.0, document every route and status
-//! the server answers (and nothing it never answers), and describe exactly the fields the server
-//! serializes, nullable exactly where they can be null.
+//! `openapi.yaml` is the contract. These tests hold the document and the server to each other:
+//!
+//! - the document parses as OpenAPI 3.0 and every `$ref` resolves;
+//! - every (path, method, status) the router and handler answer to a table of real requests is
+//!   documented, with its media type and headers, and every documented one is answered;
+//! - every body has exactly the documented fields, all required, null only where nullable; and a
+//!   property is nullable exactly when its Rust field is an `Option` (seen through serde);
+//! - every example has exactly the documented fields too.
+//!
+//! The document served at `/openapi.yaml` is `api::OPENAPI_YAML`, the one checked here.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime};
 
-use ifstatsd::api::{self, Clock, OPENAPI_YAML};
-use ifstatsd::proc_net_dev::Counters;
+use ifstatsd::api::{
+    self, Clock, ErrorBody, ErrorDetail, Health, InterfaceList, Reply, OPENAPI_YAML,
+};
+use ifstatsd::proc_net_dev::{Counters, MAX_NAME_BYTES};
 use ifstatsd::routes::route;
 use ifstatsd::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
 use ifstatsd::stats::Stats;
-use ifstatsd::view::StatsView;
+use ifstatsd::view::{StatsView, Timestamp};
 use openapiv3::OpenAPI;
 use serde_json::Value;
 
 const INTERVAL: Duration = Duration::from_secs(10);
 
-fn spec_json() -> Value {
+/// The methods the server implements, as OpenAPI operation keys.
+const OPERATIONS: [&str; 2] = ["get", "head"];
+
+/// The `pattern` every `format: date-time` property carries, which [`is_rfc3339_millis`] checks.
+const TIMESTAMP_PATTERN: &str =
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$";
+
+/// Error codes the document lists that no request can produce: `api::json` falls back to
+/// `internal_error` only if serde_json fails, and none of the API's types can make it fail.
+const UNREACHABLE: [(u64, &str); 1] = [(500, "internal_error")];
+
+fn spec() -> Value {
     yaml_serde::from_str(OPENAPI_YAML).expect("openapi.yaml is valid YAML")
 }
 
-/// A view with `eth0` (sysfs data, up, with rates), `down0` (down), and `fixture0` (no sysfs,
-/// seen once: null rates, ifindex and operstate), and `gone0`, which vanished.
-fn view_and_clock() -> (StatsView, Instant) {
+// ---------------------------------------------------------------------------------------------
+// The document itself
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn spec_is_openapi_3_0_with_resolvable_refs() {
+    let parsed: OpenAPI = yaml_serde::from_str(OPENAPI_YAML).expect("openapi.yaml is OpenAPI 3.0");
+    assert!(
+        parsed.openapi.starts_with("3.0."),
+        "openapi: {} (openapiv3 and `nullable` are 3.0)",
+        parsed.openapi
+    );
+    assert_eq!(
+        parsed.info.version,
+        env!("CARGO_PKG_VERSION"),
+        "info.version is the crate's"
+    );
+    let spec = spec();
+    let mut refs = Vec::new();
+    collect_refs(&spec, "", &mut refs);
+    assert!(refs.len() > 10, "only {} $refs", refs.len());
+    let mut used = BTreeSet::new();
+    for (at, reference) in &refs {
+        let pointer = reference
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("{at}: {reference} is not a local $ref"));
+        assert!(
+            spec.pointer(pointer).is_some(),
+            "{at}: dangling $ref {reference}"
+        );
+        used.insert(pointer.to_owned());
+    }
+    // Nothing in components is dead text that no test would ever look at.
+    for (kind, entries) in spec["components"].as_object().unwrap() {
+        for name in entries.as_object().unwrap().keys() {
+            let pointer = format!("/components/{kind}/{name}");
+            assert!(used.contains(&pointer), "{pointer} is never referenced");
+        }
+    }
+}
+
+fn collect_refs(value: &Value, at: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    ("$ref", Value::String(r)) => out.push((at.to_owned(), r.clone())),
+                    _ => collect_refs(value, &format!("{at}/{key}"), out),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                collect_refs(item, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn net_id_parameter_has_a_pattern_and_a_real_example() {
+    let spec = spec();
+    let parameter = &spec["components"]["parameters"]["NetId"];
+    assert_eq!(parameter["name"], "net_id");
+    assert_eq!(parameter["in"], "path");
+    assert_eq!(
+        parameter["example"], "lo",
+        "schemathesis needs a name that exists"
+    );
+    let schema = &parameter["schema"];
+    assert!(schema["pattern"]
+        .as_str()
+        .is_some_and(|p| p.starts_with('^') && p.ends_with('$')));
+    assert_eq!(schema["minLength"], 1, "net_id minLength");
+    assert_eq!(schema["maxLength"], MAX_NAME_BYTES, "net_id maxLength");
+    // The example is a name the server accepts, and answers 200 for once `lo` is sampled. (That
+    // the pattern admits only names the server accepts is checked against the daemon by
+    // tests/schemathesis.sh: there is no regex engine among this crate's dependencies.)
+    let (view, clock) = views().fresh;
+    let reply = api::handle(&route("GET", "/api/v1/interface/lo/stats"), &view, clock);
+    assert_eq!(reply.status, 200, "GET the example net_id `lo`");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server's answers
+// ---------------------------------------------------------------------------------------------
+
+/// The states the server is asked in.
+struct Views {
+    /// `eth0` (up, with traffic and rates), `lo` (operstate unknown), `down0` (down),
+    /// `fixture0` (no sysfs, seen once: null rates, ifindex and operstate) and `gone0`
+    /// (vanished), the latest sample 1 s ago.
+    fresh: (StatsView, Clock),
+    /// The same after a failed sample, 40 s (4 intervals) after the last good one: degraded.
+    stale: (StatsView, Clock),
+    /// Before the first sample (the daemon never serves then, but the types allow it).
+    empty: (StatsView, Clock),
+}
+
+fn views() -> Views {
     let t0 = Instant::now();
     let wall0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let mut stats = Stats::new("/proc/net/dev", INTERVAL);
@@ -37,11 +155,13 @@ fn view_and_clock() -> (StatsView, Instant) {
             iface("eth0", 0, Some((2, OperState::Up))),
             iface("down0", 0, Some((3, OperState::Down))),
             iface("gone0", 0, Some((4, OperState::Up))),
+            iface("lo", 0, Some((1, OperState::Unknown))),
         ],
         vec![
             iface("eth0", 10_000, Some((2, OperState::Up))),
             iface("down0", 0, Some((3, OperState::Down))),
             iface("fixture0", 500, None),
+            iface("lo", 600, Some((1, OperState::Unknown))),
         ],
     ];
     for (k, interfaces) in samples.into_iter().enumerate() {
@@ -55,303 +175,987 @@ fn view_and_clock() -> (StatsView, Instant) {
             }),
         });
     }
-    (stats.view(), t0)
+    let fresh = stats.view();
+    stats.apply(Sample {
+        taken_at: t0 + INTERVAL * 5,
+        wall: wall0 + INTERVAL * 5,
+        result: Err("cannot read /proc/net/dev: No such file or directory (os error 2)".into()),
+    });
+    let stale = stats.view();
+    let clock = |seconds| Clock {
+        started: t0,
+        now: t0 + Duration::from_secs(seconds),
+    };
+    Views {
+        fresh: (fresh, clock(11)),
+        stale: (stale, clock(50)),
+        empty: (Stats::new("/proc/net/dev", INTERVAL).view(), clock(1)),
+    }
 }
 
-/// Every (path template, status) the server answers to a wide set of requests, with the bodies.
-fn server_answers() -> BTreeMap<(String, u16), Vec<Value>> {
-    let (view, t0) = view_and_clock();
-    let fresh = Clock {
-        started: t0,
-        now: t0 + INTERVAL + Duration::from_secs(1),
-    };
-    let stale = Clock {
-        started: t0,
-        now: t0 + INTERVAL * 5,
-    };
-    let stats = "/api/v1/interface/{net_id}/stats";
-    let cases: &[(&str, &str, &str)] = &[
-        (stats, "GET", "/api/v1/interface/eth0/stats"),
-        (stats, "GET", "/api/v1/interface/down0/stats"),
-        (stats, "GET", "/api/v1/interface/fixture0/stats"),
-        (stats, "GET", "/api/v1/interface/gone0/stats"),
-        (stats, "HEAD", "/api/v1/interface/eth0/stats"),
-        (stats, "GET", "/api/v1/interface/wan9/stats"),
-        (stats, "GET", "/api/v1/interface/%2F/stats"),
-        (stats, "GET", "/api/v1/interface/../stats"),
-        (stats, "GET", "/api/v1/interface/abcdefghijklmnop/stats"),
-        (stats, "POST", "/api/v1/interface/eth0/stats"),
-        ("/api/v1/interfaces", "GET", "/api/v1/interfaces"),
-        ("/api/v1/interfaces", "DELETE", "/api/v1/interfaces"),
-        ("/health", "GET", "/health"),
-        ("/health", "PUT", "/health"),
-        ("/openapi.yaml", "GET", "/openapi.yaml"),
-        ("/openapi.yaml", "OPTIONS", "/openapi.yaml"),
-    ];
-    let mut answers: BTreeMap<(String, u16), Vec<Value>> = BTreeMap::new();
-    let mut record = |template: &str, reply: api::Reply| {
-        let body = if reply.content_type == "application/json" {
-            serde_json::from_slice(&reply.body).expect("JSON bodies parse")
-        } else {
-            yaml_serde::from_slice(&reply.body).expect("the YAML body parses")
-        };
-        answers
-            .entry((template.to_owned(), reply.status))
-            .or_default()
-            .push(body);
-    };
-    for (template, method, url) in cases {
-        record(template, api::handle(&route(method, url), &view, fresh));
+/// The requests: every known path with good and bad input, other methods, unknown paths. Each
+/// `GET` is asked again as `HEAD`.
+const REQUESTS: &[(&str, &str)] = &[
+    ("GET", "/api/v1/interface/eth0/stats"),
+    ("GET", "/api/v1/interface/down0/stats"),
+    ("GET", "/api/v1/interface/fixture0/stats"),
+    ("GET", "/api/v1/interface/gone0/stats"),
+    ("GET", "/api/v1/interface/lo/stats?verbose=1"),
+    ("GET", "/api/v1/interface/wan9/stats"),
+    ("GET", "/api/v1/interface/team0%3A1/stats"),
+    ("GET", "/api/v1/interface/%2F/stats"),
+    ("GET", "/api/v1/interface/../stats"),
+    ("GET", "/api/v1/interface//stats"),
+    ("GET", "/api/v1/interface/abcdefghijklmnop/stats"),
+    ("GET", "/api/v1/interface/eth%200/stats"),
+    ("GET", "/api/v1/interface/eth%G0/stats"),
+    ("GET", "/api/v1/interfaces"),
+    ("GET", "/api/v1/interfaces?x"),
+    ("GET", "/health"),
+    ("GET", "/openapi.yaml"),
+    ("POST", "/api/v1/interface/eth0/stats"),
+    ("DELETE", "/api/v1/interface/%/stats"),
+    ("PUT", "/api/v1/interfaces"),
+    ("OPTIONS", "/health"),
+    ("TRACE", "/health"),
+    ("PATCH", "/openapi.yaml"),
+    ("get", "/openapi.yaml"),
+    // Not in the document: 404 not_found.
+    ("GET", "/"),
+    ("GET", "/api/v1/interfaces/"),
+    ("GET", "/api/v1/interface/eth0"),
+    ("GET", "/api/v1/interface/a/b/stats"),
+    ("GET", "/HEALTH"),
+    ("POST", "/metrics"),
+];
+
+/// One answer, and which request and state it was for.
+struct Answer {
+    method: String,
+    url: String,
+    state: &'static str,
+    reply: Reply,
+}
+
+impl Answer {
+    fn label(&self) -> String {
+        format!(
+            "{} {} ({} view) -> {}",
+            self.method, self.url, self.state, self.reply.status
+        )
     }
-    record(
-        "/health",
-        api::handle(&route("GET", "/health"), &view, stale),
-    );
-    // Before any successful sample (the daemon does not start serving then, but the types allow
-    // it): the timestamps are null.
-    let empty = Stats::new("/proc/net/dev", INTERVAL).view();
-    record(
-        "/health",
-        api::handle(&route("GET", "/health"), &empty, fresh),
-    );
-    let list = api::handle(&route("GET", "/api/v1/interfaces"), &empty, fresh);
-    record("/api/v1/interfaces", list);
+
+    fn body(&self) -> Value {
+        match self.reply.content_type {
+            "application/json" => serde_json::from_slice(&self.reply.body)
+                .unwrap_or_else(|e| panic!("{}: body is not JSON: {e}", self.label())),
+            "application/yaml" => yaml_serde::from_slice(&self.reply.body)
+                .unwrap_or_else(|e| panic!("{}: body is not YAML: {e}", self.label())),
+            other => panic!("{}: unexpected Content-Type {other}", self.label()),
+        }
+    }
+}
+
+fn answers() -> Vec<Answer> {
+    let views = views();
+    let states = [
+        ("fresh", &views.fresh),
+        ("stale", &views.stale),
+        ("empty", &views.empty),
+    ];
+    let mut answers = Vec::new();
+    for (state, (view, clock)) in states {
+        for &(method, url) in REQUESTS {
+            let methods: &[&str] = if method == "GET" {
+                &["GET", "HEAD"]
+            } else {
+                &[method]
+            };
+            for &method in methods {
+                answers.push(Answer {
+                    method: method.to_owned(),
+                    url: url.to_owned(),
+                    state,
+                    reply: api::handle(&route(method, url), view, *clock),
+                });
+            }
+        }
+    }
     answers
 }
 
-/// Every (path template, status) the spec documents. Other methods than GET are documented as
-/// the 405 of each path's GET operation.
-fn documented(spec: &OpenAPI) -> BTreeSet<(String, u16)> {
+/// The document's path template that `url` falls under, if any.
+fn template<'a>(spec: &'a Value, url: &str) -> Option<&'a str> {
+    let path = url.split_once('?').map_or(url, |(path, _)| path);
+    let segments: Vec<&str> = path.split('/').collect();
+    let matching: Vec<&str> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .filter(|template| {
+            let parts: Vec<&str> = template.split('/').collect();
+            parts.len() == segments.len()
+                && parts
+                    .iter()
+                    .zip(&segments)
+                    .all(|(part, segment)| part.starts_with('{') || part == segment)
+        })
+        .collect();
+    assert!(
+        matching.len() <= 1,
+        "{url} matches several paths: {matching:?}"
+    );
+    matching.first().copied()
+}
+
+/// The operations of a path that a request with `method` is answered under: its own (`true`), or
+/// for a method the path does not declare (HTTP methods are case-sensitive), every operation of
+/// the path (`false`): OpenAPI cannot describe an undeclared method's answer anywhere else.
+fn operations_for(spec: &Value, template: &str, method: &str) -> (Vec<String>, bool) {
+    let item = spec["paths"][template].as_object().unwrap();
+    let declared: Vec<String> = OPERATIONS
+        .iter()
+        .filter(|op| item.contains_key(**op))
+        .map(|op| op.to_string())
+        .collect();
+    let own = method.to_ascii_lowercase();
+    if method == method.to_ascii_uppercase() && declared.contains(&own) {
+        (vec![own], true)
+    } else {
+        (declared, false)
+    }
+}
+
+/// Every (path, operation, status) the document lists.
+fn documented(parsed: &OpenAPI) -> BTreeSet<(String, String, u16)> {
     let mut set = BTreeSet::new();
-    for (path, method, operation) in spec.operations() {
-        assert_eq!(
-            method, "get",
-            "{path}: only GET is an operation; HEAD mirrors it"
+    for (path, method, operation) in parsed.operations() {
+        assert!(
+            OPERATIONS.contains(&method),
+            "{method} {path}: the server implements only GET and HEAD"
         );
-        for status in operation.responses.responses.keys() {
-            let code = match status {
-                openapiv3::StatusCode::Code(code) => *code,
-                other => panic!("{path}: status ranges are not precise enough: {other:?}"),
-            };
-            set.insert((path.to_owned(), code));
-        }
         assert!(
             operation.responses.default.is_none(),
-            "{path}: no default response"
+            "{method} {path}: no `default` response"
         );
+        for status in operation.responses.responses.keys() {
+            let openapiv3::StatusCode::Code(code) = status else {
+                panic!("{method} {path}: a status range ({status}) is not precise");
+            };
+            set.insert((path.to_owned(), method.to_owned(), *code));
+        }
     }
     set
 }
 
 #[test]
-fn spec_is_openapi_3_0_with_resolvable_refs() {
-    let spec: OpenAPI = yaml_serde::from_str(OPENAPI_YAML).expect("openapi.yaml is OpenAPI 3.0");
+fn every_answer_is_documented_and_every_documented_status_is_answered() {
+    let spec = spec();
+    let parsed: OpenAPI = yaml_serde::from_str(OPENAPI_YAML).unwrap();
+    let documented = documented(&parsed);
+    let mut answered = BTreeSet::new();
+    for answer in answers() {
+        let label = answer.label();
+        let reply = &answer.reply;
+        let Some(template) = template(&spec, &answer.url) else {
+            // A path the document does not list must be one the server does not serve.
+            assert_eq!(
+                reply.status, 404,
+                "{label}: answered, but openapi.yaml has no such path"
+            );
+            assert_eq!(answer.body()["error"]["code"], "not_found", "{label}");
+            continue;
+        };
+        let (operations, declared) = operations_for(&spec, template, &answer.method);
+        assert!(
+            declared || reply.status == 405,
+            "{label}: the server serves {} {template}, but openapi.yaml declares no such operation",
+            answer.method
+        );
+        for op in operations {
+            let at = format!("{label}: `{op} {template}`");
+            let key = (template.to_owned(), op.clone(), reply.status);
+            assert!(
+                documented.contains(&key),
+                "{at} does not document status {}; it lists {:?}",
+                reply.status,
+                documented
+                    .iter()
+                    .filter(|(t, o, _)| t == template && *o == op)
+                    .map(|(_, _, s)| s)
+                    .collect::<Vec<_>>()
+            );
+            let response = response(&spec, template, &op, reply.status);
+            let content = response["content"].as_object().expect("content");
+            let media: Vec<&String> = content.keys().collect();
+            assert_eq!(media, [reply.content_type], "{at}: media type");
+            // The headers http.rs adds: Cache-Control on JSON, Allow when the reply says so.
+            let headers = response["headers"].as_object();
+            let header = |name: &str| headers.and_then(|h| h.get(name)).map(|h| resolve(&spec, h));
+            let cache_control = reply.content_type == "application/json";
+            assert_eq!(
+                header("Cache-Control").is_some(),
+                cache_control,
+                "{at}: Cache-Control header"
+            );
+            assert_eq!(header("Allow").is_some(), reply.allow, "{at}: Allow header");
+            // Their values (http.rs sends `no-store` and `api::ALLOW`), always sent.
+            let sent = [
+                ("Cache-Control", cache_control, "no-store"),
+                ("Allow", reply.allow, api::ALLOW),
+            ];
+            for (name, _, value) in sent.into_iter().filter(|(_, sent, _)| *sent) {
+                let header = header(name).unwrap();
+                assert_eq!(header["required"], true, "{at}: {name} is always sent");
+                let values = header["schema"]["enum"].as_array();
+                assert_eq!(
+                    values,
+                    Some(&vec![Value::from(value)]),
+                    "{at}: {name} values"
+                );
+            }
+            answered.insert(key);
+        }
+    }
+    let never: Vec<_> = documented.difference(&answered).collect();
     assert!(
-        spec.openapi.starts_with("3.0."),
-        "openapiv3 models only 3.0.x"
+        never.is_empty(),
+        "documented, but no request gets it: {never:?}"
     );
-    assert_eq!(spec.info.version, env!("CARGO_PKG_VERSION"));
-    let json = spec_json();
-    let mut refs = Vec::new();
-    collect_refs(&json, &mut refs);
-    assert!(!refs.is_empty());
-    for reference in refs {
-        let pointer = reference.strip_prefix('#').expect("local refs only");
-        assert!(json.pointer(pointer).is_some(), "dangling {reference}");
+}
+
+#[test]
+fn head_answers_like_get() {
+    let views = views();
+    let (view, clock) = &views.fresh;
+    for &(method, url) in REQUESTS.iter().filter(|(method, _)| *method == "GET") {
+        let get = api::handle(&route(method, url), view, *clock);
+        let head = api::handle(&route("HEAD", url), view, *clock);
+        // tiny_http drops the body of a HEAD reply and keeps its Content-Length.
+        assert_eq!(head, get, "HEAD {url}");
     }
 }
 
-fn collect_refs(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (key, value) in map {
-                match (key.as_str(), value) {
-                    ("$ref", Value::String(r)) => out.push(r.clone()),
-                    _ => collect_refs(value, out),
+#[test]
+fn bodies_match_their_documented_schemas() {
+    let spec = spec();
+    let mut walker = Walker::new(&spec);
+    let mut codes = BTreeSet::new();
+    let mut health = BTreeSet::new();
+    for answer in answers() {
+        let label = answer.label();
+        let body = answer.body();
+        let status = answer.reply.status;
+        if let Some(error) = body.get("error") {
+            assert_eq!(
+                error["status"], status,
+                "{label}: error.status is the HTTP status"
+            );
+            codes.insert((status as u64, error["code"].as_str().unwrap().to_owned()));
+        }
+        let Some(template) = template(&spec, &answer.url) else {
+            walker.check("", &spec_ref("Error"), &body, &label);
+            continue;
+        };
+        for op in operations_for(&spec, template, &answer.method).0 {
+            let response = response(&spec, template, &op, status);
+            let media = &response["content"][answer.reply.content_type];
+            let at = format!("{label}: `{op} {template}` body");
+            walker.check("", &media["schema"], &body, &at);
+            if answer.reply.content_type == "application/yaml" {
+                assert_eq!(
+                    answer.reply.body,
+                    OPENAPI_YAML.as_bytes(),
+                    "{at}: this document"
+                );
+                continue;
+            }
+            // The example shows the right case: the same error code, or health status.
+            let example = &media["example"];
+            if let Some(code) = example["error"].get("code") {
+                assert_eq!(
+                    &body["error"]["code"], code,
+                    "{at}: error code differs from the example"
+                );
+            }
+            if let Some(health_status) = example.get("status") {
+                assert_eq!(
+                    &body["status"], health_status,
+                    "{at}: status differs from the example"
+                );
+                health.insert(body["status"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    // Every schema was checked against a real body, and every nullable property was seen null.
+    let schemas: BTreeSet<String> = spec["components"]["schemas"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|name| format!("/components/schemas/{name}"))
+        .collect();
+    let unchecked: Vec<_> = schemas.difference(&walker.visited).collect();
+    assert!(
+        unchecked.is_empty(),
+        "no body was checked against {unchecked:?}"
+    );
+    let never_null: Vec<_> = nullable_properties(&spec)
+        .into_iter()
+        .filter(|p| !walker.nulls.contains(p))
+        .collect();
+    assert!(
+        never_null.is_empty(),
+        "nullable, but no body has null there: {never_null:?}"
+    );
+    // The enums are exactly what the server sends.
+    let error = &spec["components"]["schemas"]["Error"]["properties"]["error"]["properties"];
+    let mut sent: BTreeSet<(u64, String)> = codes.clone();
+    for (status, code) in UNREACHABLE {
+        assert!(
+            !codes.iter().any(|(_, c)| c == code),
+            "{code} is reachable now: document it"
+        );
+        sent.insert((status, code.to_owned()));
+    }
+    let sent_codes: BTreeSet<&str> = sent.iter().map(|(_, c)| c.as_str()).collect();
+    let sent_statuses: BTreeSet<u64> = sent.iter().map(|(s, _)| *s).collect();
+    assert_eq!(
+        string_enum(&error["code"]),
+        sent_codes,
+        "Error.error.code enum vs codes sent"
+    );
+    let statuses: BTreeSet<u64> = error["status"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    assert_eq!(
+        statuses, sent_statuses,
+        "Error.error.status enum vs statuses sent"
+    );
+    let health_enum = string_enum(&spec["components"]["schemas"]["Health"]["properties"]["status"]);
+    let health: BTreeSet<&str> = health.iter().map(String::as_str).collect();
+    assert_eq!(health_enum, health, "Health.status enum vs statuses sent");
+}
+
+#[test]
+fn nullable_exactly_where_the_rust_field_is_an_option() {
+    let spec = spec();
+    let views = views();
+    let (view, _) = &views.fresh;
+    let collection = &view.collection;
+    // A field added to Health stops this literal from compiling: add it here and to the Health
+    // schema in openapi.yaml, nullable if and only if it is an Option.
+    let health = Health {
+        status: "ok",
+        version: api::VERSION,
+        uptime_seconds: 1.5,
+        source: &collection.source,
+        sample_interval_seconds: collection.interval.as_secs_f64(),
+        last_sample_at: Some(Timestamp(SystemTime::now())),
+        last_sample_age_seconds: Some(0.5),
+        samples_total: collection.samples_total,
+        collection_errors_total: collection.collection_errors_total,
+        parse_errors_total: collection.parse_errors_total,
+        last_error: None,
+        interfaces: view.interfaces.len(),
+        state_file: Some("/var/lib/ifstatsd/state"),
+        last_save_at: None,
+        last_save_error: None,
+        state_restore_error: None,
+    };
+    let list = InterfaceList {
+        updated_at: view.updated_at,
+        interfaces: &view.interfaces,
+    };
+    let error = ErrorBody {
+        error: ErrorDetail {
+            status: 404,
+            code: "not_found",
+            message: "no such route".into(),
+        },
+    };
+    let shapes = [
+        ("InterfaceList", shape::of(&list)),
+        ("Health", shape::of(&health)),
+        ("Error", shape::of(&error)),
+    ];
+    let mut options = BTreeMap::new();
+    for (name, shape) in shapes {
+        let shape = shape.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let pointer = format!("/components/schemas/{name}");
+        check_shape(&spec, &pointer, &spec_ref(name), &shape, name, &mut options);
+    }
+    // The shapes reached every nullable property, so none is nullable without an Option.
+    for pointer in nullable_properties(&spec) {
+        assert_eq!(
+            options.get(&pointer),
+            Some(&true),
+            "{pointer} is nullable but no Rust Option"
+        );
+    }
+}
+
+#[test]
+fn oper_state_enum_is_every_variant() {
+    use OperState::*;
+    let all = [
+        Unknown,
+        NotPresent,
+        Down,
+        LowerLayerDown,
+        Testing,
+        Dormant,
+        Up,
+    ];
+    for state in all {
+        // No wildcard: a new variant does not compile until it is listed above.
+        match state {
+            Unknown | NotPresent | Down | LowerLayerDown | Testing | Dormant | Up => {}
+        }
+    }
+    let names: Vec<Value> = all
+        .iter()
+        .map(|s| serde_json::to_value(s).unwrap())
+        .collect();
+    let spec = spec();
+    let schema = &spec["components"]["schemas"]["InterfaceStats"]["properties"]["oper_state"];
+    let mut expected = names.clone();
+    expected.push(Value::Null); // 3.0.3: `nullable` does not bypass `enum`
+    assert_eq!(
+        schema["enum"].as_array().unwrap(),
+        &expected,
+        "oper_state enum"
+    );
+    for name in names {
+        assert_eq!(
+            OperState::from_sysfs(name.as_str().unwrap()).map(|s| serde_json::to_value(s).unwrap()),
+            Some(name)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The examples
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn examples_match_their_schemas() {
+    let spec = spec();
+    let mut walker = Walker::new(&spec);
+    let mut seen = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for op in OPERATIONS {
+            let Some(operation) = item.get(op) else {
+                continue;
+            };
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let response = resolve(&spec, response);
+                for (media, content) in response["content"].as_object().unwrap() {
+                    let at = format!("the {media} example of `{op} {path}` {status}");
+                    let example = content
+                        .get("example")
+                        .unwrap_or_else(|| panic!("{at} is missing"));
+                    walker.check("", &content["schema"], example, &at);
+                    if let Some(error) = example.get("error") {
+                        assert_eq!(error["status"].to_string(), *status, "{at}: error.status");
+                    }
+                    seen += 1;
                 }
             }
         }
-        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
-        _ => {}
     }
-}
-
-#[test]
-fn every_route_and_status_is_documented_and_every_documented_one_is_answered() {
-    let spec: OpenAPI = yaml_serde::from_str(OPENAPI_YAML).unwrap();
-    let documented = documented(&spec);
-    let answered: BTreeSet<(String, u16)> = server_answers().into_keys().collect();
-    let undocumented: Vec<_> = answered.difference(&documented).collect();
-    assert!(
-        undocumented.is_empty(),
-        "answered but not documented: {undocumented:?}"
-    );
-    let never: Vec<_> = documented.difference(&answered).collect();
-    assert!(never.is_empty(), "documented but never answered: {never:?}");
-}
-
-#[test]
-fn bodies_have_exactly_the_documented_fields() {
-    let spec = spec_json();
-    let answers = server_answers();
-    let mut nulls = BTreeSet::new();
-    for ((template, status), bodies) in &answers {
-        let schema = response_schema(&spec, template, *status);
-        for body in bodies {
-            let at = format!("{template} {status}");
-            check(&spec, &schema, body, &at, &mut nulls);
-        }
-    }
-    // Every nullable property was seen null, so none is nullable without reason.
-    let nullable = nullable_properties(&spec);
-    let never_null: Vec<_> = nullable.difference(&nulls).collect();
-    assert!(
-        never_null.is_empty(),
-        "nullable but never null: {never_null:?}"
+    let parsed: OpenAPI = yaml_serde::from_str(OPENAPI_YAML).unwrap();
+    assert_eq!(
+        seen,
+        documented(&parsed).len(),
+        "one example per documented response"
     );
 }
 
-#[test]
-fn examples_have_exactly_the_documented_fields() {
-    let spec = spec_json();
-    let mut seen = 0;
-    for (path, item) in spec["paths"].as_object().unwrap() {
-        for (status, response) in item["get"]["responses"].as_object().unwrap() {
-            let response = resolve(&spec, response);
-            for (media, content) in response["content"].as_object().unwrap() {
-                let example = content
-                    .get("example")
-                    .expect("every response has an example");
-                let at = format!("{media} example of {path} {status}");
-                check(
-                    &spec,
-                    &content["schema"],
-                    example,
-                    &at,
-                    &mut BTreeSet::new(),
-                );
-                seen += 1;
-            }
-        }
-    }
-    assert!(seen >= 8, "only {seen} examples");
+// ---------------------------------------------------------------------------------------------
+// Walking a value and its schema
+// ---------------------------------------------------------------------------------------------
+
+fn spec_ref(name: &str) -> Value {
+    serde_json::json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
-#[test]
-fn headers_the_server_sends_are_documented() {
-    let spec = spec_json();
-    for (path, item) in spec["paths"].as_object().unwrap() {
-        for (status, response) in item["get"]["responses"].as_object().unwrap() {
-            let response = resolve(&spec, response);
-            let headers = response.get("headers").and_then(Value::as_object);
-            let has = |name: &str| headers.is_some_and(|h| h.contains_key(name));
-            let json = response["content"].get("application/json").is_some();
-            assert_eq!(has("Cache-Control"), json, "{path} {status}: Cache-Control");
-            assert_eq!(has("Allow"), status == "405", "{path} {status}: Allow");
-        }
-    }
-}
-
-fn response_schema(spec: &Value, template: &str, status: u16) -> Value {
-    let response = &spec["paths"][template]["get"]["responses"][status.to_string()];
-    let response = resolve(spec, response);
-    let content = response["content"].as_object().expect("content");
-    let (_, media) = content.iter().next().expect("one media type");
-    media["schema"].clone()
+fn response<'a>(spec: &'a Value, template: &str, op: &str, status: u16) -> &'a Value {
+    let response = &spec["paths"][template][op]["responses"][status.to_string()];
+    assert!(!response.is_null(), "`{op} {template}` has no {status}");
+    resolve(spec, response)
 }
 
 fn resolve<'a>(spec: &'a Value, value: &'a Value) -> &'a Value {
+    resolve_at(spec, String::new(), value).1
+}
+
+/// Follows `$ref`s; returns the JSON pointer of the schema reached (or `pointer` if none).
+fn resolve_at<'a>(spec: &'a Value, pointer: String, value: &'a Value) -> (String, &'a Value) {
     match value.get("$ref").and_then(Value::as_str) {
-        Some(r) => resolve(spec, spec.pointer(&r[1..]).expect("ref resolves")),
-        None => value,
+        Some(r) => {
+            let target = &r[1..];
+            let value = spec
+                .pointer(target)
+                .unwrap_or_else(|| panic!("dangling {r}"));
+            resolve_at(spec, target.to_owned(), value)
+        }
+        None => (pointer, value),
     }
 }
 
-/// The schema itself, unwrapping `allOf: [one]` (the 3.0 way to make a $ref nullable).
-fn unwrap_schema<'a>(spec: &'a Value, schema: &'a Value) -> (&'a Value, bool) {
+/// A schema's own `nullable`, or through the `allOf: [$ref]` that 3.0 needs for a nullable
+/// `$ref`; and the schema it stands for.
+fn unwrap_schema<'a>(
+    spec: &'a Value,
+    pointer: &str,
+    schema: &'a Value,
+) -> (String, &'a Value, bool) {
     let nullable = schema.get("nullable") == Some(&Value::Bool(true));
-    let inner = match schema.get("allOf").and_then(Value::as_array) {
-        Some(all) if all.len() == 1 => resolve(spec, &all[0]),
-        _ => resolve(spec, schema),
-    };
-    (
-        inner,
-        nullable || inner.get("nullable") == Some(&Value::Bool(true)),
-    )
-}
-
-/// Checks `value` against `schema` recursively: the same object keys, every key required,
-/// null only where nullable, the JSON type and enums right.
-fn check(spec: &Value, schema: &Value, value: &Value, at: &str, nulls: &mut BTreeSet<String>) {
-    let (schema, nullable) = unwrap_schema(spec, schema);
-    if value.is_null() {
-        assert!(nullable, "{at}: null but not nullable");
-        nulls.insert(at.rsplit(" > ").next().unwrap_or(at).to_owned());
-        return;
-    }
-    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-        assert!(allowed.contains(value), "{at}: {value} not in {allowed:?}");
-    }
-    let kind = schema["type"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{at}: no type"));
-    match (kind, value) {
-        ("object", Value::Object(map)) if schema.get("properties").is_none() => {
-            // A free-form object (the OpenAPI document itself): only its required keys.
-            for key in schema["required"].as_array().expect("required") {
-                let key = key.as_str().unwrap();
-                assert!(map.contains_key(key), "{at}: no {key}");
-            }
-        }
-        ("object", Value::Object(map)) => {
-            let properties = schema["properties"].as_object().expect("properties");
-            let documented: BTreeSet<&str> = properties.keys().map(String::as_str).collect();
-            let sent: BTreeSet<&str> = map.keys().map(String::as_str).collect();
-            assert_eq!(sent, documented, "{at}: fields differ from the schema");
-            let required: BTreeSet<&str> = schema["required"]
-                .as_array()
-                .expect("required")
-                .iter()
-                .map(|v| v.as_str().unwrap())
-                .collect();
+    let (pointer, inner) = match schema.get("allOf").and_then(Value::as_array) {
+        Some(all) => {
             assert_eq!(
-                required, documented,
-                "{at}: required differs from properties"
+                all.len(),
+                1,
+                "{pointer}: allOf is used only to make a $ref nullable"
             );
-            assert_eq!(schema["additionalProperties"], Value::Bool(false), "{at}");
-            for (key, value) in map {
-                check(
-                    spec,
-                    &properties[key],
-                    value,
-                    &format!("{at} > {key}"),
-                    nulls,
+            resolve_at(spec, format!("{pointer}/allOf/0"), &all[0])
+        }
+        None => resolve_at(spec, pointer.to_owned(), schema),
+    };
+    let nullable = nullable || inner.get("nullable") == Some(&Value::Bool(true));
+    (pointer, inner, nullable)
+}
+
+fn string_enum(schema: &Value) -> BTreeSet<&str> {
+    schema["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+/// The JSON pointers of every property declared nullable, at any depth of the schemas.
+fn nullable_properties(spec: &Value) -> BTreeSet<String> {
+    fn walk(schema: &Value, pointer: &str, out: &mut BTreeSet<String>) {
+        if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+            for (name, property) in properties {
+                let pointer = format!("{pointer}/properties/{name}");
+                if property.get("nullable") == Some(&Value::Bool(true)) {
+                    out.insert(pointer.clone());
+                }
+                walk(property, &pointer, out);
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    for (name, schema) in spec["components"]["schemas"].as_object().unwrap() {
+        walk(schema, &format!("/components/schemas/{name}"), &mut out);
+    }
+    out
+}
+
+/// Checks values against schemas, recording what it saw.
+struct Walker<'a> {
+    spec: &'a Value,
+    /// The pointers of the nullable properties that held null.
+    nulls: BTreeSet<String>,
+    /// The pointers of the component schemas that a value was checked against.
+    visited: BTreeSet<String>,
+}
+
+impl<'a> Walker<'a> {
+    fn new(spec: &'a Value) -> Self {
+        Walker {
+            spec,
+            nulls: BTreeSet::new(),
+            visited: BTreeSet::new(),
+        }
+    }
+
+    /// `value` against `schema` (at `pointer`), recursively: the same object keys, all of them
+    /// required, null only where nullable, the JSON type, enums, bounds, lengths and timestamps.
+    fn check(&mut self, pointer: &str, schema: &Value, value: &Value, at: &str) {
+        let (target, schema, nullable) = unwrap_schema(self.spec, pointer, schema);
+        if target.starts_with("/components/schemas/") {
+            self.visited.insert(target.clone());
+        }
+        if value.is_null() {
+            assert!(nullable, "{at}: null, but not nullable in openapi.yaml");
+            self.nulls.insert(pointer.to_owned());
+            return;
+        }
+        if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
+            assert!(
+                allowed.contains(value),
+                "{at}: {value} is not in the enum {allowed:?}"
+            );
+        }
+        let kind = schema["type"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{at}: the schema has no type"));
+        match (kind, value) {
+            ("object", Value::Object(map)) if schema.get("properties").is_none() => {
+                // A free-form object (the OpenAPI document itself): its required keys only.
+                for key in schema["required"].as_array().expect("required") {
+                    let key = key.as_str().unwrap();
+                    assert!(map.contains_key(key), "{at}: no {key}");
+                }
+            }
+            ("object", Value::Object(map)) => {
+                let properties = schema["properties"].as_object().expect("properties");
+                let documented: BTreeSet<&str> = properties.keys().map(String::as_str).collect();
+                let sent: BTreeSet<&str> = map.keys().map(String::as_str).collect();
+                let extra: Vec<_> = sent.difference(&documented).collect();
+                let missing: Vec<_> = documented.difference(&sent).collect();
+                assert!(
+                    extra.is_empty() && missing.is_empty(),
+                    "{at}: fields not in the schema {target}: {extra:?}; in the schema but not here: {missing:?}"
                 );
+                let required: BTreeSet<&str> = schema["required"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{target}: no `required`"))
+                    .iter()
+                    .map(|v| v.as_str().unwrap())
+                    .collect();
+                assert_eq!(
+                    required, documented,
+                    "{target}: `required` is not every property"
+                );
+                assert_eq!(
+                    schema["additionalProperties"], false,
+                    "{target}: additionalProperties"
+                );
+                for (key, value) in map {
+                    let pointer = format!("{target}/properties/{key}");
+                    self.check(&pointer, &properties[key], value, &format!("{at} > {key}"));
+                }
+            }
+            ("array", Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.check(
+                        &format!("{target}/items"),
+                        &schema["items"],
+                        item,
+                        &format!("{at}[{i}]"),
+                    );
+                }
+            }
+            ("string", Value::String(text)) => {
+                let chars = text.chars().count() as u64;
+                if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
+                    assert!(chars >= min, "{at}: {text:?} is shorter than {min}");
+                }
+                if schema.get("format").and_then(Value::as_str) == Some("date-time") {
+                    assert_eq!(schema["pattern"], TIMESTAMP_PATTERN, "{target}: pattern");
+                    assert!(
+                        is_rfc3339_millis(text),
+                        "{at}: {text:?} is not RFC 3339 UTC with ms"
+                    );
+                }
+            }
+            ("boolean", Value::Bool(_)) => {}
+            ("integer", Value::Number(n)) if n.is_u64() || n.is_i64() => self.bounds(schema, n, at),
+            ("number", Value::Number(n)) => self.bounds(schema, n, at),
+            _ => panic!("{at}: {value} is not of type {kind}"),
+        }
+    }
+
+    fn bounds(&self, schema: &Value, n: &serde_json::Number, at: &str) {
+        let x = n.as_f64().unwrap();
+        if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
+            if schema.get("exclusiveMinimum") == Some(&Value::Bool(true)) {
+                assert!(x > min, "{at}: {x} is not above {min}");
+            } else {
+                assert!(x >= min, "{at}: {x} is below {min}");
             }
         }
-        ("array", Value::Array(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                check(spec, &schema["items"], item, &format!("{at}[{i}]"), nulls);
-            }
+        if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
+            assert!(x <= max, "{at}: {x} is above {max}");
         }
-        ("string", Value::String(_)) | ("boolean", Value::Bool(_)) => {}
-        ("integer", Value::Number(n)) => assert!(n.is_u64() || n.is_i64(), "{at}: {n}"),
-        ("number", Value::Number(_)) => {}
-        _ => panic!("{at}: {value} is not of type {kind}"),
     }
 }
 
-/// The names of all properties declared nullable, anywhere in the schemas.
-fn nullable_properties(spec: &Value) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for schema in spec["components"]["schemas"].as_object().unwrap().values() {
-        if let Some(properties) = schema["properties"].as_object() {
-            for (name, property) in properties {
-                if property.get("nullable") == Some(&Value::Bool(true)) {
-                    names.insert(name.clone());
+/// `2026-11-24T20:21:15.468Z`: what `humantime::format_rfc3339_millis` writes, and
+/// [`TIMESTAMP_PATTERN`] says.
+fn is_rfc3339_millis(text: &str) -> bool {
+    text.len() == 24
+        && text.bytes().enumerate().all(|(i, c)| match i {
+            4 | 7 => c == b'-',
+            10 => c == b'T',
+            13 | 16 => c == b':',
+            19 => c == b'.',
+            23 => c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// Checks a serde shape against a schema: the same fields, and each field an `Option` exactly
+/// where its property is nullable. Records, per property pointer, whether it was an `Option`.
+fn check_shape(
+    spec: &Value,
+    pointer: &str,
+    schema: &Value,
+    shape: &shape::Shape,
+    at: &str,
+    options: &mut BTreeMap<String, bool>,
+) {
+    use shape::Shape;
+    let (target, schema, _) = unwrap_schema(spec, pointer, schema);
+    match shape {
+        Shape::Struct(fields) => {
+            let properties = schema["properties"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{at}: a Rust struct, but {target} has no properties"));
+            let names: BTreeSet<&str> = fields.iter().map(|(name, _)| *name).collect();
+            let documented: BTreeSet<&str> = properties.keys().map(String::as_str).collect();
+            assert_eq!(
+                names, documented,
+                "{at}: Rust fields vs {target} properties"
+            );
+            for (name, field) in fields {
+                let property = &properties[*name];
+                let pointer = format!("{target}/properties/{name}");
+                let (_, _, nullable) = unwrap_schema(spec, &pointer, property);
+                let (is_option, inner) = match field {
+                    Shape::Option(inner) => (true, inner.as_deref()),
+                    other => (false, Some(other)),
+                };
+                let at = format!("{at}.{name}");
+                assert_eq!(
+                    is_option,
+                    nullable,
+                    "{at}: the Rust field is {}an Option but {pointer} is {}nullable",
+                    if is_option { "" } else { "not " },
+                    if nullable { "" } else { "not " },
+                );
+                let seen = options.entry(pointer.clone()).or_insert(is_option);
+                assert_eq!(*seen, is_option, "{at}: sometimes an Option, sometimes not");
+                if let Some(inner) = inner {
+                    check_shape(spec, &pointer, property, inner, &at, options);
                 }
             }
         }
+        Shape::Seq(items) => {
+            assert_eq!(
+                schema["type"], "array",
+                "{at}: a Rust sequence, but {target} is not an array"
+            );
+            for (i, item) in items.iter().enumerate() {
+                let pointer = format!("{target}/items");
+                check_shape(
+                    spec,
+                    &pointer,
+                    &schema["items"],
+                    item,
+                    &format!("{at}[{i}]"),
+                    options,
+                );
+            }
+        }
+        Shape::Scalar => {
+            let kind = schema["type"].as_str().unwrap_or_default();
+            assert!(
+                !matches!(kind, "object" | "array"),
+                "{at}: a Rust scalar, but {target} is {kind}"
+            );
+        }
+        Shape::Option(_) => panic!("{at}: an Option inside an Option"),
     }
-    names
+}
+
+/// A serde `Serializer` that records the shape of a value instead of its data: structs with their
+/// field names, sequences, scalars, and which fields are `Option`s (serde tells `Some(x)` from a
+/// plain `x`, which JSON cannot).
+mod shape {
+    use serde::ser::{self, Impossible, Serialize};
+    use serde_json::Error;
+
+    #[derive(Debug)]
+    pub enum Shape {
+        Scalar,
+        Option(Option<Box<Shape>>),
+        Seq(Vec<Shape>),
+        Struct(Vec<(&'static str, Shape)>),
+    }
+
+    pub fn of<T: Serialize>(value: &T) -> Result<Shape, Error> {
+        value.serialize(Recorder)
+    }
+
+    struct Recorder;
+
+    fn unsupported(what: &str) -> Error {
+        ser::Error::custom(format!(
+            "the API types use no {what}; teach tests/openapi.rs about it"
+        ))
+    }
+
+    macro_rules! scalars {
+        ($($method:ident: $ty:ty),*) => {
+            $(fn $method(self, _: $ty) -> Result<Shape, Error> {
+                Ok(Shape::Scalar)
+            })*
+        };
+    }
+
+    impl ser::Serializer for Recorder {
+        type Ok = Shape;
+        type Error = Error;
+        type SerializeSeq = Items;
+        type SerializeTuple = Impossible<Shape, Error>;
+        type SerializeTupleStruct = Impossible<Shape, Error>;
+        type SerializeTupleVariant = Impossible<Shape, Error>;
+        type SerializeMap = Impossible<Shape, Error>;
+        type SerializeStruct = Fields;
+        type SerializeStructVariant = Impossible<Shape, Error>;
+
+        scalars!(
+            serialize_bool: bool, serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
+            serialize_i64: i64, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
+            serialize_u64: u64, serialize_char: char, serialize_str: &str, serialize_bytes: &[u8],
+            serialize_unit_struct: &'static str
+        );
+
+        fn serialize_f32(self, v: f32) -> Result<Shape, Error> {
+            self.serialize_f64(v.into())
+        }
+
+        fn serialize_f64(self, v: f64) -> Result<Shape, Error> {
+            // serde_json writes NaN and infinities as null, which no number property allows.
+            match v.is_finite() {
+                true => Ok(Shape::Scalar),
+                false => Err(ser::Error::custom(format!("{v} would be sent as null"))),
+            }
+        }
+
+        fn serialize_none(self) -> Result<Shape, Error> {
+            Ok(Shape::Option(None))
+        }
+
+        fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Shape, Error> {
+            Ok(Shape::Option(Some(Box::new(value.serialize(Recorder)?))))
+        }
+
+        fn serialize_unit(self) -> Result<Shape, Error> {
+            Ok(Shape::Scalar)
+        }
+
+        fn serialize_unit_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+        ) -> Result<Shape, Error> {
+            Ok(Shape::Scalar)
+        }
+
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            value: &T,
+        ) -> Result<Shape, Error> {
+            value.serialize(self)
+        }
+
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: &T,
+        ) -> Result<Shape, Error> {
+            Err(unsupported("newtype variant"))
+        }
+
+        fn serialize_seq(self, _: Option<usize>) -> Result<Items, Error> {
+            Ok(Items(Vec::new()))
+        }
+
+        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Error> {
+            Err(unsupported("tuple"))
+        }
+
+        fn serialize_tuple_struct(
+            self,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleStruct, Error> {
+            Err(unsupported("tuple struct"))
+        }
+
+        fn serialize_tuple_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleVariant, Error> {
+            Err(unsupported("tuple variant"))
+        }
+
+        fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
+            Err(unsupported("map"))
+        }
+
+        fn serialize_struct(self, _: &'static str, _: usize) -> Result<Fields, Error> {
+            Ok(Fields(Vec::new()))
+        }
+
+        fn serialize_struct_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant, Error> {
+            Err(unsupported("struct variant"))
+        }
+    }
+
+    pub struct Items(Vec<Shape>);
+
+    impl ser::SerializeSeq for Items {
+        type Ok = Shape;
+        type Error = Error;
+
+        fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+            self.0.push(value.serialize(Recorder)?);
+            Ok(())
+        }
+
+        fn end(self) -> Result<Shape, Error> {
+            Ok(Shape::Seq(self.0))
+        }
+    }
+
+    pub struct Fields(Vec<(&'static str, Shape)>);
+
+    impl ser::SerializeStruct for Fields {
+        type Ok = Shape;
+        type Error = Error;
+
+        fn serialize_field<T: Serialize + ?Sized>(
+            &mut self,
+            name: &'static str,
+            value: &T,
+        ) -> Result<(), Error> {
+            self.0.push((name, value.serialize(Recorder)?));
+            Ok(())
+        }
+
+        fn skip_field(&mut self, name: &'static str) -> Result<(), Error> {
+            Err(ser::Error::custom(format!(
+                "{name} is skipped: the API always sends every field"
+            )))
+        }
+
+        fn end(self) -> Result<Shape, Error> {
+            Ok(Shape::Struct(self.0))
+        }
+    }
 }
