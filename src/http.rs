@@ -63,7 +63,19 @@ pub fn serve(
 fn answer(request: Request, shared: &SharedView, started: Instant) {
     let now = Instant::now();
     let route = routes::route(request.method().as_str(), request.url());
-    let reply = api::handle(&route, &shared.current(), Clock { started, now });
+    let clock = Clock { started, now };
+    let view = shared.current();
+    // Our code cannot panic on any input, by design; if it ever did, this client gets a 500 and
+    // the loop goes on.
+    let reply = catch_unwind(AssertUnwindSafe(|| api::handle(&route, &view, clock)))
+        .unwrap_or_else(|_| {
+            log::error!("a panic while answering {:?}; answered 500", request.url());
+            api::error(
+                500,
+                "internal_error",
+                "the request could not be answered".into(),
+            )
+        });
     let line = format!(
         "{} {:?} {}",
         request.method().as_str().escape_debug(),

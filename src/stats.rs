@@ -87,7 +87,8 @@ impl History {
             oper_state: sample.oper_state,
             last_seen: now,
             up_since: is_up(sample.oper_state).then_some(now),
-            uptime_is_lower_bound: first_sample,
+            // Only an interface already up at ifstatsd's first sample was up for longer.
+            uptime_is_lower_bound: first_sample && is_up(sample.oper_state),
             events: Events::default(),
             totals: [0; COUNTERS],
             ring,
@@ -168,7 +169,7 @@ impl History {
             updated_at: Timestamp(self.last_seen.wall),
             uptime_seconds: up_since.map(|since| seconds(now_us.saturating_sub(since.at_us))),
             up_since: up_since.map(|since| Timestamp(since.wall)),
-            uptime_is_lower_bound: self.uptime_is_lower_bound,
+            uptime_is_lower_bound: self.uptime_is_lower_bound && up_since.is_some(),
             sample_interval_seconds: interval.as_secs_f64(),
             ifindex: self.ifindex,
             oper_state: self.oper_state,
