@@ -4,7 +4,7 @@ SHELL := bash
 # Flags for `make run`, e.g. make run ARGS='--interval 1s --log-level debug'
 ARGS ?=
 
-.PHONY: run build test check fmt fmt-check clippy coverage release
+.PHONY: run build test check fmt fmt-check clippy coverage release bench
 
 ## run: the daemon on 127.0.0.1:9310, sampling /proc/net/dev every 10 s
 run:
@@ -42,3 +42,7 @@ coverage:
 release:
 	$(CARGO) build --release
 	@ls -l target/release/ifstatsd | awk '{print "target/release/ifstatsd: " $$5 " bytes"}'
+
+## bench: the figures in BENCHMARKS.md (release build)
+bench: release
+	IFSTATSD_BIN=target/release/ifstatsd bash bench/state-writes.sh
