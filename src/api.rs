@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::metrics;
 use crate::routes::Route;
 use crate::view::{InterfaceStats, StatsView, Timestamp};
 
@@ -125,6 +126,12 @@ pub fn handle(route: &Route, view: &StatsView, clock: Clock) -> Reply {
             },
         ),
         Route::Health => health(view, clock),
+        Route::Metrics => Reply {
+            status: 200,
+            content_type: metrics::CONTENT_TYPE,
+            allow: false,
+            body: metrics::render(view, clock.now, is_healthy(view, clock)).into_bytes(),
+        },
         Route::OpenApi => Reply {
             status: 200,
             content_type: "application/yaml",
@@ -148,13 +155,21 @@ pub fn handle(route: &Route, view: &StatsView, clock: Clock) -> Reply {
     }
 }
 
+/// Whether a sample succeeded within the last [`DEGRADED_AFTER_INTERVALS`] intervals.
+fn is_healthy(view: &StatsView, clock: Clock) -> bool {
+    let collection = &view.collection;
+    let limit = collection.interval * DEGRADED_AFTER_INTERVALS;
+    collection
+        .last_success
+        .is_some_and(|(at, _)| clock.now.saturating_duration_since(at) <= limit)
+}
+
 fn health(view: &StatsView, clock: Clock) -> Reply {
     let collection = &view.collection;
     let age = collection
         .last_success
         .map(|(at, _)| clock.now.saturating_duration_since(at));
-    let limit = collection.interval * DEGRADED_AFTER_INTERVALS;
-    let healthy = age.is_some_and(|age| age <= limit);
+    let healthy = is_healthy(view, clock);
     let body = Health {
         status: if healthy { "ok" } else { "degraded" },
         version: VERSION,

@@ -21,6 +21,7 @@ pub mod api;
 pub mod config;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod persist;
 pub mod proc_net_dev;
 pub mod rates;

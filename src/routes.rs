@@ -21,6 +21,8 @@ pub enum Route {
     Health,
     /// `GET /openapi.yaml`.
     OpenApi,
+    /// `GET /metrics`.
+    Metrics,
     /// The interface route with a name Linux cannot have.
     InvalidName {
         /// Why the name is refused.
@@ -39,6 +41,7 @@ pub fn route(method: &str, url: &str) -> Route {
         "/api/v1/interfaces" => Route::Interfaces,
         "/health" => Route::Health,
         "/openapi.yaml" => Route::OpenApi,
+        "/metrics" => Route::Metrics,
         _ => match path
             .strip_prefix(INTERFACE_PREFIX)
             .and_then(|rest| rest.strip_suffix(STATS_SUFFIX))
@@ -120,6 +123,7 @@ mod tests {
     #[case::health("HEAD", "/health", Route::Health)]
     #[case::health_query("GET", "/health?verbose", Route::Health)]
     #[case::spec("GET", "/openapi.yaml", Route::OpenApi)]
+    #[case::metrics("GET", "/metrics", Route::Metrics)]
     fn good_routes(#[case] method: &str, #[case] url: &str, #[case] expected: Route) {
         assert_eq!(route(method, url), expected);
     }

@@ -213,6 +213,7 @@ const REQUESTS: &[(&str, &str)] = &[
     ("GET", "/api/v1/interfaces?x"),
     ("GET", "/health"),
     ("GET", "/openapi.yaml"),
+    ("GET", "/metrics"),
     ("POST", "/api/v1/interface/eth0/stats"),
     ("DELETE", "/api/v1/interface/%/stats"),
     ("PUT", "/api/v1/interfaces"),
@@ -251,6 +252,10 @@ impl Answer {
                 .unwrap_or_else(|e| panic!("{}: body is not JSON: {e}", self.label())),
             "application/yaml" => yaml_serde::from_slice(&self.reply.body)
                 .unwrap_or_else(|e| panic!("{}: body is not YAML: {e}", self.label())),
+            ifstatsd::metrics::CONTENT_TYPE => Value::String(
+                String::from_utf8(self.reply.body.clone())
+                    .unwrap_or_else(|e| panic!("{}: metrics are not UTF-8: {e}", self.label())),
+            ),
             other => panic!("{}: unexpected Content-Type {other}", self.label()),
         }
     }

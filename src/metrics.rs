@@ -1,0 +1,257 @@
+//! PURE: the view as Prometheus metrics, in the text exposition format 0.0.4.
+//!
+//! The kernel counters use node_exporter's names and its `device` label, so dashboards built for
+//! node_exporter (Grafana's "Node Exporter Full", for one) work unchanged. What only ifstatsd
+//! knows has its own `ifstatsd_` prefix: the rates by window, uptime, presence, events, and the
+//! daemon's own health.
+//!
+//! Like node_exporter, the `node_network_*` counters list only the interfaces present in the
+//! latest sample: a vanished interface's series ends rather than freezing.
+
+use std::fmt::Write;
+use std::time::Instant;
+
+use crate::api::VERSION;
+use crate::view::{InterfaceStats, RateView, StatsView};
+
+/// The `Content-Type` of the text exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The kernel counters: node_exporter's metric suffix, and the counter.
+const COUNTERS: [(&str, &str, fn(&InterfaceStats) -> u64); 8] = [
+    ("receive_bytes", "Bytes received", |i| i.counters.rx_bytes),
+    ("receive_packets", "Packets received", |i| {
+        i.counters.rx_packets
+    }),
+    ("receive_errs", "Receive errors", |i| i.counters.rx_errors),
+    ("receive_drop", "Received packets dropped", |i| {
+        i.counters.rx_dropped
+    }),
+    ("transmit_bytes", "Bytes sent", |i| i.counters.tx_bytes),
+    ("transmit_packets", "Packets sent", |i| {
+        i.counters.tx_packets
+    }),
+    ("transmit_errs", "Transmit errors", |i| i.counters.tx_errors),
+    ("transmit_drop", "Packets dropped on transmit", |i| {
+        i.counters.tx_dropped
+    }),
+];
+
+/// The rates: metric name stem, and the rate.
+const RATES: [(&str, fn(&RateView) -> f64); 8] = [
+    ("receive_bytes", |r| r.rx_bytes_per_sec),
+    ("receive_packets", |r| r.rx_packets_per_sec),
+    ("receive_errs", |r| r.rx_errors_per_sec),
+    ("receive_drop", |r| r.rx_dropped_per_sec),
+    ("transmit_bytes", |r| r.tx_bytes_per_sec),
+    ("transmit_packets", |r| r.tx_packets_per_sec),
+    ("transmit_errs", |r| r.tx_errors_per_sec),
+    ("transmit_drop", |r| r.tx_dropped_per_sec),
+];
+
+/// Renders every metric of `view` as of `now`; `healthy` is `/health`'s verdict.
+pub fn render(view: &StatsView, now: Instant, healthy: bool) -> String {
+    let mut out = String::with_capacity(1024 + view.interfaces.len() * 4096);
+    let present: Vec<&InterfaceStats> = view.interfaces.iter().filter(|i| i.present).collect();
+
+    for (suffix, help, value) in COUNTERS {
+        let name = format!("node_network_{suffix}_total");
+        header(
+            &mut out,
+            &name,
+            &format!("{help}, from /proc/net/dev."),
+            "counter",
+        );
+        for iface in &present {
+            sample(
+                &mut out,
+                &name,
+                &[("device", &iface.interface)],
+                value(iface),
+            );
+        }
+    }
+
+    for (stem, value) in RATES {
+        let name = format!("ifstatsd_{stem}_per_second");
+        let help = format!(
+            "Rate of node_network_{stem}_total: over the last interval (window=\"current\") or \
+             averaged exactly over 1, 5 or 15 minutes."
+        );
+        header(&mut out, &name, &help, "gauge");
+        for iface in &view.interfaces {
+            let rates = &iface.rates;
+            let windows = [
+                ("current", &rates.current),
+                ("1m", &rates.avg_1m),
+                ("5m", &rates.avg_5m),
+                ("15m", &rates.avg_15m),
+            ];
+            for (window, rate) in windows {
+                if let Some(rate) = rate {
+                    let labels = [("device", iface.interface.as_str()), ("window", window)];
+                    sample(&mut out, &name, &labels, value(rate));
+                }
+            }
+        }
+    }
+
+    let per_interface: [(&str, &str, &str, fn(&InterfaceStats) -> Option<f64>); 5] = [
+        (
+            "ifstatsd_interface_present",
+            "1 if the latest sample listed the interface, 0 while it is gone (kept 60 minutes).",
+            "gauge",
+            |i| Some(f64::from(u8::from(i.present))),
+        ),
+        (
+            "ifstatsd_interface_uptime_seconds",
+            "Seconds since the interface last came up, was created or was reset; absent while down.",
+            "gauge",
+            |i| i.uptime_seconds,
+        ),
+        (
+            "ifstatsd_interface_resets_total",
+            "Times the interface's counters started again from zero.",
+            "counter",
+            |i| Some(i.events.resets as f64),
+        ),
+        (
+            "ifstatsd_interface_wraps_total",
+            "Counters of the interface seen wrapping at 2^32.",
+            "counter",
+            |i| Some(i.events.wraps as f64),
+        ),
+        (
+            "ifstatsd_interface_ifindex",
+            "The interface's ifindex; a change is a reset.",
+            "gauge",
+            |i| i.ifindex.map(f64::from),
+        ),
+    ];
+    for (name, help, kind, value) in per_interface {
+        header(&mut out, name, help, kind);
+        for iface in &view.interfaces {
+            if let Some(v) = value(iface) {
+                sample(&mut out, name, &[("device", &iface.interface)], v);
+            }
+        }
+    }
+
+    let collection = &view.collection;
+    let age = collection
+        .last_success
+        .map(|(at, _)| now.saturating_duration_since(at).as_secs_f64());
+    let daemon: [(&str, &str, &str, Option<f64>); 6] = [
+        (
+            "ifstatsd_up",
+            "1 while /health is ok, 0 while it is degraded.",
+            "gauge",
+            Some(f64::from(u8::from(healthy))),
+        ),
+        (
+            "ifstatsd_samples_total",
+            "Successful samples.",
+            "counter",
+            Some(collection.samples_total as f64),
+        ),
+        (
+            "ifstatsd_collection_errors_total",
+            "Samples whose source could not be read or had no usable line.",
+            "counter",
+            Some(collection.collection_errors_total as f64),
+        ),
+        (
+            "ifstatsd_parse_errors_total",
+            "Malformed lines skipped.",
+            "counter",
+            Some(collection.parse_errors_total as f64),
+        ),
+        (
+            "ifstatsd_last_sample_age_seconds",
+            "Seconds since the last successful sample.",
+            "gauge",
+            age,
+        ),
+        (
+            "ifstatsd_sample_interval_seconds",
+            "The configured time between samples.",
+            "gauge",
+            Some(collection.interval.as_secs_f64()),
+        ),
+    ];
+    for (name, help, kind, value) in daemon {
+        header(&mut out, name, help, kind);
+        if let Some(v) = value {
+            sample(&mut out, name, &[], v);
+        }
+    }
+    header(
+        &mut out,
+        "ifstatsd_build_info",
+        "The daemon's version, as a label.",
+        "gauge",
+    );
+    sample(
+        &mut out,
+        "ifstatsd_build_info",
+        &[("version", VERSION)],
+        1.0,
+    );
+    out
+}
+
+fn header(out: &mut String, name: &str, help: &str, kind: &str) {
+    let _ = writeln!(out, "# HELP {name} {}", escape(help, false));
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// One sample line. Counters are written as integers, exact even past 2^53.
+fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+    out.push_str(name);
+    if !labels.is_empty() {
+        out.push('{');
+        for (i, (label, text)) in labels.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let _ = write!(out, "{label}=\"{}\"", escape(text, true));
+        }
+        out.push('}');
+    }
+    let _ = writeln!(out, " {value}");
+}
+
+/// Escapes `\` and newlines (and `"` in label values), as the format requires.
+fn escape(text: &str, quote: bool) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => escaped.push_str("\\\\"),
+            '\n' => escaped.push_str("\\n"),
+            '"' if quote => escaped.push_str("\\\""),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        let mut out = String::new();
+        sample(&mut out, "m", &[("device", "a\"b\\c")], 1.5);
+        assert_eq!(out, "m{device=\"a\\\"b\\\\c\"} 1.5\n");
+    }
+
+    #[test]
+    fn numbers_are_written_exactly() {
+        let mut out = String::new();
+        sample(&mut out, "a", &[], u64::MAX);
+        sample(&mut out, "b", &[], 4_046_496_815.0);
+        sample(&mut out, "c", &[], 0.125);
+        assert_eq!(out, "a 18446744073709551615\nb 4046496815\nc 0.125\n");
+    }
+}
