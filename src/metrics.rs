@@ -17,8 +17,15 @@ use crate::view::{InterfaceStats, RateView, StatsView};
 /// The `Content-Type` of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The kernel counters: node_exporter's metric suffix, and the counter.
-const COUNTERS: [(&str, &str, fn(&InterfaceStats) -> u64); 8] = [
+/// Reads a counter of an interface.
+type CounterOf = fn(&InterfaceStats) -> u64;
+/// Reads a rate.
+type RateOf = fn(&RateView) -> f64;
+/// Reads a per-interface figure, where it has one.
+type FigureOf = fn(&InterfaceStats) -> Option<f64>;
+
+/// The kernel counters: node_exporter's metric suffix, a description, and the counter.
+const COUNTERS: [(&str, &str, CounterOf); 8] = [
     ("receive_bytes", "Bytes received", |i| i.counters.rx_bytes),
     ("receive_packets", "Packets received", |i| {
         i.counters.rx_packets
@@ -38,7 +45,7 @@ const COUNTERS: [(&str, &str, fn(&InterfaceStats) -> u64); 8] = [
 ];
 
 /// The rates: metric name stem, and the rate.
-const RATES: [(&str, fn(&RateView) -> f64); 8] = [
+const RATES: [(&str, RateOf); 8] = [
     ("receive_bytes", |r| r.rx_bytes_per_sec),
     ("receive_packets", |r| r.rx_packets_per_sec),
     ("receive_errs", |r| r.rx_errors_per_sec),
@@ -96,7 +103,7 @@ pub fn render(view: &StatsView, now: Instant, healthy: bool) -> String {
         }
     }
 
-    let per_interface: [(&str, &str, &str, fn(&InterfaceStats) -> Option<f64>); 5] = [
+    let per_interface: [(&str, &str, &str, FigureOf); 5] = [
         (
             "ifstatsd_interface_present",
             "1 if the latest sample listed the interface, 0 while it is gone (kept 60 minutes).",

@@ -122,7 +122,8 @@ pub enum ParseErrorKind {
     MissingColon,
     /// Nothing but whitespace before the colon.
     EmptyName,
-    /// A name the kernel would refuse: over 15 bytes, `.`, `..`, or with `/`, whitespace or NUL.
+    /// A name the kernel would refuse ([`is_valid_name`]): over 15 bytes, `.`, `..`, or with `/`,
+    /// whitespace or NUL.
     InvalidName {
         /// The name, cut to 20 characters.
         name: String,
@@ -185,13 +186,32 @@ pub fn parse(text: &str) -> Parsed {
 /// Whether Linux could have an interface of this name: the rules of the kernel's
 /// `dev_valid_name()` (1 to 15 bytes; not `.` or `..`; no `/`, whitespace or NUL), except that
 /// `:` is allowed, as 3.10 kernels allowed it (`team0:1`, prometheus/procfs#421).
+///
+/// The kernel checks bytes, not characters, and the name is checked the same way:
+/// - Whitespace is what the kernel's `isspace()` matches (`lib/ctype.c`): ASCII whitespace and
+///   the Latin-1 no-break space 0xA0, wherever that byte appears. So `eth\u{2009}0` (a thin
+///   space, bytes E2 80 89) is a valid name, and `wlà0` (C3 A0) is not.
+/// - U+FFFD counts as one byte: it stands for bytes that were not UTF-8, at least one each, as
+///   the sampler reads the file lossily. A 15-byte name with one such byte is 17 bytes here.
 pub fn is_valid_name(name: &str) -> bool {
-    (1..=MAX_NAME_BYTES).contains(&name.len())
+    let kernel_bytes: usize = name
+        .chars()
+        .map(|c| match c {
+            char::REPLACEMENT_CHARACTER => 1,
+            c => c.len_utf8(),
+        })
+        .sum();
+    (1..=MAX_NAME_BYTES).contains(&kernel_bytes)
         && name != "."
         && name != ".."
         && !name
-            .chars()
-            .any(|c| c == '/' || c == '\0' || c.is_whitespace())
+            .bytes()
+            .any(|b| b == b'/' || b == b'\0' || is_kernel_space(b))
+}
+
+/// The kernel's `isspace()` (`lib/ctype.c`): `\t`, `\n`, `\v`, `\f`, `\r`, space, and 0xA0.
+fn is_kernel_space(byte: u8) -> bool {
+    matches!(byte, b'\t'..=b'\r' | b' ' | 0xA0)
 }
 
 /// A header line has a `|` column separator and no `:`. Every data line has a `:`, and a name

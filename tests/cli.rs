@@ -1,67 +1,232 @@
-//! The real binary as a user meets it: flags and exit codes, start-up failures, signals, and a
-//! source that changes, vanishes and comes back.
+//! The real binary as a user meets it: flags and exit codes, start-up failures, signals (also with
+//! stalled clients and a stuck request loop), and a source that changes, vanishes and comes back.
+//!
+//! Every child is killed when its guard drops, so a failed assertion never leaves a daemon
+//! running; every wait is a poll with a deadline.
 
 mod support;
 
+use std::fs::{self, File};
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use rstest::rstest;
-use support::{counters_of, net_dev, request, wait_until, write_atomically, Daemon, TempDir};
+use serde_json::{json, Value};
+use support::{
+    counters_of, free_port, net_dev, request, s, try_fetch, wait_until, write_atomically, Response,
+    TempDir, IO_TIMEOUT,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ifstatsd");
+/// How long a run that should end at once may take before it is killed and the test fails.
+const RUN_DEADLINE: Duration = Duration::from_secs(10);
+/// SIGTERM and SIGINT must end the process within this, whatever the clients do.
+const STOP_DEADLINE: Duration = Duration::from_secs(3);
 
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the binary runs")
-}
+// ---------------------------------------------------------------------------------------------
+// Files.
 
-fn stderr_lines(output: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&output.stderr)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
+const LO: [u64; 8] = [5000, 50, 0, 0, 5000, 50, 0, 0];
+/// rx bytes wider than the kernel's 7-digit field, and tx bytes over 2^32.
+const ETH0: [u64; 8] = [123_456_789_012, 98_765, 3, 4, 5_555_555_555, 43_210, 1, 2];
 
-fn s(path: &Path) -> &str {
-    path.to_str().expect("a UTF-8 temp path")
-}
-
-/// A source with `lo` and `eth0`, and an empty sysfs directory.
-fn fixture(test: &str, eth0: [u64; 8]) -> TempDir {
+/// A directory with `net_dev` (lo and eth0 with the counters above) and an empty `sysfs`.
+fn fixture(test: &str) -> TempDir {
     let dir = TempDir::new(test);
     write_atomically(
         &dir.path("net_dev"),
-        &net_dev(&[("lo", [0; 8]), ("eth0", eth0)]),
+        net_dev(&[("lo", LO), ("eth0", ETH0)]).as_bytes(),
     );
-    std::fs::create_dir(dir.path("sysfs")).unwrap();
+    fs::create_dir(dir.path("sysfs")).expect("create sysfs");
     dir
 }
 
-fn start(dir: &TempDir, interval: &str) -> Daemon {
-    let (source, sysfs) = (dir.path("net_dev"), dir.path("sysfs"));
-    Daemon::start(&[
-        "--interval",
-        interval,
-        "--source",
-        s(&source),
-        "--sysfs",
-        s(&sysfs),
-    ])
+// ---------------------------------------------------------------------------------------------
+// Processes.
+
+/// A child process, killed and reaped when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
-#[test]
-fn help_lists_every_flag() {
-    let output = run(&["--help"]);
-    assert!(output.status.success());
-    let help = String::from_utf8(output.stdout).unwrap();
-    for flag in [
+/// Polls `child` until it exits; `None` after `deadline`.
+fn wait_exit(child: &mut Child, deadline: Duration) -> Option<ExitStatus> {
+    let until = Instant::now() + deadline;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        if Instant::now() >= until {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// What a finished run left.
+#[derive(Debug)]
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Finished {
+    /// Asserts the run printed exactly one line, on stderr, and exited with `code`; returns it.
+    fn one_error_line(&self, code: i32) -> &str {
+        assert_eq!(self.status.code(), Some(code), "{self:?}");
+        assert_eq!(self.stdout, "", "{self:?}");
+        assert_eq!(self.stderr.lines().count(), 1, "{self:?}");
+        assert!(self.stderr.ends_with('\n'), "{self:?}");
+        let line = self.stderr.trim_end();
+        assert!(line.starts_with("ifstatsd: "), "{line}");
+        line
+    }
+}
+
+/// Runs the binary to its end, its output going to files in `dir`; a run still going after
+/// [`RUN_DEADLINE`] is killed and fails the test.
+fn run(dir: &TempDir, args: &[&str]) -> Finished {
+    let (out, err) = (dir.path("run.stdout"), dir.path("run.stderr"));
+    let child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(File::create(&out).unwrap())
+        .stderr(File::create(&err).unwrap())
+        .spawn()
+        .expect("the binary starts");
+    let mut child = Guard(child);
+    let status = wait_exit(&mut child.0, RUN_DEADLINE)
+        .unwrap_or_else(|| panic!("ifstatsd {args:?} still running after {RUN_DEADLINE:?}"));
+    let read = |path| fs::read_to_string(path).expect("read the output");
+    Finished {
+        status,
+        stdout: read(&out),
+        stderr: read(&err),
+    }
+}
+
+/// The daemon, serving; killed when dropped.
+struct Daemon {
+    child: Guard,
+    addr: SocketAddr,
+    stderr: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `ifstatsd --listen 127.0.0.1:<free port> --source <source> --sysfs <sysfs> <args>`
+    /// and waits until it answers `/health` with 200 for this source. Another process may take
+    /// the free port first; then the daemon exits 1 and is started again on another.
+    fn start(dir: &TempDir, source: &Path, sysfs: &Path, args: &[&str]) -> Daemon {
+        for attempt in 0..5 {
+            let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+            let stderr = dir.path(&format!("daemon-{attempt}.stderr"));
+            let child = Command::new(BIN)
+                .args(["--listen", &addr.to_string(), "--source", s(source)])
+                .args(["--sysfs", s(sysfs)])
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(File::create(&stderr).unwrap())
+                .spawn()
+                .expect("the daemon starts");
+            let mut daemon = Daemon {
+                child: Guard(child),
+                addr,
+                stderr,
+            };
+            let until = Instant::now() + RUN_DEADLINE;
+            loop {
+                if let Some(status) = daemon.child.0.try_wait().unwrap() {
+                    let stderr = daemon.stderr();
+                    assert!(
+                        status.code() == Some(1) && stderr.contains("cannot listen on"),
+                        "the daemon exited at start-up with {status}: {stderr}"
+                    );
+                    break; // the port was taken meanwhile: another one
+                }
+                if let Ok(health) = request(addr, "GET", "/health") {
+                    if health.status == 200 && health.json()["source"] == s(source) {
+                        return daemon;
+                    }
+                }
+                assert!(
+                    Instant::now() < until,
+                    "no /health 200 within {RUN_DEADLINE:?}"
+                );
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("no free port in five attempts");
+    }
+
+    fn get(&self, target: &str) -> Response {
+        support::get(self.addr, target)
+    }
+
+    fn json(&self, target: &str) -> Value {
+        let reply = self.get(target);
+        assert_eq!(
+            reply.status,
+            200,
+            "{target}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        reply.json()
+    }
+
+    /// The JSON body, whatever the status (for `/health`, which may be 503).
+    fn json_any(&self, target: &str) -> Value {
+        self.get(target).json()
+    }
+
+    /// Sends `signal` (TERM, INT) with kill(1).
+    fn signal(&self, signal: &str) {
+        let pid = self.child.0.id().to_string();
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(&pid)
+            .status();
+        assert!(
+            status.expect("kill runs").success(),
+            "kill -{signal} {pid} failed"
+        );
+    }
+
+    /// Waits for the exit; fails the test after `deadline`.
+    fn wait_exit(&mut self, deadline: Duration) -> ExitStatus {
+        wait_exit(&mut self.child.0, deadline)
+            .unwrap_or_else(|| panic!("still running {deadline:?} after the signal"))
+    }
+
+    /// Everything the daemon logged so far.
+    fn stderr(&self) -> String {
+        fs::read_to_string(&self.stderr).expect("read the daemon's stderr")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flags.
+
+#[rstest]
+#[case::long("--help")]
+#[case::short("-h")]
+#[case::after_other_flags("--interval=1s --help")]
+fn help_lists_every_flag_and_exits_0(#[case] args: &str) {
+    let dir = TempDir::new("help");
+    let done = run(&dir, &args.split(' ').collect::<Vec<_>>());
+    assert!(done.status.success(), "{done:?}");
+    assert_eq!(done.stderr, "");
+    let mut flags = vec![
         "--listen",
         "--source",
         "--sysfs",
@@ -69,185 +234,383 @@ fn help_lists_every_flag() {
         "--log-level",
         "--help",
         "--version",
-    ] {
-        assert!(help.contains(flag), "--help lacks {flag}");
+    ];
+    // And every long flag the parser knows, present or future.
+    let parser = include_str!("../src/config.rs");
+    let known = parser
+        .split("Long(\"")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('"'));
+    let known: Vec<String> = known.map(|(name, _)| format!("--{name}")).collect();
+    assert!(known.len() >= flags.len(), "{known:?}");
+    flags.extend(known.iter().map(String::as_str));
+    for flag in flags {
+        let listed = done.stdout.contains(&format!(" {flag} "));
+        assert!(listed, "--help lacks {flag}:\n{}", done.stdout);
     }
-    assert!(help.contains("127.0.0.1:9310") && help.contains("/proc/net/dev"));
-}
-
-#[test]
-fn version_prints_the_version() {
-    let output = run(&["--version"]);
-    assert!(output.status.success());
-    let version = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(version, format!("ifstatsd {}\n", env!("CARGO_PKG_VERSION")));
+    assert!(done.stdout.starts_with("ifstatsd"), "{}", done.stdout);
 }
 
 #[rstest]
+#[case::long("--version")]
+#[case::short("-V")]
+fn version_prints_the_version_and_exits_0(#[case] flag: &str) {
+    let dir = TempDir::new("version");
+    let done = run(&dir, &[flag]);
+    assert!(done.status.success(), "{done:?}");
+    assert_eq!(
+        done.stdout,
+        format!("ifstatsd {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(done.stderr, "");
+}
+
+/// Each mistake prints one line naming the culprit and exits 2. (A missing `--source` and port 0
+/// come first, so that a mistake wrongly accepted fails fast instead of serving.)
+#[rstest]
 #[case::unknown_flag(&["--bogus"], "--bogus")]
+#[case::unknown_short_flag(&["-x"], "-x")]
 #[case::positional(&["eth0"], "eth0")]
 #[case::interval_too_short(&["--interval", "50ms"], "--interval")]
+#[case::interval_too_long(&["--interval", "16m"], "--interval")]
 #[case::interval_not_a_duration(&["--interval", "abc"], "--interval")]
+#[case::interval_without_value(&["--interval"], "--interval")]
 #[case::listen_not_an_address(&["--listen", "nothing"], "--listen")]
+#[case::listen_without_port(&["--listen", "127.0.0.1"], "--listen")]
 #[case::listen_without_value(&["--listen"], "--listen")]
 #[case::log_level(&["--log-level", "loud"], "--log-level")]
-fn a_bad_flag_prints_one_line_and_exits_2(#[case] args: &[&str], #[case] culprit: &str) {
-    let output = run(args);
-    assert_eq!(output.status.code(), Some(2), "{output:?}");
-    let lines = stderr_lines(&output);
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(lines[0].contains(culprit), "{lines:?}");
-    assert!(output.stdout.is_empty());
-}
-
-#[test]
-fn start_up_failures_print_one_line_and_exit_1() {
-    let dir = fixture("cli-startup", [0; 8]);
-    let sysfs = dir.path("sysfs");
+#[case::save_interval(&["--save-interval", "often"], "--save-interval")]
+#[case::state_file_without_value(&["--state-file"], "--state-file")]
+fn a_bad_flag_or_value_prints_one_line_and_exits_2(#[case] args: &[&str], #[case] culprit: &str) {
+    let dir = TempDir::new("usage");
     let missing = dir.path("missing");
-    let garbage = dir.path("garbage");
-    std::fs::write(&garbage, "not /proc/net/dev\n").unwrap();
-    let port = support::free_port().to_string();
-    let listen = format!("127.0.0.1:{port}");
-    for (source, expected) in [
-        (s(&missing), "cannot read"),
-        (s(&sysfs), "cannot read"), // a directory: unreadable even for root
-        (s(&garbage), "no interface line"),
-    ] {
-        let output = run(&[
-            "--listen",
-            &listen,
-            "--source",
-            source,
-            "--sysfs",
-            s(&sysfs),
-        ]);
-        assert_eq!(output.status.code(), Some(1), "{source}: {output:?}");
-        let lines = stderr_lines(&output);
-        assert_eq!(lines.len(), 1, "{source}: {lines:?}");
-        assert!(
-            lines[0].contains(expected) && lines[0].contains(source),
-            "{lines:?}"
-        );
+    let mut all = vec!["--source", s(&missing), "--listen", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let done = run(&dir, &all);
+    let line = done.one_error_line(2);
+    assert!(line.contains(culprit), "{line:?} does not name {culprit}");
+    assert!(line.ends_with("(try --help)"), "{line}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start-up failures.
+
+/// What `--source` names.
+enum Source {
+    Missing,
+    Directory,
+    File(&'static str),
+}
+
+#[rstest]
+#[case::missing(Source::Missing, "cannot read")]
+#[case::a_directory(Source::Directory, "cannot read")]
+#[case::empty(Source::File(""), "no interface line")]
+#[case::headers_only(
+    Source::File("Inter-| Receive | Transmit\n face |bytes packets|bytes packets\n"),
+    "no interface line"
+)]
+#[case::garbage(Source::File("not /proc/net/dev\n"), "no interface line")]
+#[case::every_line_bad(
+    Source::File("eth0: 1 2 3\nlo: x 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15\n"),
+    "no interface line"
+)]
+fn an_unusable_source_prints_one_line_and_exits_1(#[case] what: Source, #[case] reason: &str) {
+    let dir = TempDir::new("source");
+    let source = dir.path("net_dev");
+    match what {
+        Source::Missing => {}
+        Source::Directory => fs::create_dir(&source).unwrap(),
+        Source::File(text) => write_atomically(&source, text.as_bytes()),
     }
+    let done = run(&dir, &["--listen", "127.0.0.1:0", "--source", s(&source)]);
+    let line = done.one_error_line(1);
+    assert!(line.contains(reason) && line.contains(s(&source)), "{line}");
 }
 
 #[test]
-fn a_port_in_use_exits_1_naming_the_address() {
-    let dir = fixture("cli-port", [0; 8]);
+fn a_port_in_use_prints_one_line_naming_the_address_and_exits_1() {
+    let dir = fixture("port-in-use");
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let (source, sysfs) = (dir.path("net_dev"), dir.path("sysfs"));
-    let output = run(&[
-        "--listen",
-        &addr,
-        "--source",
-        s(&source),
-        "--sysfs",
-        s(&sysfs),
-    ]);
-    assert_eq!(output.status.code(), Some(1), "{output:?}");
-    let lines = stderr_lines(&output);
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(lines[0].contains(&addr), "{lines:?}");
+    let done = run(
+        &dir,
+        &[
+            "--listen",
+            &addr,
+            "--source",
+            s(&source),
+            "--sysfs",
+            s(&sysfs),
+        ],
+    );
+    let line = done.one_error_line(1);
+    assert!(line.contains(&format!("cannot listen on {addr}")), "{line}");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Serving.
+
+#[test]
+fn serves_the_fixture_exactly_with_sysfs_details() {
+    let dir = fixture("exact");
+    let sysfs = dir.path("sysfs");
+    fs::create_dir(sysfs.join("eth0")).unwrap();
+    fs::write(sysfs.join("eth0/ifindex"), "2\n").unwrap();
+    fs::write(sysfs.join("eth0/operstate"), "up\n").unwrap();
+    let daemon = Daemon::start(&dir, &dir.path("net_dev"), &sysfs, &["--interval", "10s"]);
+
+    let eth0 = daemon.json("/api/v1/interface/eth0/stats");
+    assert_eq!(counters_of(&eth0), ETH0);
+    assert_eq!(eth0["interface"], "eth0");
+    assert_eq!(eth0["present"], true);
+    assert_eq!(eth0["ifindex"], 2);
+    assert_eq!(eth0["oper_state"], "up");
+    assert_eq!(eth0["sample_interval_seconds"], 10.0);
+    // One sample so far: no interval, so no rates.
+    let no_rates = json!({"current": null, "avg_1m": null, "avg_5m": null, "avg_15m": null});
+    assert_eq!(eth0["rates"], no_rates);
+
+    let lo = daemon.json("/api/v1/interface/lo/stats");
+    assert_eq!(counters_of(&lo), LO);
+    assert_eq!(lo["ifindex"], Value::Null);
+    assert_eq!(lo["oper_state"], Value::Null);
+
+    let list = daemon.json("/api/v1/interfaces");
+    assert_eq!(list["interfaces"], json!([eth0, lo]));
+    let health = daemon.json("/health");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["samples_total"], 1);
+    assert_eq!(health["interfaces"], 2);
+    assert_eq!(health["last_sample_at"], list["updated_at"]);
+    assert_eq!(daemon.get("/api/v1/interface/nope0/stats").status, 404);
+}
+
+/// `--log-level` decides what reaches stderr.
 #[rstest]
-#[case::sigterm("TERM")]
-#[case::sigint("INT")]
-fn a_signal_stops_it_cleanly(#[case] signal: &str) {
-    let dir = fixture(&format!("cli-{signal}"), [0; 8]);
-    let mut daemon = start(&dir, "10s");
-    let sent = Instant::now();
-    daemon.signal(signal);
-    let status = daemon.wait_exit(Duration::from_secs(3));
-    assert!(status.success(), "{status}");
-    assert!(sent.elapsed() < Duration::from_secs(3));
+#[case::error("error", false, false)]
+#[case::info("info", true, false)]
+#[case::debug("debug", true, true)]
+fn the_log_level_is_applied(#[case] level: &str, #[case] info: bool, #[case] debug: bool) {
+    let dir = fixture(&format!("log-{level}"));
+    let args = ["--log-level", level];
+    let daemon = Daemon::start(&dir, &dir.path("net_dev"), &dir.path("sysfs"), &args);
+    assert_eq!(daemon.get("/api/v1/interfaces").status, 200);
+    let logged = |what: &str| daemon.stderr().contains(what);
+    let serving = format!("INFO ifstatsd: serving http://{}/", daemon.addr);
+    // The access line is logged after the response is sent: poll for it.
+    if debug {
+        wait_until("the request is logged", IO_TIMEOUT, || {
+            logged("DEBUG ifstatsd::http: GET \"/api/v1/interfaces\" 200")
+        });
+    }
+    assert_eq!(logged(&serving), info, "{}", daemon.stderr());
+    assert_eq!(logged("DEBUG "), debug, "{}", daemon.stderr());
+    if !info {
+        assert_eq!(daemon.stderr(), "");
+    }
 }
 
 #[test]
-fn a_signal_stops_it_within_3_seconds_even_with_stalled_clients() {
-    let dir = fixture("cli-stalled", [0; 8]);
-    let mut daemon = start(&dir, "10s");
-    // A body announced and never sent: tiny_http drains it on the request loop, which blocks.
-    let mut stalled = TcpStream::connect(daemon.addr).unwrap();
-    write!(
-        stalled,
-        "POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
-    )
-    .unwrap();
-    // Half a request line, and a complete request whose answer is never read.
-    let mut half = TcpStream::connect(daemon.addr).unwrap();
-    write!(half, "GET /hea").unwrap();
-    let mut unread = TcpStream::connect(daemon.addr).unwrap();
-    write!(unread, "GET /api/v1/interfaces HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    wait_until("the request loop is stuck", Duration::from_secs(5), || {
-        let probe = TcpStream::connect(daemon.addr).unwrap();
-        probe
-            .set_read_timeout(Some(Duration::from_millis(500)))
-            .unwrap();
-        let mut reader = std::io::BufReader::new(&probe);
-        write!(&probe, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-        support::read_response(&mut reader, false).is_err()
-    });
-    let sent = Instant::now();
-    daemon.signal("TERM");
-    let status = daemon.wait_exit(Duration::from_secs(3));
-    assert!(status.success(), "{status}");
-    assert!(sent.elapsed() < Duration::from_secs(3));
-    drop((stalled, half, unread));
-}
-
-#[test]
-fn serves_the_source_as_it_changes_vanishes_and_comes_back() {
-    let eth0 = [1000, 10, 1, 2, 3000, 30, 3, 4];
-    let dir = fixture("cli-source", eth0);
-    let daemon = start(&dir, "100ms");
-    assert_eq!(
-        counters_of(&daemon.json("/api/v1/interface/eth0/stats")),
-        eth0
-    );
-
-    // New counters are served at the next sample.
+fn follows_the_source_as_it_changes_vanishes_and_comes_back() {
+    let dir = fixture("changes");
     let source = dir.path("net_dev");
-    write_atomically(
-        &source,
-        &net_dev(&[("lo", [0; 8]), ("eth0", [5000, 50, 1, 2, 3000, 30, 3, 4])]),
-    );
+    let args = ["--interval", "100ms"];
+    let daemon = Daemon::start(&dir, &source, &dir.path("sysfs"), &args);
+    let stats = |name: &str| daemon.json(&format!("/api/v1/interface/{name}/stats"));
+    assert_eq!(counters_of(&stats("eth0")), ETH0);
+
+    // Bigger counters are served within a few intervals.
+    let bigger = [123_456_799_012, 98_775, 3, 4, 5_555_565_555, 43_220, 1, 2];
+    write_atomically(&source, net_dev(&[("lo", LO), ("eth0", bigger)]).as_bytes());
     wait_until(
         "the new counters are served",
         Duration::from_secs(5),
-        || daemon.json("/api/v1/interface/eth0/stats")["counters"]["rx_bytes"] == 5000,
+        || counters_of(&stats("eth0")) == bigger,
     );
+    // 10 000 B more arrived within the last minute, all of it inside the 1-minute window.
+    let avg_1m = &stats("eth0")["rates"]["avg_1m"];
+    assert!(
+        avg_1m["rx_bytes_per_sec"].as_f64().unwrap() > 0.0,
+        "{avg_1m}"
+    );
+    assert_eq!(counters_of(&stats("lo")), LO);
 
-    // The source vanishes: the last data stays, errors are counted, health degrades.
-    std::fs::remove_file(&source).unwrap();
-    wait_until("health turns 503", Duration::from_secs(5), || {
-        daemon.get("/health").status == 503
+    // The source vanishes: the last data stays, failures are counted and named, and health turns
+    // 503 once the last success is over three intervals old (0.3 s; allow for a slow machine).
+    fs::remove_file(&source).unwrap();
+    let mut health = Value::Null;
+    wait_until("health is degraded", Duration::from_secs(3), || {
+        let reply = daemon.get("/health");
+        health = reply.json();
+        // Whatever the moment, the status agrees with the age it reports.
+        let age = health["last_sample_age_seconds"].as_f64().unwrap();
+        assert_eq!(reply.status == 503, age > 0.3, "{}: {health}", reply.status);
+        reply.status == 503
     });
-    let health = daemon.json("/health");
     assert_eq!(health["status"], "degraded");
-    assert!(health["collection_errors_total"].as_u64().unwrap() >= 3);
-    let error = health["last_error"].as_str().unwrap();
-    assert!(error.contains(s(&source)), "{error}");
-    let stale = daemon.get("/api/v1/interface/eth0/stats");
-    assert_eq!(stale.status, 200);
-    assert_eq!(stale.json()["counters"]["rx_bytes"], 5000);
-    assert_eq!(stale.json()["present"], true);
+    let errors = health["collection_errors_total"].as_u64().unwrap();
+    assert!(errors > 0, "{health}");
+    let last_error = health["last_error"].as_str().unwrap();
+    assert!(
+        last_error.starts_with(&format!("cannot read {}", s(&source))),
+        "{last_error}"
+    );
+    let samples = health["samples_total"].as_u64().unwrap();
+    wait_until(
+        "two more failures are counted",
+        Duration::from_secs(5),
+        || {
+            daemon.json_any("/health")["collection_errors_total"]
+                .as_u64()
+                .unwrap()
+                >= errors + 2
+        },
+    );
+    assert_eq!(daemon.json_any("/health")["samples_total"], samples);
+    let eth0 = stats("eth0");
+    assert_eq!(counters_of(&eth0), bigger);
+    assert_eq!(eth0["present"], true);
+    let list = daemon.json("/api/v1/interfaces");
+    assert_eq!(list["updated_at"], health["last_sample_at"]);
 
-    // It comes back: health is ok at the first good sample.
+    // It comes back: health is ok again, the error is cleared, and the new counters are served.
+    let restored = [123_456_899_012, 98_875, 3, 4, 5_555_665_555, 43_320, 1, 2];
     write_atomically(
         &source,
-        &net_dev(&[("lo", [0; 8]), ("eth0", [6000, 60, 1, 2, 3000, 30, 3, 4])]),
+        net_dev(&[("lo", LO), ("eth0", restored)]).as_bytes(),
     );
     wait_until("health is ok again", Duration::from_secs(5), || {
         daemon.get("/health").status == 200
     });
     let health = daemon.json("/health");
-    assert_eq!(health["last_error"], serde_json::Value::Null);
-    assert_eq!(
-        daemon.json("/api/v1/interface/eth0/stats")["counters"]["rx_bytes"],
-        6000
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["last_error"], Value::Null);
+    assert!(health["collection_errors_total"].as_u64().unwrap() >= errors + 2);
+    assert!(health["samples_total"].as_u64().unwrap() > samples);
+    assert_eq!(counters_of(&stats("eth0")), restored);
+}
+
+/// The kernel allows any byte but `/`, `:`, whitespace and NUL in a name of up to 15 bytes. A
+/// byte that is not UTF-8 is served as U+FFFD, and asked for as `%FF`.
+#[rstest]
+#[case::short("wl\u{FFFD}an", b"wl\xffan", "wl%FFan")]
+#[case::fifteen_bytes("abcdefghijklmn\u{FFFD}", b"abcdefghijklmn\xff", "abcdefghijklmn%FF")]
+fn a_name_with_a_byte_that_is_not_utf8_is_served(
+    #[case] shown: &str,
+    #[case] raw: &[u8],
+    #[case] encoded: &str,
+) {
+    let dir = fixture(&format!("non-utf8-{}", raw.len()));
+    let mut text = net_dev(&[("lo", LO)]).into_bytes();
+    text.extend_from_slice(raw);
+    text.extend_from_slice(b": 1 2 0 0 0 0 0 0 3 4 0 0 0 0 0 0\n");
+    write_atomically(&dir.path("net_dev"), &text);
+    let daemon = Daemon::start(&dir, &dir.path("net_dev"), &dir.path("sysfs"), &[]);
+    let health = daemon.json("/health");
+    assert_eq!(health["parse_errors_total"], 0, "{health}");
+    let names: Vec<Value> = daemon.json("/api/v1/interfaces")["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["interface"].clone())
+        .collect();
+    let mut expected = ["lo", shown];
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+    let iface = daemon.json(&format!("/api/v1/interface/{encoded}/stats"));
+    assert_eq!(counters_of(&iface), [1, 2, 0, 0, 3, 4, 0, 0]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signals.
+
+#[rstest]
+#[case::sigterm("TERM", 15)]
+#[case::sigint("INT", 2)]
+fn a_signal_stops_it_cleanly_with_status_0(#[case] signal: &str, #[case] number: i32) {
+    let dir = fixture(&format!("signal-{signal}"));
+    let mut daemon = Daemon::start(&dir, &dir.path("net_dev"), &dir.path("sysfs"), &[]);
+    // A kept-alive idle connection does not hold the exit up.
+    let idle = TcpStream::connect_timeout(&daemon.addr, IO_TIMEOUT).unwrap();
+    daemon.signal(signal);
+    let status = daemon.wait_exit(STOP_DEADLINE);
+    assert_eq!(status.code(), Some(0), "{status}");
+    // The clean way: every thread stopped, not the grace period's forced exit.
+    let log = daemon.stderr();
+    assert!(
+        log.contains(&format!("signal {number} received; stopping")),
+        "{log}"
     );
-    assert!(request(daemon.addr, "GET", "/api/v1/interfaces").is_ok());
+    assert!(log.contains("INFO ifstatsd: stopped"), "{log}");
+    assert!(!log.contains("exiting now"), "{log}");
+    drop(idle);
+}
+
+/// Clients that never finish a request, or never read their answer, hold worker threads only: the
+/// request loop is free, and the stop is the clean one.
+#[test]
+fn a_signal_stops_it_despite_stalled_clients() {
+    let dir = fixture("stalled-clients");
+    let mut daemon = Daemon::start(&dir, &dir.path("net_dev"), &dir.path("sysfs"), &[]);
+    let connect = || TcpStream::connect_timeout(&daemon.addr, IO_TIMEOUT).unwrap();
+    let silent = connect();
+    let mut half_line = connect();
+    half_line.write_all(b"GET /hea").unwrap();
+    let mut no_blank_line = connect();
+    no_blank_line
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let mut unread = connect();
+    unread
+        .write_all(b"GET /openapi.yaml HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // Its answer has arrived (peek reads nothing away): the loop has been through that request.
+    unread
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    wait_until("the unread answer arrives", IO_TIMEOUT, || {
+        unread.peek(&mut [0; 16]).is_ok_and(|n| n > 0)
+    });
+    assert_eq!(daemon.get("/health").status, 200);
+
+    daemon.signal("TERM");
+    let status = daemon.wait_exit(STOP_DEADLINE);
+    assert_eq!(status.code(), Some(0), "{status}");
+    let log = daemon.stderr();
+    assert!(
+        log.contains("INFO ifstatsd: stopped") && !log.contains("exiting now"),
+        "{log}"
+    );
+    drop((silent, half_line, no_blank_line, unread));
+}
+
+/// A request whose announced body never comes holds the request loop itself (tiny_http drains the
+/// body in `respond()`): the stop cannot be clean, and the grace period must end the process.
+#[test]
+fn a_signal_stops_it_within_3_seconds_when_the_request_loop_is_stuck() {
+    let dir = fixture("stuck-loop");
+    let mut daemon = Daemon::start(&dir, &dir.path("net_dev"), &dir.path("sysfs"), &[]);
+    let mut stuck = TcpStream::connect_timeout(&daemon.addr, IO_TIMEOUT).unwrap();
+    let request = "POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n";
+    stuck.write_all(request.as_bytes()).unwrap();
+    let mut half_line = TcpStream::connect_timeout(&daemon.addr, IO_TIMEOUT).unwrap();
+    half_line.write_all(b"GET /api/v1/inter").unwrap();
+    wait_until("the request loop is stuck", IO_TIMEOUT, || {
+        try_fetch(daemon.addr, "GET", "/health", Duration::from_millis(300)).is_err()
+    });
+
+    let sent = Instant::now();
+    daemon.signal("TERM");
+    let status = daemon.wait_exit(STOP_DEADLINE);
+    assert_eq!(status.code(), Some(0), "{status}");
+    let log = daemon.stderr();
+    assert!(
+        log.contains("exiting now"),
+        "the loop was not stuck after all: {log}"
+    );
+    assert!(!log.contains("INFO ifstatsd: stopped"), "{log}");
+    assert!(sent.elapsed() < STOP_DEADLINE);
+    drop((stuck, half_line));
 }

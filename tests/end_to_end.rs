@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{counters_of, net_dev, wait_until, write_atomically, Daemon, TempDir};
+use support::{counters_of, net_dev, s, wait_until, write_atomically, Daemon, TempDir};
 
 const RX_BYTES_PER_SEC: f64 = 250_000.0;
 const RX_PACKETS_PER_SEC: f64 = 200.0;
@@ -27,7 +27,7 @@ fn counters_at(seconds: f64) -> [u64; 8] {
 }
 
 fn write_source(path: &std::path::Path, eth0: [u64; 8]) {
-    write_atomically(path, &net_dev(&[("lo", [0; 8]), ("eth0", eth0)]));
+    write_atomically(path, net_dev(&[("lo", [0; 8]), ("eth0", eth0)]));
 }
 
 fn f(value: &Value) -> f64 {
@@ -47,9 +47,9 @@ fn served_rates_match_the_traffic_written() {
         "--interval",
         "200ms",
         "--source",
-        path(&source),
+        s(&source),
         "--sysfs",
-        path(&sysfs),
+        s(&sysfs),
     ];
     let daemon = Daemon::start(&args);
     let eth0 = || daemon.json("/api/v1/interface/eth0/stats");
@@ -136,8 +136,4 @@ fn served_rates_match_the_traffic_written() {
     assert_eq!(health["status"], "ok");
     assert_eq!(health["collection_errors_total"], 0);
     assert!(health["samples_total"].as_u64().unwrap() >= 30);
-}
-
-fn path(path: &std::path::Path) -> &str {
-    path.to_str().expect("a UTF-8 temp path")
 }

@@ -9,13 +9,9 @@ use std::time::Duration;
 
 use rstest::rstest;
 use serde_json::Value;
-use support::{counters_of, net_dev, wait_until, write_atomically, Daemon, TempDir};
+use support::{counters_of, net_dev, s, wait_until, write_atomically, Daemon, TempDir};
 
 const INTERVAL: f64 = 0.1;
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("a UTF-8 temp path")
-}
 
 fn good(rx_bytes: u64) -> String {
     net_dev(&[
@@ -70,7 +66,7 @@ fn repair(source: &Path, rx_bytes: u64) {
     if source.is_dir() {
         std::fs::remove_dir(source).unwrap();
     }
-    write_atomically(source, &good(rx_bytes));
+    write_atomically(source, good(rx_bytes));
 }
 
 #[rstest]
@@ -82,9 +78,9 @@ fn repair(source: &Path, rx_bytes: u64) {
 fn a_broken_source_keeps_the_last_good_data_and_degrades_health(#[case] fault: Fault) {
     let dir = TempDir::new(&format!("faults-{fault:?}"));
     let source = dir.path("net_dev");
-    write_atomically(&source, &good(1000));
+    write_atomically(&source, good(1000));
     let mut daemon = start(&dir);
-    write_atomically(&source, &good(2000));
+    write_atomically(&source, good(2000));
     wait_until(
         "the last good data is served",
         Duration::from_secs(5),
@@ -133,7 +129,7 @@ fn a_broken_source_keeps_the_last_good_data_and_degrades_health(#[case] fault: F
 fn a_file_cut_after_some_interfaces_hides_them_without_a_reset() {
     let dir = TempDir::new("faults-partial");
     let source = dir.path("net_dev");
-    write_atomically(&source, &good(1000));
+    write_atomically(&source, good(1000));
     let mut daemon = start(&dir);
     // Cut after the eth0 line: wlan0 is missing, and the file is otherwise good.
     let text = good(2000);
@@ -150,7 +146,7 @@ fn a_file_cut_after_some_interfaces_hides_them_without_a_reset() {
     let hidden = daemon.json("/api/v1/interface/wlan0/stats");
     assert_eq!(counters_of(&hidden), [7000, 70, 0, 0, 8000, 80, 0, 0]);
 
-    write_atomically(&source, &good(2000));
+    write_atomically(&source, good(2000));
     wait_until("wlan0 is back", Duration::from_secs(5), || {
         daemon.json("/api/v1/interface/wlan0/stats")["present"] == true
     });
@@ -172,16 +168,16 @@ fn a_32_bit_wrap_in_the_source_is_a_wrap_and_the_averages_stay_right() {
     let source = dir.path("net_dev");
     let max = u64::from(u32::MAX);
     let line = |rx: u64, packets: u64| net_dev(&[("eth0", [rx, packets, 0, 0, 0, 0, 0, 0])]);
-    write_atomically(&source, &line(max - 4999, 10));
+    write_atomically(&source, line(max - 4999, 10));
     let daemon = start(&dir);
     // 4999 bytes up to 2^32 - 1, then 3001 more through the wrap: the counter reads 3000.
-    write_atomically(&source, &line(max, 15));
+    write_atomically(&source, line(max, 15));
     wait_until(
         "the counter before the wrap",
         Duration::from_secs(5),
         || daemon.json("/api/v1/interface/eth0/stats")["counters"]["rx_bytes"] == max,
     );
-    write_atomically(&source, &line(3000, 20));
+    write_atomically(&source, line(3000, 20));
     wait_until("the counter after the wrap", Duration::from_secs(5), || {
         daemon.json("/api/v1/interface/eth0/stats")["counters"]["rx_bytes"] == 3000
     });

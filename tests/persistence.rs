@@ -3,17 +3,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use rstest::rstest;
 use serde_json::Value;
-use support::{net_dev, wait_until, write_atomically, Daemon, TempDir};
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("a UTF-8 temp path")
-}
+use support::{net_dev, s, wait_until, write_atomically, Daemon, TempDir};
 
 /// A test's files: the source, an empty sysfs, the boot id, and the state file's directory.
 struct Setup {
@@ -40,7 +36,7 @@ impl Setup {
         let eth0 = [rx_bytes, rx_bytes / 100, 0, 0, 1000, 10, 0, 0];
         write_atomically(
             &self.dir.path("net_dev"),
-            &net_dev(&[("lo", [0; 8]), ("eth0", eth0)]),
+            net_dev(&[("lo", [0; 8]), ("eth0", eth0)]),
         );
     }
 

@@ -3,19 +3,23 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// How long any single read from the daemon may take before the test fails.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one connect, read or write may take before the test fails.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A parsed HTTP response.
+// ---------------------------------------------------------------------------------------------
+// A raw HTTP/1.1 client.
+
+/// One response as read off the wire.
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
@@ -25,12 +29,22 @@ pub struct Response {
 }
 
 impl Response {
+    /// The value of the header `name` (lower case); fails the test if it is repeated.
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        let mut values = self.headers.iter().filter(|(n, _)| n == name);
+        let first = values.next().map(|(_, v)| v.as_str());
+        assert!(
+            values.next().is_none(),
+            "{name} sent twice: {:?}",
+            self.headers
+        );
+        first
+    }
+
+    pub fn content_length(&self) -> usize {
+        let value = self.header("content-length");
+        let value = value.unwrap_or_else(|| panic!("no Content-Length: {:?}", self.headers));
+        value.parse().expect("a numeric Content-Length")
     }
 
     pub fn json(&self) -> Value {
@@ -39,26 +53,44 @@ impl Response {
     }
 }
 
-/// Reads one response from `reader`; `head` is true for a response to HEAD (no body).
-pub fn read_response(reader: &mut impl BufRead, head: bool) -> std::io::Result<Response> {
+/// The bytes of a request, sent in one write as real clients do (several small writes would stall
+/// on the client's own Nagle algorithm and hide the server's behaviour).
+pub fn request_text(method: &str, target: &str, extra_headers: &str, body: &str) -> String {
+    let length = if body.is_empty() {
+        String::new()
+    } else {
+        format!("Content-Length: {}\r\n", body.len())
+    };
+    format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra_headers}{length}\r\n{body}")
+}
+
+/// Reads one response; `head` means it answers a HEAD request and has no body.
+pub fn read_response(reader: &mut impl BufRead, head: bool) -> io::Result<Response> {
     let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let status = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+    if reader.read_line(&mut line)? == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection closed",
+        ));
+    }
+    let mut parts = line.trim_end().splitn(3, ' ');
+    let (version, status) = (parts.next(), parts.next().and_then(|s| s.parse().ok()));
+    let (Some("HTTP/1.1"), Some(status)) = (version, status) else {
+        return Err(io::Error::other(format!("bad status line {line:?}")));
+    };
     let mut headers = Vec::new();
     loop {
         line.clear();
         reader.read_line(&mut line)?;
-        let trimmed = line.trim_end();
-        if trimmed.is_empty() {
+        let header = line
+            .strip_suffix("\r\n")
+            .ok_or_else(|| io::Error::other(format!("header line without CRLF: {line:?}")))?;
+        if header.is_empty() {
             break;
         }
-        let (name, value) = trimmed
+        let (name, value) = header
             .split_once(':')
-            .ok_or_else(|| std::io::Error::other(format!("bad header {trimmed:?}")))?;
+            .ok_or_else(|| io::Error::other(format!("bad header {header:?}")))?;
         headers.push((name.to_ascii_lowercase(), value.trim().to_owned()));
     }
     let mut response = Response {
@@ -66,31 +98,96 @@ pub fn read_response(reader: &mut impl BufRead, head: bool) -> std::io::Result<R
         headers,
         body: Vec::new(),
     };
+    if response.header("transfer-encoding").is_some() {
+        return Err(io::Error::other(format!(
+            "a chunked response (bodies of 32 KiB and more are): {:?}",
+            response.headers
+        )));
+    }
     if !head {
-        let length: usize = response
-            .header("content-length")
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| std::io::Error::other("no Content-Length"))?;
-        response.body.resize(length, 0);
+        response.body.resize(response.content_length(), 0);
         reader.read_exact(&mut response.body)?;
     }
     Ok(response)
 }
 
-/// Sends one request on a new connection and reads the answer.
-pub fn request(addr: SocketAddr, method: &str, target: &str) -> std::io::Result<Response> {
-    let mut stream = TcpStream::connect_timeout(&addr, READ_TIMEOUT)?;
-    stream.set_read_timeout(Some(READ_TIMEOUT))?;
-    write!(
-        stream,
-        "{method} {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
-    )?;
+/// One connection, kept alive across requests.
+pub struct Client {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).expect("connect");
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Client { stream, reader }
+    }
+
+    pub fn send(&mut self, raw: &str) {
+        self.stream
+            .write_all(raw.as_bytes())
+            .expect("send a request");
+    }
+
+    pub fn receive(&mut self, head: bool) -> Response {
+        read_response(&mut self.reader, head).unwrap_or_else(|e| panic!("no response: {e}"))
+    }
+
+    pub fn request(&mut self, method: &str, target: &str) -> Response {
+        self.send(&request_text(method, target, "", ""));
+        self.receive(method == "HEAD")
+    }
+
+    /// Asserts that the server closes the connection with nothing more to read.
+    pub fn assert_closed(mut self) {
+        let mut rest = Vec::new();
+        self.reader
+            .read_to_end(&mut rest)
+            .expect("the server closes the connection");
+        assert!(
+            rest.is_empty(),
+            "bytes after the response: {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
+}
+
+/// One request on its own connection (`Connection: close`); asserts that nothing follows the
+/// response, so that a body after a HEAD response, or a wrong Content-Length, fails.
+pub fn fetch(addr: SocketAddr, method: &str, target: &str) -> Response {
+    let mut client = Client::connect(addr);
+    client.send(&request_text(method, target, "Connection: close\r\n", ""));
+    let response = client.receive(method == "HEAD");
+    client.assert_closed();
+    response
+}
+
+/// One request on its own connection, for when failing to answer is a possible outcome: an
+/// error instead of a failed test, after `timeout` at most per connect or read.
+pub fn try_fetch(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    timeout: Duration,
+) -> io::Result<Response> {
+    let stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    let mut writer = stream.try_clone()?;
+    writer.write_all(request_text(method, target, "Connection: close\r\n", "").as_bytes())?;
     read_response(&mut BufReader::new(stream), method == "HEAD")
 }
 
-/// GET that must succeed.
+/// [`try_fetch`] with the usual timeout.
+pub fn request(addr: SocketAddr, method: &str, target: &str) -> io::Result<Response> {
+    try_fetch(addr, method, target, IO_TIMEOUT)
+}
+
+/// A GET that must be answered.
 pub fn get(addr: SocketAddr, target: &str) -> Response {
-    request(addr, "GET", target).unwrap_or_else(|e| panic!("GET {target}: {e}"))
+    fetch(addr, "GET", target)
 }
 
 /// Polls `condition` every 20 ms until it holds; fails the test after `deadline`.
@@ -110,7 +207,11 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(test: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("ifstatsd-{test}-{}", std::process::id()));
+        // Cases of one rstest table share a test name.
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("ifstatsd-{test}-{}-{n}", std::process::id());
+        let dir = std::env::temp_dir().join(name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create a temp dir");
         TempDir(dir)
@@ -121,30 +222,37 @@ impl TempDir {
     }
 }
 
+/// A temporary path as the `&str` a command line takes.
+pub fn s(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 temporary path")
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
-/// `/proc/net/dev` text in the kernel's format for `(name, [rx bytes, packets, errs, drop,
-/// tx bytes, packets, errs, drop])` pairs.
+/// `/proc/net/dev` text as the kernel prints it (`dev_seq_printf_stats()`), for interfaces with
+/// [rx bytes, packets, errs, drop, tx bytes, packets, errs, drop]. The columns ifstatsd ignores
+/// (fifo, frame, compressed, multicast, colls, carrier) hold 91 to 98, so that a column mix-up
+/// shows.
 pub fn net_dev(interfaces: &[(&str, [u64; 8])]) -> String {
     let mut text = String::from(
         "Inter-|   Receive                                                |  Transmit\n \
          face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n",
     );
     for (name, c) in interfaces {
-        text.push_str(&format!(
-            "{name:>6}: {:7} {:7} {:4} {:4}    0     0          0         0 {:8} {:7} {:4} {:4}    0     0       0          0\n",
-            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
-        ));
+        text += &format!(
+            "{name:>6}: {:7} {:7} {:4} {:4} {:4} {:5} {:10} {:9} {:8} {:7} {:4} {:4} {:4} {:5} {:7} {:10}\n",
+            c[0], c[1], c[2], c[3], 91, 92, 93, 94, c[4], c[5], c[6], c[7], 95, 96, 97, 98
+        );
     }
     text
 }
 
 /// Replaces `path` atomically (a temporary file and a rename), as a kernel file never tears.
-pub fn write_atomically(path: &Path, text: &str) {
+pub fn write_atomically(path: &Path, text: impl AsRef<[u8]>) {
     let temp = path.with_extension("tmp");
     std::fs::write(&temp, text).expect("write the temporary file");
     std::fs::rename(&temp, path).expect("rename it into place");
