@@ -75,6 +75,8 @@ pub struct Health<'a> {
     pub collection_errors_total: u64,
     /// Malformed lines skipped, over all samples.
     pub parse_errors_total: u64,
+    /// New interfaces not tracked because `--max-interfaces` were already tracked.
+    pub interfaces_refused_total: u64,
     /// The problem of the latest sample, if it had one.
     pub last_error: Option<&'a str>,
     /// The number of known interfaces, present or not.
@@ -184,6 +186,7 @@ fn health(view: &StatsView, clock: Clock) -> Reply {
         samples_total: collection.samples_total,
         collection_errors_total: collection.collection_errors_total,
         parse_errors_total: collection.parse_errors_total,
+        interfaces_refused_total: collection.interfaces_refused_total,
         last_error: collection.last_error.as_deref(),
         interfaces: view.interfaces.len(),
         state_file: collection.state_file.as_deref(),

@@ -1,11 +1,13 @@
 //! The command line: flags, their defaults, and the `--help` text. Parsing is pure over the
 //! argument list, so every rule is tested without a process.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use crate::filter::Filter;
 
 /// The default `--listen` address: loopback only, so nothing is exposed by accident.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9310";
@@ -24,6 +26,11 @@ pub const MAX_INTERVAL: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_SAVE_INTERVAL: Duration = Duration::from_secs(15 * 60);
 /// The default `--boot-id-file`.
 pub const DEFAULT_BOOT_ID_FILE: &str = "/proc/sys/kernel/random/boot_id";
+
+/// The default `--max-interfaces`: at the default interval, 128 rings take 3.4 MB.
+pub const DEFAULT_MAX_INTERFACES: usize = 128;
+/// The largest `--max-interfaces` accepted.
+pub const MAX_INTERFACES_LIMIT: usize = 100_000;
 
 /// Everything the daemon needs to run.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +51,21 @@ pub struct Config {
     pub save_interval: Duration,
     /// Where the kernel's boot id is read from.
     pub boot_id_file: PathBuf,
+    /// Which interfaces to keep.
+    pub filter: Filter,
+    /// At most this many interfaces are tracked; newer ones are refused.
+    pub max_interfaces: usize,
+    /// Where the log goes.
+    pub log_target: LogTarget,
+}
+
+/// Where the log goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogTarget {
+    /// Standard error (procd, systemd and terminals take it from there).
+    Stderr,
+    /// The local syslog socket, `/dev/log` (OpenWrt's logd, syslog daemons).
+    Syslog,
 }
 
 impl Default for Config {
@@ -57,6 +79,9 @@ impl Default for Config {
             state_file: None,
             save_interval: DEFAULT_SAVE_INTERVAL,
             boot_id_file: PathBuf::from(DEFAULT_BOOT_ID_FILE),
+            filter: Filter::default(),
+            max_interfaces: DEFAULT_MAX_INTERFACES,
+            log_target: LogTarget::Stderr,
         }
     }
 }
@@ -65,7 +90,7 @@ impl Default for Config {
 #[derive(Debug, PartialEq)]
 pub enum Command {
     /// Run the daemon.
-    Run(Config),
+    Run(Box<Config>),
     /// Print [`HELP`] and exit 0.
     Help,
     /// Print the version and exit 0.
@@ -111,67 +136,162 @@ Options:
                         0 saves only at exit [default: 15m]
   --boot-id-file PATH   the kernel's boot id, to tell a reboot from a restart
                         [default: /proc/sys/kernel/random/boot_id]
+  --include GLOB        keep only interfaces matching a glob (* and ?);
+                        repeatable [default: all]
+  --exclude GLOB        drop interfaces matching a glob; repeatable
+  --max-interfaces N    track at most N interfaces; newer ones are refused
+                        and counted on /health [default: 128]
+  --log-target TARGET   stderr or syslog (/dev/log) [default: stderr]
   -h, --help            print this help and exit
   -V, --version         print the version and exit
 
-Routes: /api/v1/interfaces, /api/v1/interface/{name}/stats, /health, /openapi.yaml
+Every option can also be set with an environment variable named after it:
+IFSTATSD_LISTEN, IFSTATSD_LOG_LEVEL, IFSTATSD_INCLUDE='eth* wlan*', ...
+A flag wins over its variable.
+
+Routes: /api/v1/interfaces, /api/v1/interface/{name}/stats, /health, /metrics,
+        /openapi.yaml
 ";
 
-/// Parses the arguments after the program name.
+/// Every option that takes a value. Each is also read from the environment variable
+/// `IFSTATSD_<OPTION>` (`--log-level` from `IFSTATSD_LOG_LEVEL`); a flag wins over its variable.
+pub const OPTIONS: [&str; 12] = [
+    "listen",
+    "source",
+    "sysfs",
+    "interval",
+    "log-level",
+    "log-target",
+    "state-file",
+    "save-interval",
+    "boot-id-file",
+    "include",
+    "exclude",
+    "max-interfaces",
+];
+
+/// The options that may be given more than once. Their variables hold a list separated by
+/// spaces or commas, which flags replace rather than extend.
+const LISTS: [&str; 2] = ["include", "exclude"];
+
+/// The environment variable of `option`.
+pub fn env_name(option: &str) -> String {
+    format!("IFSTATSD_{}", option.to_ascii_uppercase().replace('-', "_"))
+}
+
+/// Parses the arguments after the program name, over the process's environment.
 pub fn parse_args<I>(args: I) -> Result<Command, UsageError>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    parse(args, |name| std::env::var_os(name))
+}
+
+/// Parses `args` over the environment `env` gives: variables first, then flags.
+pub fn parse<I>(args: I, env: impl Fn(&str) -> Option<OsString>) -> Result<Command, UsageError>
 where
     I: IntoIterator,
     I::Item: Into<OsString>,
 {
     use lexopt::prelude::*;
     let mut config = Config::default();
+    for option in OPTIONS {
+        let name = env_name(option);
+        let Some(value) = env(&name) else { continue };
+        let values: Vec<OsString> = if LISTS.contains(&option) {
+            let text = value.to_string_lossy().into_owned();
+            let items = text.split(|c: char| c == ',' || c.is_whitespace());
+            items
+                .filter(|item| !item.is_empty())
+                .map(OsString::from)
+                .collect()
+        } else {
+            vec![value]
+        };
+        for value in values {
+            set(&mut config, option, &value)
+                .map_err(|why| UsageError(format!("invalid {name}={value:?}: {why}")))?;
+        }
+    }
+    let mut lists_given: Vec<String> = Vec::new();
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next()? {
         match arg {
-            Long("listen") => {
-                let text = string_value(&mut parser, "--listen")?;
-                config.listen = text.parse().map_err(|_| {
-                    UsageError(format!(
-                        "invalid --listen {text:?}: expected IP:PORT, e.g. 127.0.0.1:9310 or [::1]:9310"
-                    ))
-                })?;
-            }
-            Long("source") => config.source = parser.value()?.into(),
-            Long("sysfs") => config.sysfs = parser.value()?.into(),
-            Long("interval") => {
-                let text = string_value(&mut parser, "--interval")?;
-                config.interval = parse_interval(&text)
-                    .map_err(|why| UsageError(format!("invalid --interval {text:?}: {why}")))?;
-            }
-            Long("log-level") => {
-                let text = string_value(&mut parser, "--log-level")?;
-                config.log_level = parse_log_level(&text).ok_or_else(|| {
-                    UsageError(format!(
-                        "invalid --log-level {text:?}: expected error, warn, info, debug or trace"
-                    ))
-                })?;
-            }
-            Long("state-file") => config.state_file = Some(parser.value()?.into()),
-            Long("save-interval") => {
-                let text = string_value(&mut parser, "--save-interval")?;
-                config.save_interval = parse_save_interval(&text).map_err(|why| {
-                    UsageError(format!("invalid --save-interval {text:?}: {why}"))
-                })?;
-            }
-            Long("boot-id-file") => config.boot_id_file = parser.value()?.into(),
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
+            Long(option) if OPTIONS.contains(&option) => {
+                let option = option.to_owned();
+                let value = parser.value()?;
+                if LISTS.contains(&option.as_str()) && !lists_given.contains(&option) {
+                    // The first flag of a list replaces what its variable said.
+                    clear_list(&mut config, &option);
+                    lists_given.push(option.clone());
+                }
+                set(&mut config, &option, &value)
+                    .map_err(|why| UsageError(format!("invalid --{option} {value:?}: {why}")))?;
+            }
             _ => return Err(arg.unexpected().into()),
         }
     }
-    Ok(Command::Run(config))
+    Ok(Command::Run(Box::new(config)))
 }
 
-fn string_value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, UsageError> {
-    parser
-        .value()?
-        .into_string()
-        .map_err(|_| UsageError(format!("invalid {flag}: not valid UTF-8")))
+/// Sets one option from its text; the error says why the value is refused.
+fn set(config: &mut Config, option: &str, value: &OsStr) -> Result<(), String> {
+    let text = || value.to_str().ok_or_else(|| "not valid UTF-8".to_owned());
+    match option {
+        "listen" => {
+            config.listen = text()?
+                .parse()
+                .map_err(|_| "expected IP:PORT, e.g. 127.0.0.1:9310 or [::1]:9310".to_owned())?;
+        }
+        "source" => config.source = value.into(),
+        "sysfs" => config.sysfs = value.into(),
+        "interval" => config.interval = parse_interval(text()?)?,
+        "log-level" => {
+            config.log_level = parse_log_level(text()?)
+                .ok_or_else(|| "expected error, warn, info, debug or trace".to_owned())?;
+        }
+        "log-target" => {
+            config.log_target = match text()? {
+                "stderr" => LogTarget::Stderr,
+                "syslog" => LogTarget::Syslog,
+                _ => return Err("expected stderr or syslog".to_owned()),
+            };
+        }
+        "state-file" => config.state_file = Some(value.into()),
+        "save-interval" => config.save_interval = parse_save_interval(text()?)?,
+        "boot-id-file" => config.boot_id_file = value.into(),
+        "include" | "exclude" => {
+            let glob = text()?;
+            if glob.is_empty() {
+                return Err("an empty glob matches nothing".to_owned());
+            }
+            let list = if option == "include" {
+                &mut config.filter.include
+            } else {
+                &mut config.filter.exclude
+            };
+            list.push(glob.to_owned());
+        }
+        "max-interfaces" => {
+            config.max_interfaces = text()?
+                .parse()
+                .ok()
+                .filter(|n| (1..=MAX_INTERFACES_LIMIT).contains(n))
+                .ok_or_else(|| format!("expected a number from 1 to {MAX_INTERFACES_LIMIT}"))?;
+        }
+        _ => return Err(format!("unknown option {option}")),
+    }
+    Ok(())
+}
+
+fn clear_list(config: &mut Config, option: &str) {
+    match option {
+        "include" => config.filter.include.clear(),
+        _ => config.filter.exclude.clear(),
+    }
 }
 
 fn parse_log_level(text: &str) -> Option<log::LevelFilter> {
@@ -235,8 +355,17 @@ mod tests {
     use rstest::rstest;
 
     fn run(args: &[&str]) -> Result<Config, UsageError> {
-        match parse_args(args.iter().copied())? {
-            Command::Run(config) => Ok(config),
+        run_with_env(args, &[])
+    }
+
+    fn run_with_env(args: &[&str], env: &[(&str, &str)]) -> Result<Config, UsageError> {
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| OsString::from(v))
+        };
+        match parse(args.iter().copied(), lookup)? {
+            Command::Run(config) => Ok(*config),
             other => panic!("expected Run, got {other:?}"),
         }
     }
@@ -349,6 +478,96 @@ mod tests {
         let defaults = run(&[]).unwrap();
         assert_eq!(defaults.state_file, None);
         assert_eq!(defaults.save_interval, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn filters_and_limits_are_read() {
+        let config = run(&[
+            "--include",
+            "eth*",
+            "--include=wlan?",
+            "--exclude",
+            "eth0.*",
+            "--max-interfaces",
+            "16",
+            "--log-target",
+            "syslog",
+        ])
+        .unwrap();
+        assert_eq!(config.filter.include, ["eth*", "wlan?"]);
+        assert_eq!(config.filter.exclude, ["eth0.*"]);
+        assert_eq!(config.max_interfaces, 16);
+        assert_eq!(config.log_target, LogTarget::Syslog);
+        let defaults = run(&[]).unwrap();
+        assert_eq!(defaults.filter, Filter::default());
+        assert_eq!(defaults.max_interfaces, 128);
+        assert_eq!(defaults.log_target, LogTarget::Stderr);
+    }
+
+    #[rstest]
+    #[case::zero(&["--max-interfaces", "0"], "--max-interfaces")]
+    #[case::not_a_number(&["--max-interfaces", "many"], "--max-interfaces")]
+    #[case::empty_glob(&["--include", ""], "--include")]
+    #[case::log_target(&["--log-target", "file"], "--log-target")]
+    fn bad_filter_values_name_the_flag(#[case] args: &[&str], #[case] culprit: &str) {
+        let message = run(args).unwrap_err().to_string();
+        assert!(message.contains(culprit), "{message}");
+    }
+
+    #[test]
+    fn every_option_reads_its_environment_variable() {
+        let env = [
+            ("IFSTATSD_LISTEN", "0.0.0.0:80"),
+            ("IFSTATSD_SOURCE", "/s"),
+            ("IFSTATSD_SYSFS", "/y"),
+            ("IFSTATSD_INTERVAL", "2s"),
+            ("IFSTATSD_LOG_LEVEL", "warn"),
+            ("IFSTATSD_LOG_TARGET", "syslog"),
+            ("IFSTATSD_STATE_FILE", "/st"),
+            ("IFSTATSD_SAVE_INTERVAL", "1h"),
+            ("IFSTATSD_BOOT_ID_FILE", "/b"),
+            ("IFSTATSD_INCLUDE", "eth*, wlan*"),
+            ("IFSTATSD_EXCLUDE", "veth*"),
+            ("IFSTATSD_MAX_INTERFACES", "9"),
+        ];
+        assert_eq!(env.len(), OPTIONS.len());
+        let config = run_with_env(&[], &env).unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:80");
+        assert_eq!(config.source, PathBuf::from("/s"));
+        assert_eq!(config.sysfs, PathBuf::from("/y"));
+        assert_eq!(config.interval, Duration::from_secs(2));
+        assert_eq!(config.log_level, log::LevelFilter::Warn);
+        assert_eq!(config.log_target, LogTarget::Syslog);
+        assert_eq!(config.state_file, Some(PathBuf::from("/st")));
+        assert_eq!(config.save_interval, Duration::from_secs(3600));
+        assert_eq!(config.boot_id_file, PathBuf::from("/b"));
+        assert_eq!(config.filter.include, ["eth*", "wlan*"]);
+        assert_eq!(config.filter.exclude, ["veth*"]);
+        assert_eq!(config.max_interfaces, 9);
+    }
+
+    #[test]
+    fn flags_win_over_variables() {
+        let env = [
+            ("IFSTATSD_INTERVAL", "2s"),
+            ("IFSTATSD_INCLUDE", "eth* wlan*"),
+        ];
+        let config = run_with_env(&["--interval", "5s", "--include", "br-*"], &env).unwrap();
+        assert_eq!(config.interval, Duration::from_secs(5));
+        assert_eq!(
+            config.filter.include,
+            ["br-*"],
+            "a list flag replaces the variable's list"
+        );
+    }
+
+    #[test]
+    fn a_bad_variable_is_named_in_the_error() {
+        let message = run_with_env(&[], &[("IFSTATSD_INTERVAL", "soon")])
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("IFSTATSD_INTERVAL"), "{message}");
+        assert!(!message.contains('\n'));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use ifstatsd::{api, http, logging, state};
 
 fn main() -> ExitCode {
     match config::parse_args(std::env::args_os().skip(1)) {
-        Ok(Command::Run(config)) => match run(config) {
+        Ok(Command::Run(config)) => match run(*config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("ifstatsd: {e}");
@@ -40,20 +40,21 @@ fn main() -> ExitCode {
 }
 
 fn run(config: Config) -> Result<(), Box<dyn Error>> {
-    logging::init(config.log_level)?;
+    logging::init(config.log_level, config.log_target)?;
     let signals = shutdown::signals()?;
     let started = Instant::now();
 
     // The saved state, if any, is restored first; then the first sample is taken, before
     // anything is served. A source unreadable now is fatal.
     let mut stats = Stats::new(&config.source.display().to_string(), config.interval);
+    stats.set_max_interfaces(config.max_interfaces);
     let saver = config.state_file.as_deref().map(|path| {
         let boot_id = state::read_boot_id(&config.boot_id_file);
         stats.set_state_file(&path.display().to_string());
         persist::restore(&mut stats, path, &boot_id);
         Saver::new(path, config.save_interval, boot_id)
     });
-    let mut sampler = Sampler::new(&config.source, &config.sysfs);
+    let mut sampler = Sampler::new(&config.source, &config.sysfs, config.filter.clone());
     stats.apply(sampler.first_sample()?);
     let shared = Arc::new(SharedView::new(stats.view()));
 

@@ -148,7 +148,7 @@ pub fn render(view: &StatsView, now: Instant, healthy: bool) -> String {
     let age = collection
         .last_success
         .map(|(at, _)| now.saturating_duration_since(at).as_secs_f64());
-    let daemon: [(&str, &str, &str, Option<f64>); 6] = [
+    let daemon: [(&str, &str, &str, Option<f64>); 7] = [
         (
             "ifstatsd_up",
             "1 while /health is ok, 0 while it is degraded.",
@@ -172,6 +172,12 @@ pub fn render(view: &StatsView, now: Instant, healthy: bool) -> String {
             "Malformed lines skipped.",
             "counter",
             Some(collection.parse_errors_total as f64),
+        ),
+        (
+            "ifstatsd_interfaces_refused_total",
+            "New interfaces not tracked because --max-interfaces were already tracked.",
+            "counter",
+            Some(collection.interfaces_refused_total as f64),
         ),
         (
             "ifstatsd_last_sample_age_seconds",

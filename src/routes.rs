@@ -37,6 +37,8 @@ pub enum Route {
 /// Routes a request. `url` is the raw request target; its query string is ignored.
 pub fn route(method: &str, url: &str) -> Route {
     let path = url.split_once('?').map_or(url, |(path, _query)| path);
+    // A server must accept the absolute form `http://host/path` too (RFC 9112 §3.2.2).
+    let path = strip_scheme_and_authority(path);
     let route = match path {
         "/api/v1/interfaces" => Route::Interfaces,
         "/health" => Route::Health,
@@ -54,6 +56,17 @@ pub fn route(method: &str, url: &str) -> Route {
         "GET" | "HEAD" => route,
         _ => Route::MethodNotAllowed,
     }
+}
+
+/// `http://host:port/path` -> `/path`; any other target is returned as it is.
+fn strip_scheme_and_authority(target: &str) -> &str {
+    let Some(rest) = target
+        .strip_prefix("http://")
+        .or_else(|| target.strip_prefix("https://"))
+    else {
+        return target;
+    };
+    rest.find('/').map_or("/", |slash| &rest[slash..])
 }
 
 fn interface_route(segment: &str) -> Route {
@@ -123,6 +136,9 @@ mod tests {
     #[case::health("HEAD", "/health", Route::Health)]
     #[case::health_query("GET", "/health?verbose", Route::Health)]
     #[case::spec("GET", "/openapi.yaml", Route::OpenApi)]
+    #[case::absolute_form("GET", "http://192.0.2.1:9310/health", Route::Health)]
+    #[case::absolute_form_stats("GET", "http://router/api/v1/interface/lo/stats", stats("lo"))]
+    #[case::absolute_form_root("GET", "http://router", Route::NotFound)]
     #[case::metrics("GET", "/metrics", Route::Metrics)]
     fn good_routes(#[case] method: &str, #[case] url: &str, #[case] expected: Route) {
         assert_eq!(route(method, url), expected);
@@ -156,7 +172,6 @@ mod tests {
     #[case::no_suffix("/api/v1/interface/eth0")]
     #[case::other_suffix("/api/v1/interface/eth0/rates")]
     #[case::case_matters("/HEALTH")]
-    #[case::absolute_form("http://localhost/health")]
     #[case::empty("")]
     fn unknown_paths(#[case] url: &str) {
         assert_eq!(route("GET", url), Route::NotFound);

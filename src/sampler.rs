@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{select, Receiver, Sender, TrySendError};
 
+use crate::filter::Filter;
 use crate::proc_net_dev::{self, ParseError};
 use crate::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
 
@@ -20,6 +21,7 @@ use crate::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
 pub struct Sampler {
     source: PathBuf,
     sysfs: PathBuf,
+    filter: Filter,
     buffer: Vec<u8>,
     /// Whether the previous tick failed, so that only changes of state are logged.
     failing: bool,
@@ -28,11 +30,13 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// A sampler of `source`, looking up interfaces under `sysfs`.
-    pub fn new(source: &Path, sysfs: &Path) -> Self {
+    /// A sampler of `source`, keeping the interfaces `filter` keeps and looking them up under
+    /// `sysfs`.
+    pub fn new(source: &Path, sysfs: &Path, filter: Filter) -> Self {
         Sampler {
             source: source.to_owned(),
             sysfs: sysfs.to_owned(),
+            filter,
             buffer: Vec::with_capacity(4096),
             failing: false,
             last_skipped: Vec::new(),
@@ -92,6 +96,7 @@ impl Sampler {
         let interfaces = parsed
             .interfaces
             .into_iter()
+            .filter(|iface| self.filter.keeps(&iface.name))
             .map(|iface| InterfaceSample {
                 ifindex: read_sysfs(&self.sysfs, &iface.name, "ifindex")
                     .and_then(|text| text.trim_end().parse().ok()),
@@ -189,7 +194,7 @@ mod tests {
         fs::create_dir_all(dir.join("sys/eth0")).unwrap();
         fs::write(dir.join("sys/eth0/ifindex"), "2\n").unwrap();
         fs::write(dir.join("sys/eth0/operstate"), "up\n").unwrap();
-        let mut sampler = Sampler::new(&dir.join("dev"), &dir.join("sys"));
+        let mut sampler = Sampler::new(&dir.join("dev"), &dir.join("sys"), Filter::default());
         let snapshot = sampler.sample().result.unwrap();
         assert_eq!(snapshot.interfaces.len(), 2);
         assert_eq!(snapshot.interfaces[0].ifindex, Some(2));
@@ -204,7 +209,7 @@ mod tests {
     fn a_missing_file_or_one_without_interfaces_fails_and_recovers() {
         let dir = temp_dir("fail");
         let source = dir.join("dev");
-        let mut sampler = Sampler::new(&source, &dir);
+        let mut sampler = Sampler::new(&source, &dir, Filter::default());
         let missing = sampler.sample().result.unwrap_err();
         assert!(missing.contains("cannot read"), "{missing}");
         fs::write(&source, "garbage\n").unwrap();
@@ -217,12 +222,31 @@ mod tests {
     }
 
     #[test]
+    fn the_filter_drops_interfaces_before_sysfs_is_read() {
+        let dir = temp_dir("filter");
+        fs::write(dir.join("dev"), FILE).unwrap();
+        let filter = Filter {
+            include: vec![],
+            exclude: vec!["e*".into()],
+        };
+        let mut sampler = Sampler::new(&dir.join("dev"), &dir, filter);
+        let snapshot = sampler.sample().result.unwrap();
+        let names: Vec<&str> = snapshot
+            .interfaces
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        assert_eq!(names, ["lo"]);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn invalid_utf8_in_a_name_is_replaced_not_fatal() {
         let dir = temp_dir("utf8");
         let mut file = FILE.as_bytes().to_vec();
         file.extend_from_slice(b"w\xfflan: 1 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0\n");
         fs::write(dir.join("dev"), file).unwrap();
-        let mut sampler = Sampler::new(&dir.join("dev"), &dir);
+        let mut sampler = Sampler::new(&dir.join("dev"), &dir, Filter::default());
         let snapshot = sampler.sample().result.unwrap();
         assert_eq!(snapshot.interfaces[2].name, "w\u{FFFD}lan");
         assert_eq!(snapshot.interfaces[2].ifindex, None);

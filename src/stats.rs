@@ -205,6 +205,10 @@ pub struct Stats {
     latest: Option<Moment>,
     generation: u64,
     interfaces: BTreeMap<String, History>,
+    /// At most this many interfaces are tracked.
+    max_interfaces: usize,
+    /// The new interfaces refused in the latest sample, to count each once while it stays.
+    refused: Vec<String>,
     collection: Collection,
 }
 
@@ -218,6 +222,8 @@ impl Stats {
             latest: None,
             generation: 0,
             interfaces: BTreeMap::new(),
+            max_interfaces: usize::MAX,
+            refused: Vec::new(),
             collection: Collection {
                 source: source.to_owned(),
                 interval,
@@ -225,6 +231,7 @@ impl Stats {
                 samples_total: 0,
                 collection_errors_total: 0,
                 parse_errors_total: 0,
+                interfaces_refused_total: 0,
                 last_error: None,
                 state_file: None,
                 last_save_at: None,
@@ -256,9 +263,21 @@ impl Stats {
         }
         let first_sample = self.collection.samples_total == 0;
         self.generation += 1;
+        let refused_before = std::mem::take(&mut self.refused);
+        let mut refused_now = Vec::new();
         for sample in &snapshot.interfaces {
-            self.observe(sample, now, first_sample);
+            self.observe(sample, now, first_sample, &refused_before, &mut refused_now);
         }
+        match (refused_before.is_empty(), refused_now.first()) {
+            (true, Some(first)) => log::warn!(
+                "--max-interfaces {} reached: new interfaces are not tracked ({first} and {} more)",
+                self.max_interfaces,
+                refused_now.len() - 1
+            ),
+            (false, None) => log::info!("no interface is refused any more"),
+            _ => {}
+        }
+        self.refused = refused_now;
         self.mark_absent(now);
         let collection = &mut self.collection;
         collection.samples_total += 1;
@@ -278,8 +297,16 @@ impl Stats {
         origin_us + instant.saturating_duration_since(origin).as_micros() as u64
     }
 
-    fn observe(&mut self, sample: &InterfaceSample, now: Moment, first_sample: bool) {
+    fn observe(
+        &mut self,
+        sample: &InterfaceSample,
+        now: Moment,
+        first_sample: bool,
+        refused_before: &[String],
+        refused_now: &mut Vec<String>,
+    ) {
         let generation = self.generation;
+        let full = self.interfaces.len() >= self.max_interfaces;
         match self.interfaces.get_mut(&sample.name) {
             Some(history) if history.generation == generation => {
                 log::debug!("{}: listed twice; the first line counts", sample.name);
@@ -287,6 +314,12 @@ impl Stats {
             Some(history) => {
                 history.update(&sample.name, sample, now);
                 history.generation = generation;
+            }
+            None if full => {
+                if !refused_before.contains(&sample.name) {
+                    self.collection.interfaces_refused_total += 1;
+                }
+                refused_now.push(sample.name.clone());
             }
             None => {
                 if !first_sample {
@@ -317,6 +350,11 @@ impl Stats {
             }
             keep
         });
+    }
+
+    /// Tracks at most `max` interfaces; the next new ones are refused until some are forgotten.
+    pub fn set_max_interfaces(&mut self, max: usize) {
+        self.max_interfaces = max;
     }
 
     /// Shows `path` as the state file on `/health`.

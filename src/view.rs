@@ -148,6 +148,8 @@ pub struct Collection {
     pub collection_errors_total: u64,
     /// Malformed lines skipped, over all samples.
     pub parse_errors_total: u64,
+    /// New interfaces not tracked because `--max-interfaces` were already tracked.
+    pub interfaces_refused_total: u64,
     /// The problem of the latest sample, if it had one.
     pub last_error: Option<String>,
     /// The state file, if persistence is on.

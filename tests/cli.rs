@@ -226,24 +226,12 @@ fn help_lists_every_flag_and_exits_0(#[case] args: &str) {
     let done = run(&dir, &args.split(' ').collect::<Vec<_>>());
     assert!(done.status.success(), "{done:?}");
     assert_eq!(done.stderr, "");
-    let mut flags = vec![
-        "--listen",
-        "--source",
-        "--sysfs",
-        "--interval",
-        "--log-level",
-        "--help",
-        "--version",
-    ];
-    // And every long flag the parser knows, present or future.
-    let parser = include_str!("../src/config.rs");
-    let known = parser
-        .split("Long(\"")
-        .skip(1)
-        .filter_map(|rest| rest.split_once('"'));
-    let known: Vec<String> = known.map(|(name, _)| format!("--{name}")).collect();
-    assert!(known.len() >= flags.len(), "{known:?}");
-    flags.extend(known.iter().map(String::as_str));
+    // Every option the parser knows, present or future, and the two without a value.
+    let options = ifstatsd::config::OPTIONS.iter().map(|o| format!("--{o}"));
+    let flags: Vec<String> = options
+        .chain(["--help".into(), "--version".into()])
+        .collect();
+    assert!(flags.len() >= 9, "{flags:?}");
     for flag in flags {
         let listed = done.stdout.contains(&format!(" {flag} "));
         assert!(listed, "--help lacks {flag}:\n{}", done.stdout);
@@ -351,6 +339,42 @@ fn a_port_in_use_prints_one_line_naming_the_address_and_exits_1() {
 
 // ---------------------------------------------------------------------------------------------
 // Serving.
+
+#[test]
+fn include_exclude_and_max_interfaces_choose_what_is_served() {
+    let dir = fixture("filters");
+    let names = ["lo", "eth0", "eth0.2", "wlan0", "veth1", "veth2", "veth10"];
+    let interfaces: Vec<(&str, [u64; 8])> = names.iter().map(|n| (*n, LO)).collect();
+    write_atomically(&dir.path("net_dev"), net_dev(&interfaces));
+    let args = [
+        "--include",
+        "eth*",
+        "--include",
+        "veth?",
+        "--exclude",
+        "eth0.*",
+        "--max-interfaces",
+        "2",
+    ];
+    let daemon = Daemon::start(&dir, &dir.path("net_dev"), &dir.path("sysfs"), &args);
+    let list = daemon.json("/api/v1/interfaces");
+    let served: Vec<&str> = list["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["interface"].as_str().unwrap())
+        .collect();
+    // Kept by the globs: eth0, veth1, veth2; the limit of 2 refuses veth2.
+    assert_eq!(served, ["eth0", "veth1"]);
+    assert_eq!(daemon.json("/health")["interfaces_refused_total"], 1);
+    let stats = daemon.get("/api/v1/interface/lo/stats");
+    assert_eq!(stats.status, 404, "lo is not included");
+    assert!(
+        daemon.stderr().contains("--max-interfaces 2 reached"),
+        "{}",
+        daemon.stderr()
+    );
+}
 
 #[test]
 fn serves_the_fixture_exactly_with_sysfs_details() {

@@ -587,7 +587,7 @@ fn a_query_string_is_ignored(#[case] path: &str) {
 // Health.
 
 /// The fields of `/health`, as documented.
-const HEALTH_FIELDS: [&str; 16] = [
+const HEALTH_FIELDS: [&str; 17] = [
     "status",
     "version",
     "uptime_seconds",
@@ -598,6 +598,7 @@ const HEALTH_FIELDS: [&str; 16] = [
     "samples_total",
     "collection_errors_total",
     "parse_errors_total",
+    "interfaces_refused_total",
     "last_error",
     "interfaces",
     "state_file",
@@ -679,6 +680,7 @@ fn health_follows_the_age_of_the_last_success(
             "samples_total": 9,
             "collection_errors_total": 0,
             "parse_errors_total": 0,
+            "interfaces_refused_total": 0,
             "last_error": null,
             "interfaces": 5,
         }))
@@ -712,6 +714,7 @@ fn health_without_any_successful_sample_is_degraded() {
             "samples_total": 0,
             "collection_errors_total": 2,
             "parse_errors_total": 0,
+            "interfaces_refused_total": 0,
             "last_error": error,
             "interfaces": 0,
         }))

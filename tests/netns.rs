@@ -151,8 +151,8 @@ impl Netns {
         self.exec(&full).trim().parse().expect("a count")
     }
 
-    /// Starts the daemon inside the namespace.
-    fn daemon(&self, interval_ms: u64) -> NsDaemon {
+    /// Starts the daemon inside the namespace, with `extra` flags.
+    fn daemon(&self, interval_ms: u64, extra: &[&str]) -> NsDaemon {
         let interval = format!("{interval_ms}ms");
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.name, env!("CARGO_BIN_EXE_ifstatsd")])
@@ -164,6 +164,7 @@ impl Netns {
                 "--log-level",
                 "debug",
             ])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -304,7 +305,7 @@ fn counters_and_rates_match_real_traffic() {
         return;
     };
     ns.veth("va", "vb");
-    let daemon = ns.daemon(INTERVAL_MS);
+    let daemon = ns.daemon(INTERVAL_MS, &[]);
     daemon.wait_samples(2);
 
     // 3000 frames of 1000 bytes, headers included, from vb to va in 15 bursts over 2.8 s.
@@ -370,7 +371,7 @@ fn drops_to_a_veth_whose_peer_is_down_are_served() {
     };
     ns.veth("va", "vb");
     ns.ip(&["link", "set", "vb", "down"]);
-    let daemon = ns.daemon(INTERVAL_MS);
+    let daemon = ns.daemon(INTERVAL_MS, &[]);
     assert_eq!(ns.send_frames("va", "vb", 40, 200, 4, 100), 40);
     let kernel = ns.kernel_counters("va");
     assert_eq!(kernel[7], 40, "the kernel counted 40 tx drops on va");
@@ -394,7 +395,7 @@ fn deleted_created_and_re_created_interfaces() {
         return;
     };
     ns.veth("va", "vb");
-    let mut daemon = ns.daemon(INTERVAL_MS);
+    let mut daemon = ns.daemon(INTERVAL_MS, &[]);
 
     // Created while the daemon runs: listed at the next sample, uptime exact, not a bound.
     ns.veth("vc", "vd");
@@ -466,7 +467,7 @@ fn a_link_down_and_up_restarts_uptime_and_keeps_counters() {
         return;
     };
     ns.veth("va", "vb");
-    let daemon = ns.daemon(INTERVAL_MS);
+    let daemon = ns.daemon(INTERVAL_MS, &[]);
     assert_eq!(ns.send_frames("vb", "va", 200, 500, 2, 100), 200);
     daemon.wait_samples(2);
     let before = daemon.iface("va");
@@ -501,7 +502,7 @@ fn a_thousand_interfaces_are_all_served() {
     ns.batch(&batch);
 
     let interfaces = 2 * PAIRS + 1; // and lo
-    let daemon = ns.daemon(1000);
+    let daemon = ns.daemon(1000, &["--max-interfaces", "2000"]);
     wait_until("every interface is listed", Duration::from_secs(10), || {
         daemon.json("/api/v1/interfaces")["interfaces"]
             .as_array()

@@ -564,6 +564,7 @@ fn nullable_exactly_where_the_rust_field_is_an_option() {
         samples_total: collection.samples_total,
         collection_errors_total: collection.collection_errors_total,
         parse_errors_total: collection.parse_errors_total,
+        interfaces_refused_total: collection.interfaces_refused_total,
         last_error: None,
         interfaces: view.interfaces.len(),
         state_file: Some("/var/lib/ifstatsd/state"),

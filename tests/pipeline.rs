@@ -521,3 +521,55 @@ fn the_api_serves_the_view_as_json() {
     let degraded: Value = serde_json::from_slice(&degraded.body).unwrap();
     assert_eq!(degraded["status"], "degraded");
 }
+
+#[test]
+fn past_max_interfaces_new_ones_are_refused_and_counted_once() {
+    let mut p = Pipeline::new();
+    p.stats.set_max_interfaces(2);
+    let four = |k: u64| {
+        file(&[
+            ("lo", rx(k, k)),
+            ("eth0", rx(k, k)),
+            ("veth1", rx(k, k)),
+            ("veth2", rx(k, k)),
+        ])
+    };
+    p.text(0.0, &four(0));
+    p.text(10.0, &four(1));
+    let view = p.view();
+    let names: Vec<&str> = view
+        .interfaces
+        .iter()
+        .map(|i| i.interface.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["eth0", "lo"],
+        "the first two in the file are tracked"
+    );
+    assert_eq!(
+        view.collection.interfaces_refused_total, 2,
+        "each refused once"
+    );
+    // veth1 goes away and comes back: refused again, counted again.
+    p.text(
+        20.0,
+        &file(&[("lo", rx(2, 2)), ("eth0", rx(2, 2)), ("veth2", rx(2, 2))]),
+    );
+    p.text(30.0, &four(3));
+    assert_eq!(p.view().collection.interfaces_refused_total, 3);
+    // A tracked interface gone for an hour is forgotten, which makes room.
+    for k in 4..=370u64 {
+        p.text(
+            k as f64 * 10.0,
+            &file(&[("lo", rx(k, k)), ("veth2", rx(k, k))]),
+        );
+    }
+    let view = p.view();
+    let names: Vec<&str> = view
+        .interfaces
+        .iter()
+        .map(|i| i.interface.as_str())
+        .collect();
+    assert_eq!(names, ["lo", "veth2"]);
+}
