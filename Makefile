@@ -20,6 +20,7 @@ test:
 	$(CARGO) build
 	$(CARGO) test 2>&1 | tee target/test-output.txt; test $${PIPESTATUS[0]} -eq 0
 	IFSTATSD_BIN=target/debug/ifstatsd bash tests/schemathesis.sh
+	IFSTATSD_BIN=target/debug/ifstatsd bash tests/prometheus.sh
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { print "cargo test: " p " passed, " f " failed" }' target/test-output.txt
 
 fmt:

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# /metrics read by a real Prometheus exposition-format parser (prometheus_client) and compared,
+# figure by figure, with the JSON API. Run by `make test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=${IFSTATSD_BIN:-target/debug/ifstatsd}
+VENV=${PROMETHEUS_VENV:-.venv-prometheus}
+VERSION=0.21.1
+if ! "$VENV/bin/python" -c "import prometheus_client" 2>/dev/null; then
+    echo "prometheus: installing prometheus_client $VERSION into $VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "prometheus_client==$VERSION"
+fi
+
+work=$(mktemp -d)
+daemon=
+cleanup() {
+    [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Interfaces with traffic, one vanishing, and a name that needs escaping in a label.
+source_at() {
+    local k=$1
+    printf 'Inter-|   Receive |  Transmit\n face |bytes packets|bytes packets\n'
+    printf '    lo: %d %d 0 0 0 0 0 0 %d %d 0 0 0 0 0 0\n' $((k * 700)) $((k * 7)) $((k * 700)) $((k * 7))
+    printf '  eth0: %d %d 1 %d 0 0 0 0 %d %d 0 2 0 0 0 0\n' $((k * 150000 + 18446744073709)) $((k * 100)) "$k" $((k * 9000)) $((k * 60))
+    printf ' a"b\\c: %d %d 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n' $((k * 10)) "$k"
+    [ "$k" -lt 3 ] && printf '  wg0: 5 1 0 0 0 0 0 0 6 1 0 0 0 0 0 0\n'
+    return 0
+}
+source_at 0 > "$work/net_dev"
+mkdir "$work/sysfs"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$BIN" --listen "127.0.0.1:$port" --interval 100ms --source "$work/net_dev" --sysfs "$work/sysfs" \
+    --log-level warn &
+daemon=$!
+deadline=$((SECONDS + 20))
+until "$VENV/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/health', timeout=1)" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ] || ! kill -0 "$daemon" 2>/dev/null; then
+        echo "prometheus: the daemon did not come up" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+# Six steps of traffic, paced over several samples (pacing, not waiting: the check below reads
+# whatever sample is current and compares it exactly).
+for k in 1 2 3 4 5 6; do
+    sleep 0.15
+    source_at "$k" > "$work/net_dev.tmp" && mv "$work/net_dev.tmp" "$work/net_dev"
+done
+"$VENV/bin/python" tests/prometheus_check.py "http://127.0.0.1:$port"

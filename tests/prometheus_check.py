@@ -1,0 +1,105 @@
+"""Checks /metrics with a real exposition-format parser (prometheus_client) against the JSON API.
+
+Run by tests/prometheus.sh with the address of a daemon sampling a source that has traffic.
+Fetches the JSON, the metrics, and the JSON again; retries until both JSON reads come from the
+same sample, so that every figure can be compared exactly.
+"""
+import json
+import sys
+import time
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+
+BASE = sys.argv[1]
+COUNTERS = {
+    "receive_bytes": "rx_bytes", "receive_packets": "rx_packets",
+    "receive_errs": "rx_errors", "receive_drop": "rx_dropped",
+    "transmit_bytes": "tx_bytes", "transmit_packets": "tx_packets",
+    "transmit_errs": "tx_errors", "transmit_drop": "tx_dropped",
+}
+WINDOWS = {"current": "current", "1m": "avg_1m", "5m": "avg_5m", "15m": "avg_15m"}
+
+
+def get(path):
+    with urllib.request.urlopen(BASE + path, timeout=5) as response:
+        return response.headers.get("Content-Type"), response.read().decode()
+
+
+def consistent_read(deadline=10.0):
+    until = time.monotonic() + deadline
+    while time.monotonic() < until:
+        before = json.loads(get("/api/v1/interfaces")[1])
+        content_type, metrics = get("/metrics")
+        after = json.loads(get("/api/v1/interfaces")[1])
+        if before == after:
+            return after, content_type, metrics
+    sys.exit("no two reads of the same sample within the deadline")
+
+
+def main():
+    listing, content_type, text = consistent_read()
+    assert content_type == "text/plain; version=0.0.4; charset=utf-8", content_type
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    interfaces = {i["interface"]: i for i in listing["interfaces"]}
+    present = {name for name, i in interfaces.items() if i["present"]}
+    checked = 0
+
+    for metric, field in COUNTERS.items():
+        family = families[f"node_network_{metric}"]  # the parser drops "_total"
+        assert family.type == "counter", (metric, family.type)
+        assert family.documentation, metric
+        seen = {s.labels["device"]: s.value for s in family.samples if s.name.endswith("_total")}
+        assert set(seen) == present, (metric, set(seen), present)
+        for device, value in seen.items():
+            assert value == interfaces[device]["counters"][field], (metric, device, value)
+            checked += 1
+
+    for metric, field in COUNTERS.items():
+        family = families[f"ifstatsd_{metric}_per_second"]
+        assert family.type == "gauge", family.type
+        values = {(s.labels["device"], s.labels["window"]): s.value for s in family.samples}
+        for name, iface in interfaces.items():
+            for window, key in WINDOWS.items():
+                rate = iface["rates"][key]
+                if rate is None:
+                    assert (name, window) not in values, (metric, name, window)
+                else:
+                    assert values[(name, window)] == rate[f"{field}_per_sec"], (metric, name, window)
+                    checked += 1
+
+    rates_checked = checked - sum(len(present) for _ in COUNTERS)
+    assert rates_checked >= 8 * len(WINDOWS), f"only {rates_checked} rates to compare"
+
+    def per_device(family_name, kind):
+        family = families[family_name]
+        assert family.type == kind, (family_name, family.type)
+        return {s.labels["device"]: s.value for s in family.samples
+                if not s.name.endswith("_created")}
+
+    assert per_device("ifstatsd_interface_present", "gauge") == {
+        n: float(i["present"]) for n, i in interfaces.items()}
+    assert per_device("ifstatsd_interface_uptime_seconds", "gauge") == {
+        n: i["uptime_seconds"] for n, i in interfaces.items() if i["uptime_seconds"] is not None}
+    assert per_device("ifstatsd_interface_resets", "counter") == {
+        n: i["events"]["resets"] for n, i in interfaces.items()}
+    assert per_device("ifstatsd_interface_wraps", "counter") == {
+        n: i["events"]["wraps"] for n, i in interfaces.items()}
+
+    health = json.loads(get("/health")[1])
+    for family_name, kind in [("ifstatsd_up", "gauge"), ("ifstatsd_samples", "counter"),
+                              ("ifstatsd_collection_errors", "counter"),
+                              ("ifstatsd_parse_errors", "counter"),
+                              ("ifstatsd_interfaces_refused", "counter"),
+                              ("ifstatsd_last_sample_age_seconds", "gauge"),
+                              ("ifstatsd_sample_interval_seconds", "gauge"),
+                              ("ifstatsd_build_info", "gauge")]:
+        assert families[family_name].type == kind, (family_name, families[family_name].type)
+    assert families["ifstatsd_up"].samples[0].value == (1.0 if health["status"] == "ok" else 0.0)
+    assert families["ifstatsd_sample_interval_seconds"].samples[0].value == health["sample_interval_seconds"]
+    assert families["ifstatsd_build_info"].samples[0].labels == {"version": health["version"]}
+    assert families["ifstatsd_samples"].samples[0].value <= health["samples_total"]
+    print(f"prometheus_check: OK: {len(families)} metric families, {checked} values equal the JSON API's")
+
+
+main()
