@@ -6,9 +6,9 @@ ARGS ?=
 
 .PHONY: run build test check fmt fmt-check clippy coverage release bench
 
-## run: the daemon on 127.0.0.1:9310, sampling /proc/net/dev every 10 s
+## run: the daemon on 127.0.0.1:9310, sampling /proc/net/dev every 10 s, with Swagger UI at /docs
 run:
-	$(CARGO) run --release -- $(ARGS)
+	$(CARGO) run --release --features swagger-ui -- $(ARGS)
 
 build:
 	$(CARGO) build
@@ -21,6 +21,7 @@ test:
 	$(CARGO) test 2>&1 | tee target/test-output.txt; test $${PIPESTATUS[0]} -eq 0
 	IFSTATSD_BIN=target/debug/ifstatsd bash tests/schemathesis.sh
 	IFSTATSD_BIN=target/debug/ifstatsd bash tests/prometheus.sh
+	bash tests/docs_browser.sh
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { print "cargo test: " p " passed, " f " failed" }' target/test-output.txt
 
 fmt:
@@ -31,6 +32,7 @@ fmt-check:
 
 clippy:
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --features swagger-ui --target-dir target/swagger -- -D warnings
 
 check: fmt-check clippy test
 
@@ -47,3 +49,13 @@ release:
 ## bench: the figures in BENCHMARKS.md (release build)
 bench: release
 	IFSTATSD_BIN=target/release/ifstatsd bash bench/state-writes.sh
+
+## cross: the size-tuned release binary for 64-bit ARM routers (aarch64, static musl, linked by
+## rust-lld: no C toolchain needed), and its size. Other targets: contrib/CROSS.md
+CROSS_TARGET := aarch64-unknown-linux-musl
+.PHONY: cross
+cross:
+	rustup target add $(CROSS_TARGET)
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld $(CARGO) build --release --target $(CROSS_TARGET)
+	@bin=$${CARGO_TARGET_DIR:-target}/$(CROSS_TARGET)/release/ifstatsd; \
+	echo "$$bin: $$(stat -c %s $$bin) bytes, stripped"

@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::metrics;
 use crate::routes::Route;
 use crate::view::{InterfaceStats, StatsView, Timestamp};
+use crate::{docs, metrics};
 
 /// The OpenAPI document served at `/openapi.yaml`, embedded at build time.
 pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
@@ -30,8 +30,35 @@ pub struct Reply {
     pub content_type: &'static str,
     /// Whether to send `Allow: GET, HEAD`.
     pub allow: bool,
+    /// The `Cache-Control`, if any.
+    pub cache_control: Option<&'static str>,
+    /// Whether the body is gzipped (`Content-Encoding: gzip`).
+    pub gzipped: bool,
     /// The body (HEAD sends the headers only).
     pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A reply with no extra headers.
+    pub fn new(status: u16, content_type: &'static str, body: Vec<u8>) -> Reply {
+        Reply {
+            status,
+            content_type,
+            allow: false,
+            cache_control: None,
+            gzipped: false,
+            body,
+        }
+    }
+
+    /// A reply of `asset`; `max_age` for assets that never change within a build.
+    fn asset(asset: docs::Asset, cache_control: Option<&'static str>) -> Reply {
+        Reply {
+            cache_control,
+            gzipped: asset.gzipped,
+            ..Reply::new(200, asset.content_type, asset.body.to_vec())
+        }
+    }
 }
 
 /// The clocks a reply depends on.
@@ -128,17 +155,16 @@ pub fn handle(route: &Route, view: &StatsView, clock: Clock) -> Reply {
             },
         ),
         Route::Health => health(view, clock),
-        Route::Metrics => Reply {
-            status: 200,
-            content_type: metrics::CONTENT_TYPE,
-            allow: false,
-            body: metrics::render(view, clock.now, is_healthy(view, clock)).into_bytes(),
-        },
-        Route::OpenApi => Reply {
-            status: 200,
-            content_type: "application/yaml",
-            allow: false,
-            body: OPENAPI_YAML.as_bytes().to_vec(),
+        Route::Metrics => {
+            let text = metrics::render(view, clock.now, is_healthy(view, clock));
+            Reply::new(200, metrics::CONTENT_TYPE, text.into_bytes())
+        }
+        Route::OpenApi => Reply::new(200, "application/yaml", OPENAPI_YAML.as_bytes().to_vec()),
+        Route::Docs => Reply::asset(docs::page(), None),
+        Route::DocsAsset { name } => match docs::asset(name) {
+            // The assets change only with the binary: a browser may keep them a day.
+            Some(asset) => Reply::asset(asset, Some("max-age=86400")),
+            None => error(404, "not_found", "no such route; see /openapi.yaml".into()),
         },
         Route::InvalidName { reason } => error(
             400,
@@ -200,10 +226,8 @@ fn health(view: &StatsView, clock: Clock) -> Reply {
 fn json(status: u16, body: &impl Serialize) -> Reply {
     match serde_json::to_vec(body) {
         Ok(body) => Reply {
-            status,
-            content_type: "application/json",
-            allow: false,
-            body,
+            cache_control: Some("no-store"),
+            ..Reply::new(status, "application/json", body)
         },
         // Our types hold no maps with non-string keys; serialization cannot fail. If it ever
         // did, say so rather than panic.
@@ -221,9 +245,11 @@ pub fn error(status: u16, code: &'static str, message: String) -> Reply {
         },
     };
     Reply {
-        status,
-        content_type: "application/json",
-        allow: false,
-        body: serde_json::to_vec(&body).unwrap_or_default(),
+        cache_control: Some("no-store"),
+        ..Reply::new(
+            status,
+            "application/json",
+            serde_json::to_vec(&body).unwrap_or_default(),
+        )
     }
 }

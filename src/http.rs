@@ -93,10 +93,18 @@ fn answer(request: Request, shared: &SharedView, started: Instant) {
 }
 
 fn to_response(reply: Reply) -> Response<io::Cursor<Vec<u8>>> {
-    let mut response = Response::from_data(reply.body).with_status_code(reply.status);
+    // Every body is in memory: send its Content-Length, never chunks (tiny_http chunks bodies
+    // of 32 KiB and more by default), so that HEAD and clients see the length.
+    let length = reply.body.len();
+    let mut response = Response::from_data(reply.body)
+        .with_status_code(reply.status)
+        .with_chunked_threshold(length + 1);
     let mut headers = vec![("Content-Type", reply.content_type)];
-    if reply.content_type == "application/json" {
-        headers.push(("Cache-Control", "no-store"));
+    if let Some(cache_control) = reply.cache_control {
+        headers.push(("Cache-Control", cache_control));
+    }
+    if reply.gzipped {
+        headers.push(("Content-Encoding", "gzip"));
     }
     if reply.allow {
         headers.push(("Allow", ALLOW));

@@ -1,5 +1,6 @@
 //! PURE: maps a request's method and raw URL to a [`Route`].
 
+use crate::docs;
 use crate::proc_net_dev::is_valid_name;
 
 /// The prefix of the one-interface route.
@@ -23,6 +24,13 @@ pub enum Route {
     OpenApi,
     /// `GET /metrics`.
     Metrics,
+    /// `GET /docs`: Swagger UI.
+    Docs,
+    /// `GET /docs/<name>`: one of its files.
+    DocsAsset {
+        /// The file name.
+        name: String,
+    },
     /// The interface route with a name Linux cannot have.
     InvalidName {
         /// Why the name is refused.
@@ -44,6 +52,10 @@ pub fn route(method: &str, url: &str) -> Route {
         "/health" => Route::Health,
         "/openapi.yaml" => Route::OpenApi,
         "/metrics" => Route::Metrics,
+        "/docs" => Route::Docs,
+        _ if docs_asset(path).is_some() => Route::DocsAsset {
+            name: docs_asset(path).unwrap_or_default().to_owned(),
+        },
         _ => match path
             .strip_prefix(INTERFACE_PREFIX)
             .and_then(|rest| rest.strip_suffix(STATS_SUFFIX))
@@ -56,6 +68,12 @@ pub fn route(method: &str, url: &str) -> Route {
         "GET" | "HEAD" => route,
         _ => Route::MethodNotAllowed,
     }
+}
+
+/// The name of the `/docs/<name>` file this build serves, if `path` is one.
+fn docs_asset(path: &str) -> Option<&str> {
+    path.strip_prefix("/docs/")
+        .filter(|name| docs::asset(name).is_some())
 }
 
 /// `http://host:port/path` -> `/path`; any other target is returned as it is.
@@ -140,6 +158,8 @@ mod tests {
     #[case::absolute_form_stats("GET", "http://router/api/v1/interface/lo/stats", stats("lo"))]
     #[case::absolute_form_root("GET", "http://router", Route::NotFound)]
     #[case::metrics("GET", "/metrics", Route::Metrics)]
+    #[case::docs("GET", "/docs", Route::Docs)]
+
     fn good_routes(#[case] method: &str, #[case] url: &str, #[case] expected: Route) {
         assert_eq!(route(method, url), expected);
     }

@@ -214,12 +214,15 @@ const REQUESTS: &[(&str, &str)] = &[
     ("GET", "/health"),
     ("GET", "/openapi.yaml"),
     ("GET", "/metrics"),
+    ("GET", "/docs"),
     ("POST", "/api/v1/interface/eth0/stats"),
     ("DELETE", "/api/v1/interface/%/stats"),
     ("PUT", "/api/v1/interfaces"),
     ("OPTIONS", "/health"),
     ("TRACE", "/health"),
     ("PATCH", "/openapi.yaml"),
+    ("DELETE", "/docs"),
+    ("PUT", "/metrics"),
     ("get", "/openapi.yaml"),
     // Not in the document: 404 not_found.
     ("GET", "/"),
@@ -252,6 +255,10 @@ impl Answer {
                 .unwrap_or_else(|e| panic!("{}: body is not JSON: {e}", self.label())),
             "application/yaml" => yaml_serde::from_slice(&self.reply.body)
                 .unwrap_or_else(|e| panic!("{}: body is not YAML: {e}", self.label())),
+            "text/html; charset=utf-8" => Value::String(
+                String::from_utf8(self.reply.body.clone())
+                    .unwrap_or_else(|e| panic!("{}: the page is not UTF-8: {e}", self.label())),
+            ),
             ifstatsd::metrics::CONTENT_TYPE => Value::String(
                 String::from_utf8(self.reply.body.clone())
                     .unwrap_or_else(|e| panic!("{}: metrics are not UTF-8: {e}", self.label())),
