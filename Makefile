@@ -22,6 +22,7 @@ test:
 	IFSTATSD_BIN=target/debug/ifstatsd bash tests/schemathesis.sh
 	IFSTATSD_BIN=target/debug/ifstatsd bash tests/prometheus.sh
 	bash tests/docs_browser.sh
+	IFSTATSD_BIN=target/debug/ifstatsd bash contrib/test-contrib.sh
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { print "cargo test: " p " passed, " f " failed" }' target/test-output.txt
 
 fmt:
