@@ -1,13 +1,13 @@
 //! PURE: turns a [`Route`] and the latest [`StatsView`] into a [`Reply`]. No sockets here: the
 //! HTTP loop hands in the clock, so every answer is tested without a server.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
 use crate::routes::Route;
 use crate::view::{InterfaceStats, StatsView, Timestamp};
-use crate::{docs, metrics};
+use crate::{dashboard, docs, metrics, rates};
 
 /// The OpenAPI document served at `/openapi.yaml`, embedded at build time.
 pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
@@ -79,6 +79,53 @@ pub struct InterfaceList<'a> {
     pub interfaces: &'a [InterfaceStats],
 }
 
+/// The body of `/api/v1/interface/{net_id}/history`.
+#[derive(Serialize)]
+pub struct History<'a> {
+    /// The interface name.
+    pub interface: &'a str,
+    /// Whether the latest sample listed it.
+    pub present: bool,
+    /// The window asked for.
+    pub window_seconds: u32,
+    /// The configured time between samples.
+    pub sample_interval_seconds: f64,
+    /// The wall time of the latest successful sample: the window ends there.
+    pub updated_at: Timestamp,
+    /// One point per interval between two samples inside the window, oldest first.
+    pub points: Vec<Point>,
+}
+
+/// The rates over one interval between two samples.
+#[derive(Serialize)]
+pub struct Point {
+    /// When the interval started (the older sample).
+    pub start: Timestamp,
+    /// When it ended (the newer sample).
+    pub end: Timestamp,
+    /// Its length.
+    pub seconds: f64,
+    /// Longer than one and a half intervals: samples are missing (sampling failed, the daemon
+    /// was down, or the interface was absent), and the rates are averages over the gap.
+    pub gap: bool,
+    /// Bytes received per second.
+    pub rx_bytes_per_sec: f64,
+    /// Packets received per second.
+    pub rx_packets_per_sec: f64,
+    /// Receive errors per second.
+    pub rx_errors_per_sec: f64,
+    /// Received packets dropped per second.
+    pub rx_dropped_per_sec: f64,
+    /// Bytes sent per second.
+    pub tx_bytes_per_sec: f64,
+    /// Packets sent per second.
+    pub tx_packets_per_sec: f64,
+    /// Transmit errors per second.
+    pub tx_errors_per_sec: f64,
+    /// Packets dropped on transmit per second.
+    pub tx_dropped_per_sec: f64,
+}
+
 /// The body of `/health`.
 #[derive(Serialize)]
 pub struct Health<'a> {
@@ -147,6 +194,23 @@ pub fn handle(route: &Route, view: &StatsView, clock: Clock) -> Reply {
                 format!("no interface {name:?} has been seen in the last 60 minutes"),
             ),
         },
+        Route::InterfaceHistory {
+            name,
+            window_seconds,
+        } => match view.interface(name) {
+            Some(stats) => json(200, &history(view, stats, *window_seconds)),
+            None => error(
+                404,
+                "interface_not_found",
+                format!("no interface {name:?} has been seen in the last 60 minutes"),
+            ),
+        },
+        Route::InvalidWindow => error(
+            400,
+            "invalid_window",
+            "window must be 1m, 5m, 15m or 60m".into(),
+        ),
+        Route::Dashboard => Reply::asset(dashboard::page(), None),
         Route::Interfaces => json(
             200,
             &InterfaceList {
@@ -180,6 +244,51 @@ pub fn handle(route: &Route, view: &StatsView, clock: Clock) -> Reply {
             )
         },
         Route::NotFound => error(404, "not_found", "no such route; see /openapi.yaml".into()),
+    }
+}
+
+fn history<'a>(view: &StatsView, stats: &'a InterfaceStats, window_seconds: u32) -> History<'a> {
+    let interval = view.collection.interval;
+    let window = Duration::from_secs(u64::from(window_seconds));
+    let intervals = stats
+        .ring
+        .with(|ring| rates::intervals(ring, view.latest_at_us, window, interval));
+    // Slot times are placed on the wall clock from the latest sample's (there is one: an
+    // interface is known only after a successful sample).
+    let anchor = view.updated_at.map_or(SystemTime::UNIX_EPOCH, |t| t.0);
+    let wall = |at_us: u64| {
+        let back = Duration::from_micros(view.latest_at_us.saturating_sub(at_us));
+        Timestamp(anchor.checked_sub(back).unwrap_or(SystemTime::UNIX_EPOCH))
+    };
+    let gap = interval.mul_f64(1.5);
+    let points = intervals
+        .iter()
+        .map(|i| {
+            let [rx_bytes, rx_packets, rx_errors, rx_dropped, tx_bytes, tx_packets, tx_errors, tx_dropped] =
+                i.rate.per_sec;
+            Point {
+                start: wall(i.start_us),
+                end: wall(i.end_us),
+                seconds: i.rate.covered.as_secs_f64(),
+                gap: i.rate.covered > gap,
+                rx_bytes_per_sec: rx_bytes,
+                rx_packets_per_sec: rx_packets,
+                rx_errors_per_sec: rx_errors,
+                rx_dropped_per_sec: rx_dropped,
+                tx_bytes_per_sec: tx_bytes,
+                tx_packets_per_sec: tx_packets,
+                tx_errors_per_sec: tx_errors,
+                tx_dropped_per_sec: tx_dropped,
+            }
+        })
+        .collect();
+    History {
+        interface: &stats.interface,
+        present: stats.present,
+        window_seconds,
+        sample_interval_seconds: interval.as_secs_f64(),
+        updated_at: Timestamp(anchor),
+        points,
     }
 }
 

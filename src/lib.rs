@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod config;
+pub mod dashboard;
 pub mod docs;
 pub mod filter;
 pub mod http;

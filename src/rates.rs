@@ -180,6 +180,41 @@ pub fn average(
     rate_between(oldest, ring.newest()?, window)
 }
 
+/// One interval between two samples, for a chart.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Interval {
+    /// The older sample's slot time.
+    pub start_us: u64,
+    /// The newer sample's slot time.
+    pub end_us: u64,
+    /// The rates over it.
+    pub rate: Rate,
+}
+
+/// The intervals of `ring` inside the window of length `window` ending at `now_us` (by the rule
+/// of [`average`]), oldest first: one per pair of consecutive samples.
+pub fn intervals(
+    ring: &Ring<Slot>,
+    now_us: u64,
+    window: Duration,
+    interval: Duration,
+) -> Vec<Interval> {
+    let reach_us = (window + interval / 2).as_micros() as u64;
+    let first = ring.partition_point(|slot| slot.at_us >= now_us.saturating_sub(reach_us));
+    let slots: Vec<&Slot> = ring.iter().skip(first).collect();
+    slots
+        .windows(2)
+        .filter_map(|pair| {
+            let rate = rate_between(pair[0], pair[1], interval)?;
+            Some(Interval {
+                start_us: pair[0].at_us,
+                end_us: pair[1].at_us,
+                rate,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,6 +357,35 @@ mod tests {
         assert_eq!(rate.covered, TEN_S);
         assert_eq!(rate.per_sec[0], 100.0);
         assert_eq!(average(&ring, 100_000_000, MINUTE, TEN_S), None);
+    }
+
+    #[test]
+    fn intervals_are_the_window_sample_by_sample() {
+        let ring = ring_of(
+            &[(0, 0), (10, 1000), (20, 1000), (50, 4000), (60, 4500)],
+            100,
+        );
+        let all = intervals(&ring, 60_000_000, MINUTE, TEN_S);
+        let spans: Vec<(u64, u64)> = all
+            .iter()
+            .map(|i| (i.start_us / 1_000_000, i.end_us / 1_000_000))
+            .collect();
+        assert_eq!(spans, [(0, 10), (10, 20), (20, 50), (50, 60)]);
+        let per_sec: Vec<f64> = all.iter().map(|i| i.rate.per_sec[0]).collect();
+        assert_eq!(per_sec, [100.0, 0.0, 100.0, 50.0]);
+        // The sum of rate times seconds is the window's traffic, as for average().
+        let counted: f64 = all
+            .iter()
+            .map(|i| i.rate.per_sec[0] * i.rate.covered.as_secs_f64())
+            .sum();
+        assert_eq!(counted, 4500.0);
+        let last_20s = intervals(&ring, 60_000_000, Duration::from_secs(20), TEN_S);
+        assert_eq!(
+            last_20s.len(),
+            1,
+            "the 20-50 interval starts before the window"
+        );
+        assert!(intervals(&Ring::with_capacity(2), 0, MINUTE, TEN_S).is_empty());
     }
 
     #[test]

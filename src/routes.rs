@@ -3,10 +3,14 @@
 use crate::docs;
 use crate::proc_net_dev::is_valid_name;
 
-/// The prefix of the one-interface route.
+/// The prefix of the one-interface routes.
 const INTERFACE_PREFIX: &str = "/api/v1/interface/";
-/// The suffix of the one-interface route.
-const STATS_SUFFIX: &str = "/stats";
+
+/// The windows `/history` serves, by their `window` query value, in seconds.
+pub const HISTORY_WINDOWS: [(&str, u32); 4] =
+    [("1m", 60), ("5m", 300), ("15m", 900), ("60m", 3600)];
+/// The window `/history` serves without a `window` query parameter.
+pub const DEFAULT_HISTORY_WINDOW: u32 = 900;
 
 /// What a request asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,6 +20,17 @@ pub enum Route {
         /// The percent-decoded interface name.
         name: String,
     },
+    /// `GET /api/v1/interface/{net_id}/history?window=...`.
+    InterfaceHistory {
+        /// The percent-decoded interface name.
+        name: String,
+        /// The window, in seconds.
+        window_seconds: u32,
+    },
+    /// The history route with a `window` other than 1m, 5m, 15m or 60m.
+    InvalidWindow,
+    /// `GET /`: the dashboard.
+    Dashboard,
     /// `GET /api/v1/interfaces`.
     Interfaces,
     /// `GET /health`.
@@ -42,12 +57,14 @@ pub enum Route {
     NotFound,
 }
 
-/// Routes a request. `url` is the raw request target; its query string is ignored.
+/// Routes a request. `url` is the raw request target; its query string is ignored, except for
+/// `window` on `/history`.
 pub fn route(method: &str, url: &str) -> Route {
-    let path = url.split_once('?').map_or(url, |(path, _query)| path);
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
     // A server must accept the absolute form `http://host/path` too (RFC 9112 §3.2.2).
     let path = strip_scheme_and_authority(path);
     let route = match path {
+        "/" => Route::Dashboard,
         "/api/v1/interfaces" => Route::Interfaces,
         "/health" => Route::Health,
         "/openapi.yaml" => Route::OpenApi,
@@ -58,9 +75,20 @@ pub fn route(method: &str, url: &str) -> Route {
         },
         _ => match path
             .strip_prefix(INTERFACE_PREFIX)
-            .and_then(|rest| rest.strip_suffix(STATS_SUFFIX))
+            .and_then(|rest| rest.split_once('/'))
         {
-            Some(segment) if !segment.contains('/') => interface_route(segment),
+            Some((segment, "stats")) => match interface_name(segment) {
+                Ok(name) => Route::InterfaceStats { name },
+                Err(reason) => Route::InvalidName { reason },
+            },
+            Some((segment, "history")) => match (interface_name(segment), history_window(query)) {
+                (Err(reason), _) => Route::InvalidName { reason },
+                (Ok(_), None) => Route::InvalidWindow,
+                (Ok(name), Some(window_seconds)) => Route::InterfaceHistory {
+                    name,
+                    window_seconds,
+                },
+            },
             _ => return Route::NotFound,
         },
     };
@@ -87,23 +115,37 @@ fn strip_scheme_and_authority(target: &str) -> &str {
     rest.find('/').map_or("/", |slash| &rest[slash..])
 }
 
-fn interface_route(segment: &str) -> Route {
-    let Some(bytes) = percent_decode(segment) else {
-        return Route::InvalidName {
-            reason: "malformed percent-encoding",
-        };
-    };
+/// The `window` of a `/history` query: absent means the default; a value other than 1m, 5m,
+/// 15m or 60m (or a malformed one) is `None`. Other parameters are ignored.
+fn history_window(query: &str) -> Option<u32> {
+    let value = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("window="));
+    match value {
+        None => Some(DEFAULT_HISTORY_WINDOW),
+        Some(value) => HISTORY_WINDOWS
+            .iter()
+            .find(|(text, _)| *text == value)
+            .map(|&(_, seconds)| seconds),
+    }
+}
+
+/// The interface name a path segment stands for, or why it cannot be one.
+fn interface_name(segment: &str) -> Result<String, &'static str> {
+    if segment.contains('/') {
+        return Err(
+            "not a Linux interface name (1 to 15 bytes, not . or .., no /, whitespace or NUL)",
+        );
+    }
+    let bytes = percent_decode(segment).ok_or("malformed percent-encoding")?;
     // Names are matched as the sampler stores them: bytes that are not UTF-8 become U+FFFD.
     let name = String::from_utf8_lossy(&bytes);
     if !is_valid_name(&name) {
-        return Route::InvalidName {
-            reason:
-                "not a Linux interface name (1 to 15 bytes, not . or .., no /, whitespace or NUL)",
-        };
+        return Err(
+            "not a Linux interface name (1 to 15 bytes, not . or .., no /, whitespace or NUL)",
+        );
     }
-    Route::InterfaceStats {
-        name: name.into_owned(),
-    }
+    Ok(name.into_owned())
 }
 
 /// Decodes `%XX` escapes; `None` for a `%` not followed by two hex digits.
@@ -135,6 +177,13 @@ mod tests {
         Route::InterfaceStats { name: name.into() }
     }
 
+    fn history(name: &str, window_seconds: u32) -> Route {
+        Route::InterfaceHistory {
+            name: name.into(),
+            window_seconds,
+        }
+    }
+
     #[rstest]
     #[case::plain("GET", "/api/v1/interface/eth0/stats", stats("eth0"))]
     #[case::head("HEAD", "/api/v1/interface/eth0/stats", stats("eth0"))]
@@ -156,8 +205,26 @@ mod tests {
     #[case::spec("GET", "/openapi.yaml", Route::OpenApi)]
     #[case::absolute_form("GET", "http://192.0.2.1:9310/health", Route::Health)]
     #[case::absolute_form_stats("GET", "http://router/api/v1/interface/lo/stats", stats("lo"))]
-    #[case::absolute_form_root("GET", "http://router", Route::NotFound)]
+    #[case::absolute_form_root("GET", "http://router", Route::Dashboard)]
     #[case::metrics("GET", "/metrics", Route::Metrics)]
+    #[case::dashboard("GET", "/", Route::Dashboard)]
+    #[case::history_default("GET", "/api/v1/interface/lo/history", history("lo", 900))]
+    #[case::history_1m("GET", "/api/v1/interface/lo/history?window=1m", history("lo", 60))]
+    #[case::history_60m(
+        "HEAD",
+        "/api/v1/interface/eth0/history?x=1&window=60m",
+        history("eth0", 3600)
+    )]
+    #[case::history_bad_window(
+        "GET",
+        "/api/v1/interface/lo/history?window=2h",
+        Route::InvalidWindow
+    )]
+    #[case::history_empty_window(
+        "GET",
+        "/api/v1/interface/lo/history?window=",
+        Route::InvalidWindow
+    )]
     #[case::docs("GET", "/docs", Route::Docs)]
 
     fn good_routes(#[case] method: &str, #[case] url: &str, #[case] expected: Route) {
@@ -186,7 +253,6 @@ mod tests {
     }
 
     #[rstest]
-    #[case::root("/")]
     #[case::trailing_slash("/api/v1/interfaces/")]
     #[case::two_segments("/api/v1/interface/a/b/stats")]
     #[case::no_suffix("/api/v1/interface/eth0")]

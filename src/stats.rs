@@ -23,10 +23,11 @@ use crossbeam_channel::Receiver;
 use crate::persist::Saver;
 use crate::proc_net_dev::{Counters, COUNTERS, COUNTER_NAMES};
 use crate::rates::{self, Change, Delta, Slot};
-use crate::ring::Ring;
 use crate::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
 use crate::state::{SavedInterface, SavedSlot, State};
-use crate::view::{Collection, Events, InterfaceStats, Rates, SharedView, StatsView, Timestamp};
+use crate::view::{
+    Collection, Events, InterfaceStats, Rates, SharedRing, SharedView, StatsView, Timestamp,
+};
 
 /// How much history each interface keeps, and how long a vanished one is remembered.
 pub const HISTORY: Duration = Duration::from_secs(60 * 60);
@@ -66,7 +67,7 @@ struct History {
     events: Events,
     /// The running totals of all deltas, as in the newest slot.
     totals: [u64; COUNTERS],
-    ring: Ring<Slot>,
+    ring: SharedRing,
     /// The sample that last updated it, to keep only the first of duplicate lines.
     generation: u64,
     /// Restored from before a reboot: its next sample counts from zero.
@@ -75,10 +76,12 @@ struct History {
 
 impl History {
     fn new(sample: &InterfaceSample, now: Moment, first_sample: bool, capacity: usize) -> Self {
-        let mut ring = Ring::with_capacity(capacity);
-        ring.push(Slot {
-            at_us: now.at_us,
-            totals: [0; COUNTERS],
+        let ring = SharedRing::with_capacity(capacity);
+        ring.with(|ring| {
+            ring.push(Slot {
+                at_us: now.at_us,
+                totals: [0; COUNTERS],
+            })
         });
         History {
             present: true,
@@ -140,10 +143,11 @@ impl History {
         for (total, d) in self.totals.iter_mut().zip(delta.counters) {
             *total = total.wrapping_add(d);
         }
-        self.ring.push(Slot {
+        let slot = Slot {
             at_us: now.at_us,
             totals: self.totals,
-        });
+        };
+        self.ring.with(|ring| ring.push(slot));
         let up = is_up(sample.oper_state);
         if !up {
             self.up_since = None;
@@ -162,7 +166,13 @@ impl History {
 
     fn view(&self, name: &str, now_us: u64, interval: Duration) -> InterfaceStats {
         let up_since = self.up_since.filter(|_| self.present);
-        let rate = |window| rates::average(&self.ring, now_us, window, interval).map(Into::into);
+        let (current, averages) = self.ring.with(|ring| {
+            let current = rates::current(ring, now_us, interval).map(Into::into);
+            let averages =
+                WINDOWS.map(|w| rates::average(ring, now_us, w, interval).map(Into::into));
+            (current, averages)
+        });
+        let [avg_1m, avg_5m, avg_15m] = averages;
         InterfaceStats {
             interface: name.to_owned(),
             present: self.present,
@@ -175,12 +185,13 @@ impl History {
             oper_state: self.oper_state,
             counters: self.counters,
             rates: Rates {
-                current: rates::current(&self.ring, now_us, interval).map(Into::into),
-                avg_1m: rate(WINDOWS[0]),
-                avg_5m: rate(WINDOWS[1]),
-                avg_15m: rate(WINDOWS[2]),
+                current,
+                avg_1m,
+                avg_5m,
+                avg_15m,
             },
             events: self.events,
+            ring: self.ring.clone(),
         }
     }
 }
@@ -394,14 +405,13 @@ impl Stats {
                 up_since_age: h.up_since.map(|since| age(since.at_us)),
                 uptime_is_lower_bound: h.uptime_is_lower_bound,
                 events: h.events,
-                slots: h
-                    .ring
-                    .iter()
-                    .map(|slot| SavedSlot {
+                slots: h.ring.with(|ring| {
+                    let slot = |slot: &Slot| SavedSlot {
                         age: age(slot.at_us),
                         totals: slot.totals,
-                    })
-                    .collect(),
+                    };
+                    ring.iter().map(slot).collect()
+                }),
             })
             .collect();
         State {
@@ -452,15 +462,17 @@ impl Stats {
             if !saved.present && us(saved.last_seen_age) + downtime_us >= history_us {
                 continue; // gone for an hour by now: forgotten
             }
-            let mut ring = Ring::with_capacity(self.capacity);
-            for slot in &saved.slots {
-                if us(slot.age) + downtime_us < history_us {
-                    ring.push(Slot {
-                        at_us: moment(slot.age).at_us,
-                        totals: slot.totals,
-                    });
+            let ring = SharedRing::with_capacity(self.capacity);
+            ring.with(|ring| {
+                for slot in &saved.slots {
+                    if us(slot.age) + downtime_us < history_us {
+                        ring.push(Slot {
+                            at_us: moment(slot.age).at_us,
+                            totals: slot.totals,
+                        });
+                    }
                 }
-            }
+            });
             let history = History {
                 present: saved.present,
                 counters: saved.counters,
@@ -486,6 +498,7 @@ impl Stats {
         let now_us = self.latest.map_or(0, |latest| latest.at_us);
         StatsView {
             updated_at: self.latest.map(|latest| Timestamp(latest.wall)),
+            latest_at_us: now_us,
             interfaces: self
                 .interfaces
                 .iter()

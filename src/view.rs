@@ -10,7 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Serialize, Serializer};
 
 use crate::proc_net_dev::Counters;
-use crate::rates::Rate;
+use crate::rates::{Rate, Slot};
+use crate::ring::Ring;
 use crate::snapshot::OperState;
 
 /// A wall-clock time, serialized as RFC 3339 UTC with milliseconds.
@@ -65,6 +66,9 @@ pub struct InterfaceStats {
     pub rates: Rates,
     /// What ifstatsd noticed about the counters.
     pub events: Events,
+    /// Its samples, for `/history`.
+    #[serde(skip)]
+    pub ring: SharedRing,
 }
 
 /// The rates of one interface; each is null until it has an interval to cover.
@@ -167,6 +171,8 @@ pub struct Collection {
 pub struct StatsView {
     /// The wall time of the latest successful sample.
     pub updated_at: Option<Timestamp>,
+    /// The slot time of the latest successful sample, to place ring slots on the wall clock.
+    pub latest_at_us: u64,
     /// Every known interface, sorted by name.
     pub interfaces: Vec<InterfaceStats>,
     /// The state of sampling.
@@ -180,6 +186,31 @@ impl StatsView {
             .binary_search_by(|iface| iface.interface.as_str().cmp(name))
             .ok()
             .map(|i| &self.interfaces[i])
+    }
+}
+
+/// One interface's ring, shared by the statistics thread (which pushes a slot per sample) and
+/// the HTTP loop (which reads a window of it for `/history`). Each holds the lock only for a push
+/// or one window's walk: microseconds.
+#[derive(Clone, Debug)]
+pub struct SharedRing(Arc<Mutex<Ring<Slot>>>);
+
+impl SharedRing {
+    /// A ring of `capacity` slots.
+    pub fn with_capacity(capacity: usize) -> Self {
+        SharedRing(Arc::new(Mutex::new(Ring::with_capacity(capacity))))
+    }
+
+    /// Runs `f` on the ring.
+    pub fn with<T>(&self, f: impl FnOnce(&mut Ring<Slot>) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl PartialEq for SharedRing {
+    /// The same ring, not an equal one.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 

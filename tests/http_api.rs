@@ -451,7 +451,6 @@ fn the_openapi_document_is_served_as_yaml() {
 }
 
 #[rstest]
-#[case::root("/")]
 #[case::empty_path("")]
 #[case::list_trailing_slash("/api/v1/interfaces/")]
 #[case::health_trailing_slash("/health/")]
@@ -957,4 +956,136 @@ fn bind_reports_its_port_and_refuses_a_port_in_use() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let again = http::bind(taken.local_addr().unwrap()).map(|_| ());
     assert_eq!(again.map_err(|e| e.kind()), Err(io::ErrorKind::AddrInUse));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The dashboard and its data.
+
+#[test]
+fn the_dashboard_is_served_at_the_root() {
+    let server = TestServer::standard();
+    let page = server.get("/");
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(page.body, ifstatsd::dashboard::PAGE.as_bytes());
+    assert_eq!(server.fetch("HEAD", "/").content_length(), page.body.len());
+}
+
+/// The intervals eth0's history holds, as (start, end, rx bytes per second).
+fn eth0_points(history: &Value) -> Vec<(String, String, f64)> {
+    history["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .map(|p| {
+            let at = |key: &str| p[key].as_str().unwrap().to_owned();
+            (
+                at("start"),
+                at("end"),
+                p["rx_bytes_per_sec"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn history_has_one_point_per_interval_in_the_window() {
+    let server = TestServer::standard();
+    let response = server.get("/api/v1/interface/eth0/history");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+    let history = response.json();
+    assert_eq!(history["window_seconds"], 900, "15 minutes by default");
+    assert_eq!(history["interface"], "eth0");
+    assert_eq!(history["updated_at"], "2027-01-15T08:01:20.123Z");
+    let points = eth0_points(&history);
+    assert_eq!(points.len(), 8, "nine samples, eight intervals");
+    let rates: Vec<f64> = points.iter().map(|p| p.2).collect();
+    let expected: Vec<f64> = ETH0_RX
+        .windows(2)
+        .map(|w| (w[1] - w[0]) as f64 / 10.0)
+        .collect();
+    assert_eq!(rates, expected);
+    assert_eq!(points[0].0, "2027-01-15T08:00:00.123Z");
+    assert_eq!(points[7].1, "2027-01-15T08:01:20.123Z");
+    assert!(history["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["gap"] == false));
+    // One minute holds the last six intervals (and half an interval of slack).
+    let minute = server
+        .get("/api/v1/interface/eth0/history?window=1m")
+        .json();
+    assert_eq!(minute["window_seconds"], 60);
+    assert_eq!(eth0_points(&minute), points[2..]);
+}
+
+#[test]
+fn history_shows_a_gap_where_samples_are_missing() {
+    // Samples 0, 1, then 5 and 6: the interval from 1 to 5 spans missing samples.
+    let samples: Vec<_> = standard_samples()
+        .into_iter()
+        .enumerate()
+        .map(|(k, s)| {
+            if (2..5).contains(&k) {
+                Err("gone".into())
+            } else {
+                s
+            }
+        })
+        .take(7)
+        .collect();
+    let (stats, started) = stats_after(samples, Duration::from_secs(1));
+    let server = TestServer::start(stats.view(), started);
+    let history = server
+        .get("/api/v1/interface/eth0/history?window=5m")
+        .json();
+    let gaps: Vec<bool> = history["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["gap"].as_bool().unwrap())
+        .collect();
+    assert_eq!(gaps, [false, true, false]);
+    assert_eq!(history["points"][1]["seconds"], 40.0);
+}
+
+#[rstest]
+#[case::two_hours("window=2h")]
+#[case::seconds("window=900")]
+#[case::empty("window=")]
+#[case::upper("window=15M")]
+fn history_refuses_other_windows(#[case] query: &str) {
+    let server = TestServer::standard();
+    let response = server.get(&format!("/api/v1/interface/eth0/history?{query}"));
+    assert_eq!(response.status, 400);
+    assert_eq!(response.json()["error"]["code"], "invalid_window");
+}
+
+#[test]
+fn history_of_an_unknown_or_invalid_interface() {
+    let server = TestServer::standard();
+    let unknown = server.get("/api/v1/interface/nope0/history");
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.json()["error"]["code"], "interface_not_found");
+    let invalid = server.get("/api/v1/interface/%2F/history?window=2h");
+    assert_eq!(invalid.status, 400);
+    assert_eq!(
+        invalid.json()["error"]["code"],
+        "invalid_interface_name",
+        "the name first"
+    );
+    let vanished = server
+        .get("/api/v1/interface/wg0/history?window=60m")
+        .json();
+    assert_eq!(vanished["present"], false);
+    assert_eq!(
+        eth0_points(&vanished).len(),
+        1,
+        "its one interval, still in the hour"
+    );
 }

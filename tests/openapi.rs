@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime};
 
 use ifstatsd::api::{
-    self, Clock, ErrorBody, ErrorDetail, Health, InterfaceList, Reply, OPENAPI_YAML,
+    self, Clock, ErrorBody, ErrorDetail, Health, History, InterfaceList, Point, Reply, OPENAPI_YAML,
 };
 use ifstatsd::proc_net_dev::{Counters, MAX_NAME_BYTES};
 use ifstatsd::routes::route;
@@ -215,6 +215,15 @@ const REQUESTS: &[(&str, &str)] = &[
     ("GET", "/openapi.yaml"),
     ("GET", "/metrics"),
     ("GET", "/docs"),
+    ("GET", "/"),
+    ("PUT", "/"),
+    ("GET", "/api/v1/interface/eth0/history"),
+    ("GET", "/api/v1/interface/down0/history?window=1m"),
+    ("GET", "/api/v1/interface/gone0/history?window=60m"),
+    ("GET", "/api/v1/interface/eth0/history?window=2h"),
+    ("GET", "/api/v1/interface/..%2F/history"),
+    ("GET", "/api/v1/interface/wan9/history?window=5m"),
+    ("POST", "/api/v1/interface/eth0/history"),
     ("POST", "/api/v1/interface/eth0/stats"),
     ("DELETE", "/api/v1/interface/%/stats"),
     ("PUT", "/api/v1/interfaces"),
@@ -225,7 +234,6 @@ const REQUESTS: &[(&str, &str)] = &[
     ("PUT", "/metrics"),
     ("get", "/openapi.yaml"),
     // Not in the document: 404 not_found.
-    ("GET", "/"),
     ("GET", "/api/v1/interfaces/"),
     ("GET", "/api/v1/interface/eth0"),
     ("GET", "/api/v1/interface/a/b/stats"),
@@ -483,12 +491,18 @@ fn bodies_match_their_documented_schemas() {
                 );
                 continue;
             }
-            // The example shows the right case: the same error code, or health status.
+            // The example shows the right case: the same error code (one of the examples' when
+            // a response has several), or health status.
             let example = &media["example"];
-            if let Some(code) = example["error"].get("code") {
-                assert_eq!(
-                    &body["error"]["code"], code,
-                    "{at}: error code differs from the example"
+            let codes: Vec<&Value> = examples_of(media)
+                .iter()
+                .filter_map(|e| e["error"].get("code"))
+                .collect();
+            if !codes.is_empty() {
+                assert!(
+                    codes.contains(&&body["error"]["code"]),
+                    "{at}: error code {} is in none of the examples {codes:?}",
+                    body["error"]["code"]
                 );
             }
             if let Some(health_status) = example.get("status") {
@@ -590,7 +604,30 @@ fn nullable_exactly_where_the_rust_field_is_an_option() {
             message: "no such route".into(),
         },
     };
+    let point = Point {
+        start: Timestamp(SystemTime::now()),
+        end: Timestamp(SystemTime::now()),
+        seconds: 10.0,
+        gap: false,
+        rx_bytes_per_sec: 1.0,
+        rx_packets_per_sec: 1.0,
+        rx_errors_per_sec: 0.0,
+        rx_dropped_per_sec: 0.0,
+        tx_bytes_per_sec: 1.0,
+        tx_packets_per_sec: 1.0,
+        tx_errors_per_sec: 0.0,
+        tx_dropped_per_sec: 0.0,
+    };
+    let history = History {
+        interface: "eth0",
+        present: true,
+        window_seconds: 900,
+        sample_interval_seconds: 10.0,
+        updated_at: Timestamp(SystemTime::now()),
+        points: vec![point],
+    };
     let shapes = [
+        ("History", shape::of(&history)),
         ("InterfaceList", shape::of(&list)),
         ("Health", shape::of(&health)),
         ("Error", shape::of(&error)),
@@ -668,12 +705,13 @@ fn examples_match_their_schemas() {
                 let response = resolve(&spec, response);
                 for (media, content) in response["content"].as_object().unwrap() {
                     let at = format!("the {media} example of `{op} {path}` {status}");
-                    let example = content
-                        .get("example")
-                        .unwrap_or_else(|| panic!("{at} is missing"));
-                    walker.check("", &content["schema"], example, &at);
-                    if let Some(error) = example.get("error") {
-                        assert_eq!(error["status"].to_string(), *status, "{at}: error.status");
+                    let examples = examples_of(content);
+                    assert!(!examples.is_empty(), "{at} is missing");
+                    for example in examples {
+                        walker.check("", &content["schema"], example, &at);
+                        if let Some(error) = example.get("error") {
+                            assert_eq!(error["status"].to_string(), *status, "{at}: error.status");
+                        }
                     }
                     seen += 1;
                 }
@@ -691,6 +729,18 @@ fn examples_match_their_schemas() {
 // ---------------------------------------------------------------------------------------------
 // Walking a value and its schema
 // ---------------------------------------------------------------------------------------------
+
+/// A media type's example, or the values of its named `examples`.
+fn examples_of(media: &Value) -> Vec<&Value> {
+    match (
+        media.get("example"),
+        media.get("examples").and_then(Value::as_object),
+    ) {
+        (Some(example), _) => vec![example],
+        (None, Some(named)) => named.values().map(|e| &e["value"]).collect(),
+        (None, None) => vec![],
+    }
+}
 
 fn spec_ref(name: &str) -> Value {
     serde_json::json!({ "$ref": format!("#/components/schemas/{name}") })
