@@ -22,6 +22,7 @@ test:
 	IFSTATSD_BIN=target/debug/ifstatsd bash tests/schemathesis.sh
 	IFSTATSD_BIN=target/debug/ifstatsd bash tests/prometheus.sh
 	bash tests/docs_browser.sh
+	IFSTATSD_BIN=target/debug/ifstatsd bash tests/dashboard_browser.sh
 	IFSTATSD_BIN=target/debug/ifstatsd bash contrib/test-contrib.sh
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { print "cargo test: " p " passed, " f " failed" }' target/test-output.txt
 
@@ -49,7 +50,7 @@ release:
 
 ## bench: the figures in BENCHMARKS.md (release build)
 bench: release
-	IFSTATSD_BIN=target/release/ifstatsd bash bench/state-writes.sh
+	IFSTATSD_BIN=target/release/ifstatsd bash tests/bench_state_writes.sh
 
 ## cross: the size-tuned release binary for 64-bit ARM routers (aarch64, static musl, linked by
 ## rust-lld: no C toolchain needed), and its size. Other targets: contrib/CROSS.md

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The dashboard in a real browser (headless Chromium, installed by .ci/run), against the real
+# daemon fed by a source file rewritten at known rates. Checks that the page shows every
+# interface (a vanished one as vanished), that the numbers on the cards equal the API's, that the
+# chart has drawn data, and that the page refreshes; saves desktop and phone screenshots under
+# target/. Run by `make test`.
+#
+# To compare exactly, the data must not move while the browser and this script read it: the
+# traffic runs under a first daemon (200 ms samples), which saves its state at SIGTERM; a second
+# one restores it with a 2 min interval (a ring of 31 samples), so that after its first sample
+# nothing changes while the browser looks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+if [ -z "$CHROMIUM" ]; then
+    if [ "${CI:-}" = true ]; then
+        echo "dashboard_browser: chromium is missing; .ci/run installs it" >&2
+        exit 1
+    fi
+    echo "dashboard_browser: skipped: no chromium (apt-get install chromium)"
+    exit 0
+fi
+BIN=${IFSTATSD_BIN:-target/debug/ifstatsd}
+work=$(mktemp -d)
+daemon=
+cleanup() {
+    [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# eth0: 125 000 B/s in (1 Mbit/s), 25 000 B/s out; lo idle; wg0 vanishes at the end.
+write_source() {
+    local k=$1 wg=$2
+    {
+        printf 'Inter-|   Receive |  Transmit\n face |bytes packets|bytes packets\n'
+        printf '    lo: 5000 50 0 0 0 0 0 0 5000 50 0 0 0 0 0 0\n'
+        printf '  eth0: %d %d 0 %d 0 0 0 0 %d %d 0 0 0 0 0 0\n' \
+            $((k * 25000)) $((k * 20)) $((k / 5)) $((k * 5000)) $((k * 10))
+        [ "$wg" = 1 ] && printf '   wg0: %d %d 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n' $((k * 100)) "$k"
+        true
+    } > "$work/net_dev.tmp"
+    mv "$work/net_dev.tmp" "$work/net_dev"
+}
+start() {
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$BIN" --listen "127.0.0.1:$port" --source "$work/net_dev" --sysfs "$work/sysfs" \
+        --state-file "$work/state" --log-level warn "$@" &
+    daemon=$!
+    local deadline=$((SECONDS + 20))
+    until curl -sf -o /dev/null "http://127.0.0.1:$port/health"; do
+        if [ $SECONDS -ge $deadline ] || ! kill -0 "$daemon" 2>/dev/null; then
+            echo "dashboard_browser: the daemon did not come up" >&2
+            exit 1
+        fi
+        sleep 0.05
+    done
+}
+
+mkdir "$work/sysfs"
+write_source 0 1
+start --interval 200ms
+# 3 s of traffic: a step every 200 ms (pacing the traffic, not waiting for a result).
+for k in $(seq 1 15); do
+    sleep 0.2
+    write_source "$k" 1
+done
+write_source 15 0
+kill "$daemon"; wait "$daemon" || true; daemon=
+start --interval 2m
+
+browse() {
+    "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync --disable-quic \
+        --user-data-dir="$work/profile" --virtual-time-budget=12000 "$@" \
+        "http://127.0.0.1:$port/" 2>/dev/null
+}
+browse --window-size=1280,900 --dump-dom > "$work/dom.html"
+mkdir -p target
+browse --window-size=1280,1000 --screenshot="$PWD/target/dashboard-desktop.png" >/dev/null
+browse --window-size=390,1400 --screenshot="$PWD/target/dashboard-phone.png" >/dev/null
+curl -sf "http://127.0.0.1:$port/api/v1/interfaces" > "$work/api.json"
+
+python3 - "$work/dom.html" "$work/api.json" <<'PY'
+import json, re, sys
+from html.parser import HTMLParser
+
+dom, api = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+
+class Cards(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.cards, self.body, self.chart, self.paths = {}, {}, {}, []
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "article" and "data-interface" in a:
+            self.cards[a["data-interface"]] = a
+        elif tag == "body":
+            self.body = a
+        elif tag == "svg" and a.get("id") == "chart":
+            self.chart = a
+        elif tag == "path" and a.get("class") in ("rx", "tx"):
+            self.paths.append(a)
+
+page = Cards()
+page.feed(dom)
+interfaces = {i["interface"]: i for i in api["interfaces"]}
+assert set(page.cards) == set(interfaces), (set(page.cards), set(interfaces))
+checked = 0
+for name, card in page.cards.items():
+    iface = interfaces[name]
+    assert card["data-present"] == str(iface["present"]).lower(), name
+    assert int(card["data-rx-bytes"]) == iface["counters"]["rx_bytes"], name
+    assert int(card["data-tx-bytes"]) == iface["counters"]["tx_bytes"], name
+    current = iface["rates"]["current"]
+    if current:
+        assert float(card["data-rx-rate"]) == current["rx_bytes_per_sec"], name
+        assert float(card["data-tx-rate"]) == current["tx_bytes_per_sec"], name
+    checked += 1
+assert interfaces["wg0"]["present"] is False and "vanished" in dom, "wg0 is shown as vanished"
+assert interfaces["eth0"]["rates"]["avg_1m"]["rx_bytes_per_sec"] > 0
+# The chart: eth0 (the busiest) drawn from its history.
+assert int(page.chart.get("data-points", 0)) >= 10, page.chart
+assert {p["class"] for p in page.paths} == {"rx", "tx"}, page.paths
+assert all(len(re.findall(r"[ML]", p["d"])) >= 10 for p in page.paths), page.paths
+# It refreshed: the first load and at least two 5 s timers in 12 s.
+assert int(page.body["data-updates"]) >= 3, page.body
+print(f"dashboard_browser: OK: {checked} cards equal the API, chart of {page.chart['data-points']} "
+      f"points, {page.body['data-updates']} updates; screenshots in target/dashboard-*.png")
+PY
