@@ -16,22 +16,12 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use ifstatsd::proc_net_dev::COUNTER_NAMES;
 use serde_json::Value;
 use support::{counters_of, wait_until};
 
 /// Samples in these tests are 200 ms apart.
 const INTERVAL_MS: u64 = 200;
-/// The kernel's statistics files, in the API's counter order.
-const STATISTICS: [&str; 8] = [
-    "rx_bytes",
-    "rx_packets",
-    "rx_errors",
-    "rx_dropped",
-    "tx_bytes",
-    "tx_packets",
-    "tx_errors",
-    "tx_dropped",
-];
 const SEND_FRAMES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/send_frames.py");
 
 fn run(program: &str, args: &[&str]) -> Output {
@@ -121,14 +111,15 @@ impl Netns {
             .to_owned()
     }
 
-    /// The kernel's own counters of `iface`, as `/proc/net/dev` sums them.
+    /// The kernel's own counters of `iface` (`statistics/<name>` has the API's counter names),
+    /// as `/proc/net/dev` sums them.
     fn kernel_counters(&self, iface: &str) -> [u64; 8] {
         let read = |name: &str| -> u64 {
             self.sysfs(iface, &format!("statistics/{name}"))
                 .parse()
                 .expect("a counter")
         };
-        let mut counters = STATISTICS.map(read);
+        let mut counters = COUNTER_NAMES.map(read);
         counters[3] += read("rx_missed_errors"); // "drop" in /proc/net/dev includes it
         counters
     }

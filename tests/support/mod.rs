@@ -343,17 +343,7 @@ impl Drop for Daemon {
 
 /// The eight counters of an interface object, in kernel order.
 pub fn counters_of(interface: &Value) -> [u64; 8] {
-    let names = [
-        "rx_bytes",
-        "rx_packets",
-        "rx_errors",
-        "rx_dropped",
-        "tx_bytes",
-        "tx_packets",
-        "tx_errors",
-        "tx_dropped",
-    ];
-    names.map(|name| {
+    ifstatsd::proc_net_dev::COUNTER_NAMES.map(|name| {
         interface["counters"][name]
             .as_u64()
             .unwrap_or_else(|| panic!("no counter {name} in {interface}"))
