@@ -2,7 +2,8 @@
 # The dashboard in a real browser (headless Chromium, installed by .ci/run), against the real
 # daemon fed by a source file rewritten at known rates. Checks that the page shows every
 # interface (a vanished one as vanished), that the numbers on the cards equal the API's, that the
-# chart has drawn data, and that the page refreshes; saves desktop and phone screenshots under
+# chart has drawn data, that the page refreshes, and that it says so when the daemon goes away
+# and recovers when it comes back; saves desktop and phone screenshots under
 # target/. Run by `make test`.
 #
 # To compare exactly, the data must not move while the browser and this script read it: the
@@ -129,3 +130,12 @@ assert int(page.body["data-updates"]) >= 3, page.body
 print(f"dashboard_browser: OK: {checked} cards equal the API, chart of {page.chart['data-points']} "
       f"points, {page.body['data-updates']} updates; screenshots in target/dashboard-*.png")
 PY
+
+# The daemon goes away and comes back while the page is open (DevTools protocol, real time).
+VENV=${BROWSER_VENV:-.venv-browser}
+if ! "$VENV/bin/python" -c "import websocket" 2>/dev/null; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "websocket-client==1.9.2"
+fi
+kill "$daemon"; wait "$daemon" || true; daemon=
+"$VENV/bin/python" tests/dashboard_recovery.py "$BIN" "$CHROMIUM" "$work"
