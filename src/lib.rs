@@ -36,3 +36,4 @@ pub mod snapshot;
 pub mod state;
 pub mod stats;
 pub mod view;
+pub mod watchdog;

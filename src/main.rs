@@ -13,7 +13,7 @@ use ifstatsd::sampler::{self, Sampler};
 use ifstatsd::shutdown::{self, Stoppers};
 use ifstatsd::stats::{self, Stats};
 use ifstatsd::view::SharedView;
-use ifstatsd::{api, http, logging, state};
+use ifstatsd::{api, http, logging, state, watchdog};
 
 fn main() -> ExitCode {
     match config::parse_args(std::env::args_os().skip(1)) {
@@ -67,6 +67,7 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
     let stopping = Arc::new(AtomicBool::new(false));
 
     let interval = config.interval;
+    let watchdog_stop = stop_rx.clone();
     let sampler = thread::Builder::new()
         .name("sampler".into())
         .spawn(move || sampler::run(sampler, interval, sample_tx, stop_rx))?;
@@ -85,6 +86,9 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
         .spawn(move || shutdown::run(signals, stoppers))?;
 
     let addr = http::local_addr(&server).unwrap_or(config.listen);
+    thread::Builder::new()
+        .name("watchdog".into())
+        .spawn(move || watchdog::run(watchdog::probe_addr(addr), watchdog_stop))?;
     log::info!(
         "serving http://{addr}/ every {:?} from {}",
         interval,

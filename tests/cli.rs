@@ -610,6 +610,31 @@ fn a_signal_stops_it_despite_stalled_clients() {
     drop((silent, half_line, no_blank_line, unread));
 }
 
+/// The same wedge without a signal: the watchdog's probes go unanswered, and after three of
+/// them the daemon exits with status 1 so that its supervisor restarts it.
+#[test]
+fn the_watchdog_ends_a_wedged_daemon_with_status_1() {
+    let dir = fixture("watchdog");
+    let mut daemon = Daemon::start(&dir, &dir.path("net_dev"), &dir.path("sysfs"), &[]);
+    let mut stuck = TcpStream::connect_timeout(&daemon.addr, IO_TIMEOUT).unwrap();
+    let request = "POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n";
+    stuck.write_all(request.as_bytes()).unwrap();
+    // Three probes, each 5 s apart and waiting 3 s: about 24 s.
+    let status = daemon.wait_exit(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(1), "{status}");
+    let log = daemon.stderr();
+    assert_eq!(
+        log.matches("watchdog: /health unanswered").count(),
+        3,
+        "{log}"
+    );
+    assert!(
+        log.contains("exiting so that the supervisor restarts"),
+        "{log}"
+    );
+    drop(stuck);
+}
+
 /// A request whose announced body never comes holds the request loop itself (tiny_http drains the
 /// body in `respond()`): the stop cannot be clean, and the grace period must end the process.
 #[test]
