@@ -115,7 +115,8 @@ mkdir -p /tmp/ifstatsd
 command: /usr/sbin/ifstatsd --listen 127.0.0.1:9310 --source /proc/net/dev\
  --sysfs /sys/class/net --interval 10s --log-level info --log-target stderr\
  --state-file /tmp/ifstatsd/state --save-interval 15m\
- --boot-id-file /proc/sys/kernel/random/boot_id
+ --boot-id-file /proc/sys/kernel/random/boot_id --max-connections 64\
+ --idle-timeout 15s --write-timeout 5s
 $procd_tail"
 
 mkdir "$scratch/off" && sed "s/option enabled '1'/option enabled '0'/" "$uci" >"$scratch/off/ifstatsd"
@@ -137,6 +138,9 @@ config ifstatsd 'main'
 	list include 'br-?an'
 	list exclude 'eth0.2'
 	option max_interfaces '16'
+	option max_connections '8'
+	option idle_timeout '30s'
+	option write_timeout '2s'
 EOF
 expect "config with every option" "$scratch/full" "instance: instance1
 mkdir -p '/mnt/usb stick/ifstatsd'
@@ -144,7 +148,8 @@ command: /usr/sbin/ifstatsd --listen '[::1]:8080' --source /tmp/dev\
  --sysfs /tmp/sys --interval 1s --log-level debug --log-target syslog\
  --state-file '/mnt/usb stick/ifstatsd/state' --save-interval 0\
  --boot-id-file /tmp/boot_id --include 'eth*' --include 'br-?an'\
- --exclude eth0.2 --max-interfaces 16
+ --exclude eth0.2 --max-interfaces 16 --max-connections 8 --idle-timeout 30s\
+ --write-timeout 2s
 $procd_tail"
 
 # The shipped config's command line, run for real: its values are accepted.

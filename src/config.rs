@@ -32,6 +32,13 @@ pub const DEFAULT_MAX_INTERFACES: usize = 128;
 /// The largest `--max-interfaces` accepted.
 pub const MAX_INTERFACES_LIMIT: usize = 100_000;
 
+/// The default `--max-connections`: a router's LAN, a dashboard or two, Prometheus, scripts.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
+/// The default `--idle-timeout`: longer than the dashboard's 5 s refresh.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+/// The default `--write-timeout`.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Everything the daemon needs to run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -57,6 +64,12 @@ pub struct Config {
     pub max_interfaces: usize,
     /// Where the log goes.
     pub log_target: LogTarget,
+    /// At most this many HTTP connections; the most idle beyond are cut.
+    pub max_connections: usize,
+    /// A connection with no request answered for this long is cut.
+    pub idle_timeout: Duration,
+    /// A write to a client blocked this long abandons the response and cuts the connection.
+    pub write_timeout: Duration,
 }
 
 /// Where the log goes.
@@ -82,6 +95,9 @@ impl Default for Config {
             filter: Filter::default(),
             max_interfaces: DEFAULT_MAX_INTERFACES,
             log_target: LogTarget::Stderr,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
     }
 }
@@ -142,6 +158,14 @@ Options:
   --max-interfaces N    track at most N interfaces; newer ones are refused
                         and counted on /health [default: 128]
   --log-target TARGET   stderr or syslog (/dev/log) [default: stderr]
+  --max-connections N   at most N HTTP connections; the most idle beyond are
+                        cut [default: 64]
+  --idle-timeout DURATION
+                        cut a connection with no request answered for this
+                        long [default: 15s]
+  --write-timeout DURATION
+                        abandon a response (and its connection) when a write
+                        blocks this long [default: 5s]
   -h, --help            print this help and exit
   -V, --version         print the version and exit
 
@@ -155,7 +179,7 @@ Routes: /api/v1/interfaces, /api/v1/interface/{name}/stats, /health, /metrics,
 
 /// Every option that takes a value. Each is also read from the environment variable
 /// `IFSTATSD_<OPTION>` (`--log-level` from `IFSTATSD_LOG_LEVEL`); a flag wins over its variable.
-pub const OPTIONS: [&str; 12] = [
+pub const OPTIONS: [&str; 15] = [
     "listen",
     "source",
     "sysfs",
@@ -168,6 +192,9 @@ pub const OPTIONS: [&str; 12] = [
     "include",
     "exclude",
     "max-interfaces",
+    "max-connections",
+    "idle-timeout",
+    "write-timeout",
 ];
 
 /// The options that may be given more than once. Their variables hold a list separated by
@@ -275,6 +302,15 @@ fn set(config: &mut Config, option: &str, value: &OsStr) -> Result<(), String> {
             };
             list.push(glob.to_owned());
         }
+        "max-connections" => {
+            config.max_connections = text()?
+                .parse()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| "expected a number from 1 to 10000".to_owned())?;
+        }
+        "idle-timeout" => config.idle_timeout = parse_timeout(text()?)?,
+        "write-timeout" => config.write_timeout = parse_timeout(text()?)?,
         "max-interfaces" => {
             config.max_interfaces = text()?
                 .parse()
@@ -312,6 +348,15 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
         return Err("must be from 100ms to 15m".to_owned());
     }
     Ok(interval)
+}
+
+/// Parses a connection timeout, from 1 s to 1 h.
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = parse_duration(text)?;
+    if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&timeout) {
+        return Err("must be from 1s to 1h".to_owned());
+    }
+    Ok(timeout)
 }
 
 /// Parses a save interval: zero (only at exit), or from 1 s to 24 h.
@@ -529,6 +574,9 @@ mod tests {
             ("IFSTATSD_INCLUDE", "eth*, wlan*"),
             ("IFSTATSD_EXCLUDE", "veth*"),
             ("IFSTATSD_MAX_INTERFACES", "9"),
+            ("IFSTATSD_MAX_CONNECTIONS", "7"),
+            ("IFSTATSD_IDLE_TIMEOUT", "30s"),
+            ("IFSTATSD_WRITE_TIMEOUT", "2s"),
         ];
         assert_eq!(env.len(), OPTIONS.len());
         let config = run_with_env(&[], &env).unwrap();
@@ -544,6 +592,9 @@ mod tests {
         assert_eq!(config.filter.include, ["eth*", "wlan*"]);
         assert_eq!(config.filter.exclude, ["veth*"]);
         assert_eq!(config.max_interfaces, 9);
+        assert_eq!(config.max_connections, 7);
+        assert_eq!(config.idle_timeout, Duration::from_secs(30));
+        assert_eq!(config.write_timeout, Duration::from_secs(2));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The ifstatsd daemon: configuration, logging, signals, the first sample, the threads, the loop.
 
+use std::collections::HashMap;
 use std::error::Error;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -9,6 +10,7 @@ use std::time::Instant;
 
 use ifstatsd::config::{self, Command, Config};
 use ifstatsd::persist::{self, Saver};
+use ifstatsd::reaper::{self, Activity, Limits};
 use ifstatsd::sampler::{self, Sampler};
 use ifstatsd::shutdown::{self, Stoppers};
 use ifstatsd::stats::{self, Stats};
@@ -41,6 +43,8 @@ fn main() -> ExitCode {
 
 fn run(config: Config) -> Result<(), Box<dyn Error>> {
     logging::init(config.log_level, config.log_target)?;
+    // One log line per panic (tiny_http's, caught in the request loop), not a backtrace on stderr.
+    std::panic::set_hook(Box::new(|info| log::error!("panic: {info}")));
     let signals = shutdown::signals()?;
     let started = Instant::now();
 
@@ -58,7 +62,7 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
     stats.apply(sampler.first_sample()?);
     let shared = Arc::new(SharedView::new(stats.view()));
 
-    let server = http::bind(config.listen)
+    let server = http::bind_with(config.listen, config.write_timeout)
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let server = Arc::new(server);
     let (sample_tx, sample_rx) = crossbeam_channel::bounded(4);
@@ -68,6 +72,7 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
 
     let interval = config.interval;
     let watchdog_stop = stop_rx.clone();
+    let reaper_stop = stop_rx.clone();
     let sampler = thread::Builder::new()
         .name("sampler".into())
         .spawn(move || sampler::run(sampler, interval, sample_tx, stop_rx))?;
@@ -89,12 +94,30 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
     thread::Builder::new()
         .name("watchdog".into())
         .spawn(move || watchdog::run(watchdog::probe_addr(addr), watchdog_stop))?;
+    let activity = Activity::default();
+    let limits = Limits {
+        idle_timeout: config.idle_timeout,
+        max_connections: config.max_connections,
+    };
+    thread::Builder::new().name("reaper".into()).spawn({
+        let activity = activity.clone();
+        move || reaper::run(addr.port(), limits, activity, reaper_stop)
+    })?;
     log::info!(
         "serving http://{addr}/ every {:?} from {}",
         interval,
         config.source.display()
     );
-    http::serve(&server, &shared, started, &stopping)
+    let mut requests = http::Loop {
+        shared: &shared,
+        started,
+        stopping: &stopping,
+        activity,
+        port: addr.port(),
+        rates: HashMap::new(),
+    };
+    requests
+        .serve(&server)
         .map_err(|e| format!("the HTTP server stopped accepting connections: {e}"))?;
 
     // A signal ended the loop: the sampler is stopping, and the stats thread follows it.

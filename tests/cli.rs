@@ -610,15 +610,47 @@ fn a_signal_stops_it_despite_stalled_clients() {
     drop((silent, half_line, no_blank_line, unread));
 }
 
+/// A daemon serving 4000 interfaces (a response of about 7.6 MB) with one-hour write and idle
+/// timeouts, and a client with a tiny receive buffer that asks for the list and never reads: the
+/// request loop blocks in its write. The write timeout and the reaper normally end this within
+/// seconds; here they are set to an hour, to stand for any way the loop could wedge.
+fn wedged_daemon(test: &str) -> (TempDir, Daemon, socket2::Socket) {
+    let dir = fixture(test);
+    let names: Vec<String> = (0..4000).map(|i| format!("v{i}")).collect();
+    let interfaces: Vec<(&str, [u64; 8])> = names.iter().map(|n| (n.as_str(), LO)).collect();
+    write_atomically(&dir.path("net_dev"), net_dev(&interfaces).as_bytes());
+    let args = [
+        "--max-interfaces",
+        "5000",
+        "--write-timeout",
+        "1h",
+        "--idle-timeout",
+        "1h",
+        "--interval",
+        "100ms",
+    ];
+    let daemon = Daemon::start(&dir, &dir.path("net_dev"), &dir.path("sysfs"), &args);
+    // With rates (from the second sample on) each interface is about 1.9 KB of JSON: 7.6 MB,
+    // more than the kernel's largest loopback send buffer (4 MB).
+    wait_until("the rates are there", Duration::from_secs(10), || {
+        daemon.json_any("/health")["samples_total"].as_u64() >= Some(2)
+    });
+    let reader = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    reader.set_recv_buffer_size(4096).unwrap();
+    reader.connect(&daemon.addr.into()).unwrap();
+    let request = b"GET /api/v1/interfaces HTTP/1.1\r\nHost: x\r\n\r\n";
+    reader.send(request).unwrap();
+    wait_until("the request loop is stuck", Duration::from_secs(10), || {
+        try_fetch(daemon.addr, "GET", "/health", Duration::from_millis(300)).is_err()
+    });
+    (dir, daemon, reader)
+}
+
 /// The same wedge without a signal: the watchdog's probes go unanswered, and after three of
 /// them the daemon exits with status 1 so that its supervisor restarts it.
 #[test]
 fn the_watchdog_ends_a_wedged_daemon_with_status_1() {
-    let dir = fixture("watchdog");
-    let mut daemon = Daemon::start(&dir, &dir.path("net_dev"), &dir.path("sysfs"), &[]);
-    let mut stuck = TcpStream::connect_timeout(&daemon.addr, IO_TIMEOUT).unwrap();
-    let request = "POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n";
-    stuck.write_all(request.as_bytes()).unwrap();
+    let (_dir, mut daemon, _reader) = wedged_daemon("watchdog");
     // Three probes, each 5 s apart and waiting 3 s: about 24 s.
     let status = daemon.wait_exit(Duration::from_secs(60));
     assert_eq!(status.code(), Some(1), "{status}");
@@ -632,23 +664,15 @@ fn the_watchdog_ends_a_wedged_daemon_with_status_1() {
         log.contains("exiting so that the supervisor restarts"),
         "{log}"
     );
-    drop(stuck);
 }
 
-/// A request whose announced body never comes holds the request loop itself (tiny_http drains the
-/// body in `respond()`): the stop cannot be clean, and the grace period must end the process.
+/// A wedged request loop (here, blocked writing to a client that does not read): the stop cannot
+/// be clean, and the grace period must end the process.
 #[test]
 fn a_signal_stops_it_within_3_seconds_when_the_request_loop_is_stuck() {
-    let dir = fixture("stuck-loop");
-    let mut daemon = Daemon::start(&dir, &dir.path("net_dev"), &dir.path("sysfs"), &[]);
-    let mut stuck = TcpStream::connect_timeout(&daemon.addr, IO_TIMEOUT).unwrap();
-    let request = "POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n";
-    stuck.write_all(request.as_bytes()).unwrap();
+    let (_dir, mut daemon, _reader) = wedged_daemon("stuck-loop");
     let mut half_line = TcpStream::connect_timeout(&daemon.addr, IO_TIMEOUT).unwrap();
     half_line.write_all(b"GET /api/v1/inter").unwrap();
-    wait_until("the request loop is stuck", IO_TIMEOUT, || {
-        try_fetch(daemon.addr, "GET", "/health", Duration::from_millis(300)).is_err()
-    });
 
     let sent = Instant::now();
     daemon.signal("TERM");
@@ -661,5 +685,5 @@ fn a_signal_stops_it_within_3_seconds_when_the_request_loop_is_stuck() {
     );
     assert!(!log.contains("INFO ifstatsd: stopped"), "{log}");
     assert!(sent.elapsed() < STOP_DEADLINE);
-    drop((stuck, half_line));
+    drop(half_line);
 }

@@ -1,0 +1,258 @@
+//! Linux only: the HTTP connections tiny_http holds, found from outside it, and cut when they
+//! idle too long, exceed `--max-connections`, or misbehave.
+//!
+//! tiny_http 0.12 sets no timeouts and no limits, and gives no access to its sockets: one thread
+//! per connection waits for the client for ever (`shared/reference/tiny_http.md` §1, §3). This
+//! module lists `/proc/self/fd`, keeps the sockets whose local port is ours and that are not the
+//! listener, and `shutdown()`s the ones to cut. tiny_http's worker then sees end-of-file and
+//! exits, closing its descriptors.
+//!
+//! This is the crate's only `unsafe` code: [`BorrowedFd::borrow_raw`] on a descriptor number read
+//! from `/proc/self/fd`. The descriptor may be closed by tiny_http at any moment; a call on a
+//! closed descriptor fails with `EBADF`, and before a `shutdown()` the descriptor's inode is read
+//! again, so that a number reused for another socket in between is left alone.
+
+use std::collections::HashMap;
+use std::fs;
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{BorrowedFd, RawFd};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{select, Receiver};
+use socket2::SockRef;
+
+/// How often the connections are looked at.
+pub const SCAN_EVERY: Duration = Duration::from_millis(500);
+
+/// One accepted connection on our port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Connection {
+    fd: RawFd,
+    inode: u64,
+    /// The client's address.
+    pub peer: SocketAddr,
+}
+
+/// The socket inode `/proc/self/fd/<fd>` names, if it is a socket.
+fn socket_inode(fd: RawFd) -> Option<u64> {
+    let link = fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
+    let link = link.to_str()?;
+    link.strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// Runs `f` on the socket `fd`, if it is still open.
+fn with_socket<T>(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> T) -> T {
+    // SAFETY: see the module doc. The descriptor was listed in /proc/self/fd a moment ago; if
+    // it has been closed since, the system calls below fail with EBADF, and `shutdown()` is
+    // only called after its inode was checked again.
+    #[allow(unsafe_code)]
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    f(SockRef::from(&fd))
+}
+
+/// The accepted connections on local `port`, one per socket (tiny_http holds two descriptors
+/// for each: the socket and a clone).
+pub fn connections(port: u16) -> Vec<Connection> {
+    let Ok(entries) = fs::read_dir("/proc/self/fd") else {
+        return Vec::new();
+    };
+    let mut found: Vec<Connection> = Vec::new();
+    for entry in entries.flatten() {
+        let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        let Some(inode) = socket_inode(fd) else {
+            continue;
+        };
+        if found.iter().any(|c| c.inode == inode) {
+            continue;
+        }
+        let peer = with_socket(fd, |socket| {
+            let ours = socket
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .is_some_and(|a| a.port() == port);
+            // The listener has no peer; an accepted connection on our port has one.
+            ours.then(|| socket.peer_addr().ok().and_then(|a| a.as_socket()))
+                .flatten()
+        });
+        if let Some(peer) = peer {
+            found.push(Connection { fd, inode, peer });
+        }
+    }
+    found
+}
+
+/// Shuts down `connection` (`how`: the read side, to make tiny_http's body drain end at once,
+/// or both, to end the connection).
+pub fn shut(connection: &Connection, how: Shutdown) {
+    if socket_inode(connection.fd) == Some(connection.inode) {
+        let _ = with_socket(connection.fd, |socket| socket.shutdown(how));
+    }
+}
+
+/// Shuts down the connection from `peer` on local `port`, if it is still there.
+pub fn shut_peer(port: u16, peer: SocketAddr, how: Shutdown) {
+    if let Some(connection) = connections(port).iter().find(|c| c.peer == peer) {
+        shut(connection, how);
+    }
+}
+
+/// When each client last had a request answered, written by the HTTP loop.
+#[derive(Clone, Debug, Default)]
+pub struct Activity(Arc<Mutex<HashMap<SocketAddr, Instant>>>);
+
+impl Activity {
+    /// Notes that `peer` was just answered.
+    pub fn answered(&self, peer: SocketAddr, at: Instant) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(peer, at);
+    }
+
+    fn last(&self, peer: &SocketAddr) -> Option<Instant> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(peer)
+            .copied()
+    }
+
+    /// Forgets the clients that are gone.
+    fn keep_only(&self, peers: &[SocketAddr]) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|peer, _| peers.contains(peer));
+    }
+}
+
+/// The limits the reaper enforces.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// A connection with no request answered for this long is cut.
+    pub idle_timeout: Duration,
+    /// Beyond this many connections, the most idle ones are cut.
+    pub max_connections: usize,
+}
+
+/// Which connections to cut: idle past the timeout, then the most idle beyond the cap. `idle`
+/// gives each connection's idle time. PURE.
+pub fn to_cut(idle: &[(usize, Duration)], limits: Limits) -> Vec<usize> {
+    let mut by_idle: Vec<(usize, Duration)> = idle.to_vec();
+    by_idle.sort_by_key(|&(_, idle)| std::cmp::Reverse(idle));
+    let excess = by_idle.len().saturating_sub(limits.max_connections);
+    by_idle
+        .iter()
+        .enumerate()
+        .filter(|(rank, (_, idle))| *rank < excess || *idle >= limits.idle_timeout)
+        .map(|(_, (index, _))| *index)
+        .collect()
+}
+
+/// The reaper thread's body: every [`SCAN_EVERY`], cuts what [`to_cut`] says, until `stop`
+/// disconnects.
+pub fn run(port: u16, limits: Limits, activity: Activity, stop: Receiver<()>) {
+    // When each socket (by inode) was first seen: the idle time of a connection that never
+    // had a request answered (a slowloris, a silent client) counts from there.
+    let mut first_seen: HashMap<u64, Instant> = HashMap::new();
+    loop {
+        select! {
+            recv(stop) -> _ => return,
+            default(SCAN_EVERY) => {}
+        }
+        let now = Instant::now();
+        let open = connections(port);
+        first_seen.retain(|inode, _| open.iter().any(|c| c.inode == *inode));
+        let idle: Vec<(usize, Duration)> = open
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let seen = *first_seen.entry(c.inode).or_insert(now);
+                let last = activity.last(&c.peer).map_or(seen, |at| at.max(seen));
+                (i, now.saturating_duration_since(last))
+            })
+            .collect();
+        let cut = to_cut(&idle, limits);
+        if !cut.is_empty() {
+            log::debug!(
+                "reaper: cutting {} of {} connections",
+                cut.len(),
+                open.len()
+            );
+        }
+        for i in cut {
+            shut(&open[i], Shutdown::Both);
+        }
+        activity.keep_only(&open.iter().map(|c| c.peer).collect::<Vec<_>>());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+
+    const LIMITS: Limits = Limits {
+        idle_timeout: Duration::from_secs(10),
+        max_connections: 3,
+    };
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[test]
+    fn cuts_the_idle_then_the_most_idle_beyond_the_cap() {
+        assert_eq!(to_cut(&[(0, secs(1)), (1, secs(11))], LIMITS), [1]);
+        let five = [
+            (0, secs(1)),
+            (1, secs(5)),
+            (2, secs(2)),
+            (3, secs(9)),
+            (4, secs(0)),
+        ];
+        let mut cut = to_cut(&five, LIMITS);
+        cut.sort();
+        assert_eq!(
+            cut,
+            [1, 3],
+            "the two most idle of five, over a cap of three"
+        );
+        assert!(to_cut(&[], LIMITS).is_empty());
+    }
+
+    #[test]
+    fn finds_accepted_connections_on_the_port_and_shuts_them() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (accepted, peer) = listener.accept().unwrap();
+        let _clone = accepted.try_clone().unwrap();
+        let found = connections(port);
+        assert_eq!(
+            found.len(),
+            1,
+            "one per socket, not per descriptor: {found:?}"
+        );
+        assert_eq!(found[0].peer, peer);
+        shut_peer(port, peer, Shutdown::Both);
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut buffer = [0; 1];
+        assert_eq!(
+            client.read(&mut buffer).unwrap(),
+            0,
+            "the client sees the end"
+        );
+        drop(accepted);
+    }
+}
