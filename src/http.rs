@@ -77,9 +77,11 @@ pub fn serve(
 /// loudly, for its supervisor to restart it. See the README's security section.
 pub const MAX_DRAINED_BODY: usize = 1 << 20;
 
-/// Requests one connection may send per second; past it the connection is cut (a pipelining
-/// flood would otherwise fill tiny_http's unbounded queue).
-pub const MAX_REQUESTS_PER_SECOND: u32 = 200;
+/// Requests one connection may send per second; past it the connection is cut. A pipelining
+/// flood would otherwise fill tiny_http's unbounded queue (265 MB for 200 000 requests,
+/// `shared/reference/tiny_http.md` §3c). A client or benchmark that needs more uses several
+/// connections.
+pub const MAX_REQUESTS_PER_SECOND: u32 = 2000;
 
 /// What the request loop keeps between requests.
 pub struct Loop<'a> {

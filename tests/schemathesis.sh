@@ -154,9 +154,12 @@ names += ["é".encode(), "wlan€".encode(), ("é" * 8).encode(), b"w\xfflan"]
 rng = random.Random(1)
 names += [bytes(rng.choice(range(0x20, 0x7f)) for _ in range(rng.randint(1, 17))) for _ in range(2000)]
 
-connection = http.client.HTTPConnection(urllib.parse.urlsplit(sys.argv[2]).netloc, timeout=5)
+netloc = urllib.parse.urlsplit(sys.argv[2]).netloc
 problems, counts = [], {}
-for raw in names:
+for index, raw in enumerate(names):
+    # A fresh connection every 500 requests: the daemon cuts one that sends thousands a second.
+    if index % 500 == 0:
+        connection = http.client.HTTPConnection(netloc, timeout=5)
     connection.request("GET", "/api/v1/interface/%s/stats" % urllib.parse.quote(raw, safe=""))
     response = connection.getresponse()
     response.read()
