@@ -24,6 +24,10 @@ use socket2::SockRef;
 
 /// How often the connections are looked at.
 pub const SCAN_EVERY: Duration = Duration::from_millis(500);
+/// A connection still open this long after it was shut down is stuck for good.
+pub const STUCK_AFTER: Duration = Duration::from_secs(10);
+/// Stuck connections (each a thread and two descriptors, for ever) that end the process.
+pub const MAX_STUCK: usize = 32;
 
 /// One accepted connection on our port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,6 +166,9 @@ pub fn run(port: u16, limits: Limits, activity: Activity, stop: Receiver<()>) {
     // When each socket (by inode) was first seen: the idle time of a connection that never
     // had a request answered (a slowloris, a silent client) counts from there.
     let mut first_seen: HashMap<u64, Instant> = HashMap::new();
+    // When each socket was shut down: one still open long after is held by a tiny_http thread
+    // that will never let go (an HTTP/2.0 request line deadlocks it, §3g).
+    let mut shut_at: HashMap<u64, Instant> = HashMap::new();
     loop {
         select! {
             recv(stop) -> _ => return,
@@ -170,6 +177,20 @@ pub fn run(port: u16, limits: Limits, activity: Activity, stop: Receiver<()>) {
         let now = Instant::now();
         let open = connections(port);
         first_seen.retain(|inode, _| open.iter().any(|c| c.inode == *inode));
+        shut_at.retain(|inode, _| open.iter().any(|c| c.inode == *inode));
+        let stuck = shut_at
+            .values()
+            .filter(|at| now.saturating_duration_since(**at) >= STUCK_AFTER)
+            .count();
+        if stuck >= MAX_STUCK {
+            log::error!(
+                "reaper: {stuck} connections shut down over {} s ago are still held by tiny_http \
+                 threads that will never end (an HTTP/2.0 request line deadlocks them); exiting \
+                 for the supervisor to restart the daemon before descriptors run out",
+                STUCK_AFTER.as_secs()
+            );
+            std::process::exit(1);
+        }
         let idle: Vec<(usize, Duration)> = open
             .iter()
             .enumerate()
@@ -189,6 +210,7 @@ pub fn run(port: u16, limits: Limits, activity: Activity, stop: Receiver<()>) {
         }
         for i in cut {
             shut(&open[i], Shutdown::Both);
+            shut_at.entry(open[i].inode).or_insert(now);
         }
         activity.keep_only(&open.iter().map(|c| c.peer).collect::<Vec<_>>());
     }

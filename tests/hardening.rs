@@ -196,3 +196,26 @@ fn a_pipelining_flood_is_cut_and_others_are_still_served() {
     );
     answered_within_a_second(daemon.addr);
 }
+
+/// tiny_http 0.12 deadlocks the thread of a connection that sends an HTTP/2.0 request line, for
+/// ever, with its two descriptors (shared/reference/tiny_http.md §3g). Shutting the socket down
+/// does not free them; once 32 such connections are stuck, the daemon exits with status 1
+/// rather than run out of descriptors.
+#[test]
+fn connections_tiny_http_never_lets_go_end_the_process_loudly() {
+    let mut daemon = Daemon::start(&["--idle-timeout", "1s"]);
+    let prefaces: Vec<TcpStream> = (0..40)
+        .map(|_| {
+            let mut stream = connect(daemon.addr);
+            stream
+                .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+                .unwrap();
+            stream
+        })
+        .collect();
+    answered_within(daemon.addr, Duration::from_secs(3));
+    // Idle after 1 s, shut down, stuck 10 s later.
+    let status = daemon.wait_exit(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(1), "{status}");
+    drop(prefaces);
+}
