@@ -13,23 +13,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
-if [ -z "$CHROMIUM" ]; then
-    if [ "${CI:-}" = true ]; then
-        echo "dashboard_browser: chromium is missing; .ci/run installs it" >&2
-        exit 1
-    fi
-    echo "dashboard_browser: skipped: no chromium (apt-get install chromium)"
-    exit 0
-fi
+source tests/support/lib.sh
+find_chromium
 BIN=${IFSTATSD_BIN:-target/debug/ifstatsd}
-work=$(mktemp -d)
-daemon=
-cleanup() {
-    [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
 
 # eth0: 125 000 B/s in (1 Mbit/s), 25 000 B/s out; lo idle; wg0 vanishes at the end.
 write_source() {
@@ -45,18 +31,9 @@ write_source() {
     mv "$work/net_dev.tmp" "$work/net_dev"
 }
 start() {
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    "$BIN" --listen "127.0.0.1:$port" --source "$work/net_dev" --sysfs "$work/sysfs" \
-        --state-file "$work/state" --log-level warn "$@" &
-    daemon=$!
-    local deadline=$((SECONDS + 20))
-    until curl -sf -o /dev/null "http://127.0.0.1:$port/health"; do
-        if [ $SECONDS -ge $deadline ] || ! kill -0 "$daemon" 2>/dev/null; then
-            echo "dashboard_browser: the daemon did not come up" >&2
-            exit 1
-        fi
-        sleep 0.05
-    done
+    port=$(free_port)
+    start_daemon "$BIN" "$port" --source "$work/net_dev" --sysfs "$work/sysfs" \
+        --state-file "$work/state" --log-level warn "$@"
 }
 
 mkdir "$work/sysfs"
@@ -68,19 +45,16 @@ for k in $(seq 1 15); do
     write_source "$k" 1
 done
 write_source 15 0
-kill "$daemon"; wait "$daemon" || true; daemon=
+stop_daemon
 start --interval 2m
 
-browse() {
-    "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run \
-        --disable-background-networking --disable-component-update --disable-sync --disable-quic \
-        --user-data-dir="$work/profile" --virtual-time-budget=12000 "$@" \
-        "http://127.0.0.1:$port/" 2>/dev/null
-}
-browse --window-size=1280,900 --dump-dom > "$work/dom.html"
+url="http://127.0.0.1:$port/"
+browse "$url" --virtual-time-budget=12000 --window-size=1280,900 --dump-dom > "$work/dom.html"
 mkdir -p target
-browse --window-size=1280,1000 --screenshot="$PWD/target/dashboard-desktop.png" >/dev/null
-browse --window-size=390,1400 --screenshot="$PWD/target/dashboard-phone.png" >/dev/null
+browse "$url" --virtual-time-budget=12000 --window-size=1280,1000 \
+    --screenshot="$PWD/target/dashboard-desktop.png" >/dev/null
+browse "$url" --virtual-time-budget=12000 --window-size=390,1400 \
+    --screenshot="$PWD/target/dashboard-phone.png" >/dev/null
 curl -sf "http://127.0.0.1:$port/api/v1/interfaces" > "$work/api.json"
 
 python3 - "$work/dom.html" "$work/api.json" <<'PY'
@@ -133,9 +107,6 @@ PY
 
 # The daemon goes away and comes back while the page is open (DevTools protocol, real time).
 VENV=${BROWSER_VENV:-.venv-browser}
-if ! "$VENV/bin/python" -c "import websocket" 2>/dev/null; then
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "websocket-client==1.9.2"
-fi
-kill "$daemon"; wait "$daemon" || true; daemon=
+ensure_venv "$VENV" websocket "websocket-client==1.9.2"
+stop_daemon
 "$VENV/bin/python" tests/dashboard_recovery.py "$BIN" "$CHROMIUM" "$work"

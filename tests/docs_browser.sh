@@ -5,47 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
-if [ -z "$CHROMIUM" ]; then
-    if [ "${CI:-}" = true ]; then
-        echo "docs_browser: chromium is missing; .ci/run installs it" >&2
-        exit 1
-    fi
-    echo "docs_browser: skipped: no chromium (apt-get install chromium)"
-    exit 0
-fi
+source tests/support/lib.sh
+find_chromium
 
 cargo build --quiet --features swagger-ui --target-dir target/swagger
-BIN=target/swagger/debug/ifstatsd
-work=$(mktemp -d)
-daemon=
-cleanup() {
-    [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$BIN" --listen "127.0.0.1:$port" --log-level warn &
-daemon=$!
-deadline=$((SECONDS + 20))
-until curl -sf -o /dev/null "http://127.0.0.1:$port/health"; do
-    if [ $SECONDS -ge $deadline ] || ! kill -0 "$daemon" 2>/dev/null; then
-        echo "docs_browser: the daemon did not come up" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-
-browse() {
-    "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run \
-        --disable-background-networking --disable-component-update --disable-sync --disable-quic \
-        --user-data-dir="$work/profile" --virtual-time-budget=20000 "$@" \
-        "http://127.0.0.1:$port/docs" 2>/dev/null
-}
-browse --dump-dom > "$work/dom.html"
+port=$(free_port)
+start_daemon target/swagger/debug/ifstatsd "$port" --log-level warn
+url="http://127.0.0.1:$port/docs"
+browse "$url" --virtual-time-budget=20000 --dump-dom > "$work/dom.html"
 mkdir -p target
-browse --window-size=1280,1800 --screenshot="$PWD/target/docs.png" >/dev/null
+browse "$url" --virtual-time-budget=20000 --window-size=1280,1800 \
+    --screenshot="$PWD/target/docs.png" >/dev/null
 
 # Every operation of the document, rendered as an operation block with its path.
 expected=$(python3 - <<'PY'

@@ -6,20 +6,8 @@ cd "$(dirname "$0")/.."
 
 BIN=${IFSTATSD_BIN:-target/debug/ifstatsd}
 VENV=${PROMETHEUS_VENV:-.venv-prometheus}
-VERSION=0.21.1
-if ! "$VENV/bin/python" -c "import prometheus_client" 2>/dev/null; then
-    echo "prometheus: installing prometheus_client $VERSION into $VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "prometheus_client==$VERSION"
-fi
-
-work=$(mktemp -d)
-daemon=
-cleanup() {
-    [ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+source tests/support/lib.sh
+ensure_venv "$VENV" prometheus_client "prometheus_client==0.21.1"
 
 # Interfaces with traffic, one vanishing, and a name that needs escaping in a label.
 source_at() {
@@ -33,18 +21,9 @@ source_at() {
 }
 source_at 0 > "$work/net_dev"
 mkdir "$work/sysfs"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$BIN" --listen "127.0.0.1:$port" --interval 100ms --source "$work/net_dev" --sysfs "$work/sysfs" \
-    --log-level warn &
-daemon=$!
-deadline=$((SECONDS + 20))
-until "$VENV/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/health', timeout=1)" 2>/dev/null; do
-    if [ $SECONDS -ge $deadline ] || ! kill -0 "$daemon" 2>/dev/null; then
-        echo "prometheus: the daemon did not come up" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
+port=$(free_port)
+start_daemon "$BIN" "$port" --interval 100ms --source "$work/net_dev" --sysfs "$work/sysfs" \
+    --log-level warn
 # Six steps of traffic, paced over several samples (pacing, not waiting: the check below reads
 # whatever sample is current and compares it exactly).
 for k in 1 2 3 4 5 6; do
