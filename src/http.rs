@@ -128,7 +128,7 @@ impl Loop<'_> {
                 }
             }
         }
-        let unread = unread_body(&request);
+        let unread = unread_body(&request).or_else(|| oversized_head(&request));
         if let (Some(_), Some(peer)) = (&unread, peer) {
             // Above isize::MAX the allocation fails with a panic, which respond()'s
             // catch_unwind survives; in between it would abort the process.
@@ -232,6 +232,32 @@ enum Flood {
     Now,
     /// A connection already cut: its queued requests are not answered.
     AlreadyCut,
+}
+
+/// The longest request target answered (longer: 414). Ours are under 100 bytes.
+pub const MAX_URL_BYTES: usize = 8 * 1024;
+/// The most header lines answered (more: 431).
+pub const MAX_HEADERS: usize = 100;
+/// The most header bytes answered (more: 431).
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// The answer to a request whose target or headers are larger than any client of this API
+/// sends (tiny_http reads them whole, with no limit). PURE over the request's head.
+fn oversized_head(request: &Request) -> Option<Reply> {
+    if request.url().len() > MAX_URL_BYTES {
+        let message = format!("the request target is over {MAX_URL_BYTES} bytes");
+        return Some(api::error(414, "uri_too_long", message));
+    }
+    let headers = request.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len())
+        .sum();
+    if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        let message = format!("over {MAX_HEADERS} header lines or {MAX_HEADER_BYTES} bytes");
+        return Some(api::error(431, "request_header_fields_too_large", message));
+    }
+    None
 }
 
 /// The answer to a request whose body tiny_http has not read (more than 1 KiB announced, any

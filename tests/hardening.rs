@@ -219,3 +219,34 @@ fn connections_tiny_http_never_lets_go_end_the_process_loudly() {
     assert_eq!(status.code(), Some(1), "{status}");
     drop(prefaces);
 }
+
+/// Sends `request` on a new connection; the status of the answer, if the daemon gave one.
+fn answer_to(addr: SocketAddr, request: &[u8]) -> Option<u16> {
+    let mut stream = connect(addr);
+    stream.write_all(request).ok()?;
+    let mut head = [0; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+#[test]
+fn oversized_and_malformed_heads_get_a_4xx_or_nothing_and_others_are_served() {
+    let daemon = Daemon::start(&[]);
+    let long_url = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(1 << 20));
+    assert_eq!(answer_to(daemon.addr, long_url.as_bytes()), Some(414));
+    answered_within_a_second(daemon.addr);
+    let many: String = (0..10_000).map(|i| format!("X-{i}: y\r\n")).collect();
+    let many = format!("GET /health HTTP/1.1\r\nHost: x\r\n{many}\r\n");
+    assert_eq!(answer_to(daemon.addr, many.as_bytes()), Some(431));
+    answered_within_a_second(daemon.addr);
+    // tiny_http answers garbage with 400 itself, and drops a line with non-ASCII bytes.
+    assert_eq!(
+        answer_to(daemon.addr, b"\x16\x03\x01garbage\r\n\r\n"),
+        Some(400)
+    );
+    assert_eq!(
+        answer_to(daemon.addr, b"GET /h\xc3\xa9alth HTTP/1.1\r\n\r\n"),
+        None
+    );
+    answered_within_a_second(daemon.addr);
+}

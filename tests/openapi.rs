@@ -36,6 +36,15 @@ const TIMESTAMP_PATTERN: &str =
 /// `internal_error` only if serde_json fails, and none of the API's types can make it fail.
 const UNREACHABLE: [(u64, &str); 1] = [(500, "internal_error")];
 
+/// Error codes the HTTP layer (`src/http.rs`) sends before a request reaches `api::handle`, for
+/// heads and bodies no client of the API sends; tests/hardening.rs checks each.
+const HTTP_LAYER: [(u64, &str); 4] = [
+    (413, "payload_too_large"),
+    (414, "uri_too_long"),
+    (417, "expectation_failed"),
+    (431, "request_header_fields_too_large"),
+];
+
 fn spec() -> Value {
     yaml_serde::from_str(OPENAPI_YAML).expect("openapi.yaml is valid YAML")
 }
@@ -544,6 +553,7 @@ fn bodies_match_their_documented_schemas() {
         );
         sent.insert((status, code.to_owned()));
     }
+    sent.extend(HTTP_LAYER.map(|(status, code)| (status, code.to_owned())));
     let sent_codes: BTreeSet<&str> = sent.iter().map(|(_, c)| c.as_str()).collect();
     let sent_statuses: BTreeSet<u64> = sent.iter().map(|(s, _)| *s).collect();
     assert_eq!(
