@@ -12,7 +12,13 @@
 //! HTTP request loop (http) --routes, api--> clones the latest view, answers
 //! ```
 //!
-//! The signal thread (`shutdown`) stops them all on SIGTERM or SIGINT.
+//! Beside them:
+//! - `shutdown`: the signal thread, which stops them all on SIGTERM or SIGINT;
+//! - `persist` and `state`: the state file, saved by the stats thread and restored at start-up;
+//! - `reaper` and `watchdog`: threads that guard tiny_http from hostile or stuck clients;
+//! - `metrics`, `dashboard`, `docs`: the Prometheus text, the dashboard page and Swagger UI,
+//!   rendered by `api` from the same view;
+//! - `config`, `filter`, `logging`: the command line, the interface globs, the log.
 
 #![deny(unsafe_code)] // one exception, with its reasons: src/reaper.rs
 #![warn(missing_docs)]
