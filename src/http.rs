@@ -60,15 +60,7 @@ pub fn serve(
     stopping: &AtomicBool,
 ) -> io::Result<()> {
     let port = local_addr(server).map_or(0, |addr| addr.port());
-    Loop {
-        shared,
-        started,
-        stopping,
-        activity: Activity::default(),
-        port,
-        rates: HashMap::new(),
-    }
-    .serve(server)
+    Loop::new(shared, started, stopping, Activity::default(), port).serve(server)
 }
 
 /// Largest announced body answered with 413. tiny_http drains an unread body when the request
@@ -96,10 +88,28 @@ pub struct Loop<'a> {
     /// Our port, to find a client's socket.
     pub port: u16,
     /// Requests per client in the current second.
-    pub rates: HashMap<SocketAddr, (Instant, u32)>,
+    rates: HashMap<SocketAddr, (Instant, u32)>,
 }
 
-impl Loop<'_> {
+impl<'a> Loop<'a> {
+    /// The loop for a server listening on `port`, sharing `activity` with the reaper.
+    pub fn new(
+        shared: &'a SharedView,
+        started: Instant,
+        stopping: &'a AtomicBool,
+        activity: Activity,
+        port: u16,
+    ) -> Self {
+        Loop {
+            shared,
+            started,
+            stopping,
+            activity,
+            port,
+            rates: HashMap::new(),
+        }
+    }
+
     /// Answers requests until `stopping` is set and the server is unblocked (`Ok`), or tiny_http's
     /// accept thread dies (`Err`: the daemon cannot serve any more and should exit).
     pub fn serve(&mut self, server: &Server) -> io::Result<()> {

@@ -1,6 +1,5 @@
 //! The ifstatsd daemon: configuration, logging, signals, the first sample, the threads, the loop.
 
-use std::collections::HashMap;
 use std::error::Error;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -108,15 +107,7 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
         interval,
         config.source.display()
     );
-    let mut requests = http::Loop {
-        shared: &shared,
-        started,
-        stopping: &stopping,
-        activity,
-        port: addr.port(),
-        rates: HashMap::new(),
-    };
-    requests
+    http::Loop::new(&shared, started, &stopping, activity, addr.port())
         .serve(&server)
         .map_err(|e| format!("the HTTP server stopped accepting connections: {e}"))?;
 

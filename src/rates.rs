@@ -174,10 +174,16 @@ pub fn average(
     window: Duration,
     interval: Duration,
 ) -> Option<Rate> {
+    let oldest = ring.get(first_inside(ring, now_us, window, interval))?;
+    rate_between(oldest, ring.newest()?, window)
+}
+
+/// The age order of the oldest slot inside the window, by the rule in the module doc: the
+/// intervals inside start no earlier than `window + interval / 2` before `now_us`.
+fn first_inside(ring: &Ring<Slot>, now_us: u64, window: Duration, interval: Duration) -> usize {
     let reach_us = (window + interval / 2).as_micros() as u64;
     let threshold = now_us.saturating_sub(reach_us);
-    let oldest = ring.get(ring.partition_point(|slot| slot.at_us >= threshold))?;
-    rate_between(oldest, ring.newest()?, window)
+    ring.partition_point(|slot| slot.at_us >= threshold)
 }
 
 /// One interval between two samples, for a chart.
@@ -199,8 +205,7 @@ pub fn intervals(
     window: Duration,
     interval: Duration,
 ) -> Vec<Interval> {
-    let reach_us = (window + interval / 2).as_micros() as u64;
-    let first = ring.partition_point(|slot| slot.at_us >= now_us.saturating_sub(reach_us));
+    let first = first_inside(ring, now_us, window, interval);
     let slots: Vec<&Slot> = ring.iter().skip(first).collect();
     slots
         .windows(2)

@@ -70,8 +70,9 @@ pub fn route(method: &str, url: &str) -> Route {
         "/openapi.yaml" => Route::OpenApi,
         "/metrics" => Route::Metrics,
         "/docs" => Route::Docs,
-        _ if docs_asset(path).is_some() => Route::DocsAsset {
-            name: docs_asset(path).unwrap_or_default().to_owned(),
+        _ if path.starts_with("/docs/") => match docs_asset(path) {
+            Some(name) => Route::DocsAsset { name: name.into() },
+            None => return Route::NotFound,
         },
         _ => match path
             .strip_prefix(INTERFACE_PREFIX)
