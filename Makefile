@@ -13,7 +13,8 @@ run:
 build:
 	$(CARGO) build
 
-## test: unit, pipeline, HTTP, CLI and end-to-end tests, then the OpenAPI contract (schemathesis)
+## test: unit, pipeline, HTTP, CLI and end-to-end tests, the OpenAPI contract (schemathesis),
+## browsers, and the attack suite against the release binary
 test:
 	@# rstest's #[files] sweep sees new fixtures only when its test file recompiles.
 	touch tests/parse_proc_net_dev.rs
@@ -24,6 +25,8 @@ test:
 	bash tests/docs_browser.sh
 	IFSTATSD_BIN=target/debug/ifstatsd bash tests/dashboard_browser.sh
 	IFSTATSD_BIN=target/debug/ifstatsd bash contrib/test-contrib.sh
+	$(CARGO) build --release
+	IFSTATSD_BIN=target/release/ifstatsd python3 tests/attacks.py
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { print "cargo test: " p " passed, " f " failed" }' target/test-output.txt
 
 fmt:

@@ -116,7 +116,7 @@ command: /usr/sbin/ifstatsd --listen 127.0.0.1:9310 --source /proc/net/dev\
  --sysfs /sys/class/net --interval 10s --log-level info --log-target stderr\
  --state-file /tmp/ifstatsd/state --save-interval 15m\
  --boot-id-file /proc/sys/kernel/random/boot_id --max-connections 64\
- --idle-timeout 15s --write-timeout 5s
+ --idle-timeout 15s --write-timeout 300ms
 $procd_tail"
 
 mkdir "$scratch/off" && sed "s/option enabled '1'/option enabled '0'/" "$uci" >"$scratch/off/ifstatsd"

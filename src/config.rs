@@ -37,7 +37,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
 /// The default `--idle-timeout`: longer than the dashboard's 5 s refresh.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 /// The default `--write-timeout`.
-pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_WRITE_TIMEOUT: Duration = crate::http::WRITE_TIMEOUT;
 
 /// Everything the daemon needs to run.
 #[derive(Clone, Debug, PartialEq)]
@@ -165,7 +165,7 @@ Options:
                         long [default: 15s]
   --write-timeout DURATION
                         abandon a response (and its connection) when a write
-                        blocks this long [default: 5s]
+                        blocks this long [default: 300ms]
   -h, --help            print this help and exit
   -V, --version         print the version and exit
 

@@ -1,7 +1,7 @@
 //! The HTTP side: the listener, and the one request loop that answers from the latest view. This
 //! is the only module that knows tiny_http.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -17,8 +17,12 @@ use crate::routes;
 use crate::view::SharedView;
 
 /// How long one write to a client may block before the response is abandoned. tiny_http sets no
-/// timeouts; accepted sockets inherit this one from the listener (`SO_SNDTIMEO`).
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// timeouts; accepted sockets inherit this one from the listener (`SO_SNDTIMEO`). The one
+/// request loop waits for a client that does not read, and every other client waits with it:
+/// a response to such a client took two blocked writes before failing (1004 ms at 500 ms), so
+/// 300 ms keeps the others' answers within a second. A client that reads at all frees space in
+/// its socket's buffer far sooner, and a lost segment is sent again within 200 ms.
+pub const WRITE_TIMEOUT: Duration = Duration::from_millis(300);
 
 /// The listen backlog.
 const BACKLOG: i32 = 128;
@@ -69,11 +73,18 @@ pub fn serve(
 /// loudly, for its supervisor to restart it. See the README's security section.
 pub const MAX_DRAINED_BODY: usize = 1 << 20;
 
-/// Requests one connection may send per second; past it the connection is cut. A pipelining
-/// flood would otherwise fill tiny_http's unbounded queue (265 MB for 200 000 requests,
-/// `shared/reference/tiny_http.md` §3c). A client or benchmark that needs more uses several
-/// connections.
-pub const MAX_REQUESTS_PER_SECOND: u32 = 2000;
+/// Requests one connection may have waiting at once; past it the connection is cut. A client
+/// that waits for each answer never has more than one: only a pipelining client has more, and
+/// tiny_http reads such a client's requests ahead into an unbounded queue (265 MB for 200 000
+/// requests, `shared/reference/tiny_http.md` §3c).
+pub const MAX_PIPELINED: usize = 64;
+
+/// Requests the loop takes from tiny_http's queue ahead of answering them, to see how many each
+/// connection has waiting.
+const MAX_PENDING: usize = 1024;
+
+/// How long the requests of a cut connection are still recognised and dropped unanswered.
+const CUT_MEMORY: Duration = Duration::from_secs(10);
 
 /// What the request loop keeps between requests.
 pub struct Loop<'a> {
@@ -87,8 +98,12 @@ pub struct Loop<'a> {
     pub activity: Activity,
     /// Our port, to find a client's socket.
     pub port: u16,
-    /// Requests per client in the current second.
-    rates: HashMap<SocketAddr, (Instant, u32)>,
+    /// Requests taken from tiny_http and not answered yet, oldest first.
+    pending: VecDeque<Request>,
+    /// How many of `pending` each connection sent.
+    pending_by_peer: HashMap<SocketAddr, usize>,
+    /// Connections cut for pipelining too deep, and when.
+    cut: HashMap<SocketAddr, Instant>,
 }
 
 impl<'a> Loop<'a> {
@@ -106,7 +121,9 @@ impl<'a> Loop<'a> {
             stopping,
             activity,
             port,
-            rates: HashMap::new(),
+            pending: VecDeque::new(),
+            pending_by_peer: HashMap::new(),
+            cut: HashMap::new(),
         }
     }
 
@@ -114,10 +131,78 @@ impl<'a> Loop<'a> {
     /// accept thread dies (`Err`: the daemon cannot serve any more and should exit).
     pub fn serve(&mut self, server: &Server) -> io::Result<()> {
         loop {
-            match server.recv() {
-                Ok(request) => self.answer(request),
-                Err(_) if self.stopping.load(Ordering::SeqCst) => return Ok(()),
-                Err(e) => return Err(e),
+            if self.pending.is_empty() {
+                // A flood grew it; what it held goes back to the allocator.
+                self.pending.shrink_to(16);
+                // `try_recv` swallows the unblock marker, so the flag is checked before blocking.
+                if self.stopping.load(Ordering::SeqCst) {
+                    return Ok(());
+                }
+                match server.recv() {
+                    Ok(request) => self.take(request),
+                    Err(_) if self.stopping.load(Ordering::SeqCst) => return Ok(()),
+                    Err(e) => return Err(e),
+                }
+            }
+            while self.pending.len() < MAX_PENDING {
+                match server.try_recv() {
+                    Ok(Some(request)) => self.take(request),
+                    Ok(None) => break,
+                    Err(_) if self.stopping.load(Ordering::SeqCst) => return Ok(()),
+                    Err(e) => return Err(e),
+                }
+            }
+            if let Some(request) = self.pending.pop_front() {
+                if let Some(peer) = request.remote_addr() {
+                    self.forget_pending(*peer);
+                }
+                self.answer(request);
+            }
+        }
+    }
+
+    /// Queues `request` to be answered, or cuts its connection if it has too many waiting.
+    fn take(&mut self, request: Request) {
+        let Some(peer) = request.remote_addr().copied() else {
+            self.pending.push_back(request);
+            return;
+        };
+        let now = Instant::now();
+        if self
+            .cut
+            .get(&peer)
+            .is_some_and(|at| now.duration_since(*at) < CUT_MEMORY)
+        {
+            discard(request);
+            return;
+        }
+        self.pending.push_back(request);
+        let waiting = self.pending_by_peer.entry(peer).or_default();
+        *waiting += 1;
+        if *waiting > MAX_PIPELINED {
+            reaper::shut_peer(self.port, peer, Shutdown::Both);
+            self.cut
+                .retain(|_, at| now.duration_since(*at) < CUT_MEMORY);
+            self.cut.insert(peer, now);
+            self.pending_by_peer.remove(&peer);
+            let (theirs, others) = std::mem::take(&mut self.pending)
+                .into_iter()
+                .partition(|r| r.remote_addr() == Some(&peer));
+            self.pending = others;
+            log::warn!(
+                "{peer}: over {MAX_PIPELINED} pipelined requests waiting; cut, {} dropped",
+                theirs.len()
+            );
+            theirs.into_iter().for_each(discard);
+            self.activity.cut();
+        }
+    }
+
+    fn forget_pending(&mut self, peer: SocketAddr) {
+        if let Some(waiting) = self.pending_by_peer.get_mut(&peer) {
+            *waiting -= 1;
+            if *waiting == 0 {
+                self.pending_by_peer.remove(&peer);
             }
         }
     }
@@ -125,35 +210,9 @@ impl<'a> Loop<'a> {
     fn answer(&mut self, request: Request) {
         let now = Instant::now();
         let peer = request.remote_addr().copied();
-        if let Some(peer) = peer {
-            match self.flooding(peer, now) {
-                Flood::No => {}
-                // Its requests still queued are dropped unanswered (tiny_http's attempt to
-                // write a 500 fails on the shut socket).
-                Flood::AlreadyCut => return,
-                Flood::Now => {
-                    log::warn!("{peer}: over {MAX_REQUESTS_PER_SECOND} requests a second; cut");
-                    reaper::shut_peer(self.port, peer, Shutdown::Both);
-                    return;
-                }
-            }
-        }
         let unread = unread_body(&request).or_else(|| oversized_head(&request));
         if let (Some(_), Some(peer)) = (&unread, peer) {
-            // Above isize::MAX the allocation fails with a panic, which respond()'s
-            // catch_unwind survives; in between it would abort the process.
-            let allocated = MAX_DRAINED_BODY + 1..=isize::MAX as usize;
-            if request
-                .body_length()
-                .is_some_and(|n| allocated.contains(&n))
-            {
-                log::error!(
-                    "{peer} announced a body of {} bytes, which tiny_http would allocate whole \
-                     to discard it; exiting for the supervisor to restart the daemon",
-                    request.body_length().unwrap_or_default()
-                );
-                std::process::exit(1);
-            }
+            exit_before_a_fatal_drain(&request, peer);
             // With the read side shut, tiny_http's drain of the unread body ends at once.
             reaper::shut_peer(self.port, peer, Shutdown::Read);
         }
@@ -180,7 +239,8 @@ impl<'a> Loop<'a> {
             Ok(Err(e)) => {
                 // A client that does not read: cut it, or each of its queued requests would
                 // cost another write timeout.
-                log::debug!("{line}: response not sent: {e}; connection cut");
+                let took_ms = now.elapsed().as_secs_f64() * 1e3;
+                log::debug!("{line}: response not sent after {took_ms:.0} ms: {e}; connection cut");
                 if let Some(peer) = peer {
                     reaper::shut_peer(self.port, peer, Shutdown::Both);
                 }
@@ -207,41 +267,30 @@ impl<'a> Loop<'a> {
             )
         })
     }
-
-    /// Counts a request from `peer` against the per-second limit.
-    fn flooding(&mut self, peer: SocketAddr, now: Instant) -> Flood {
-        if self.rates.len() > 4096 {
-            self.rates
-                .retain(|_, (since, _)| now.duration_since(*since) < Duration::from_secs(10));
-        }
-        let (since, count) = self.rates.entry(peer).or_insert((now, 0));
-        let age = now.duration_since(*since);
-        // A cut connection's queued requests arrive within moments; a later connection from
-        // the same address and port is a new one.
-        if *count > MAX_REQUESTS_PER_SECOND && age < Duration::from_secs(10) {
-            return Flood::AlreadyCut;
-        }
-        if age >= Duration::from_secs(1) {
-            *since = now;
-            *count = 0;
-        }
-        *count += 1;
-        if *count > MAX_REQUESTS_PER_SECOND {
-            Flood::Now
-        } else {
-            Flood::No
-        }
-    }
 }
 
-/// What the request rate of one connection says.
-enum Flood {
-    /// Within the limit.
-    No,
-    /// Past it with this request: cut the connection.
-    Now,
-    /// A connection already cut: its queued requests are not answered.
-    AlreadyCut,
+/// Drops a request unanswered (tiny_http's attempt at a 500 fails on the shut connection).
+fn discard(request: Request) {
+    if let Some(peer) = request.remote_addr().copied() {
+        exit_before_a_fatal_drain(&request, peer);
+    }
+    // A length past isize::MAX makes the drain panic: caught, as in respond().
+    let _ = catch_unwind(AssertUnwindSafe(|| drop(request)));
+}
+
+/// Exits if answering or dropping `request` would make tiny_http allocate its whole unread
+/// body: between [`MAX_DRAINED_BODY`] and `isize::MAX` bytes that allocation is the attack, and
+/// 10^12 bytes aborts the process. Past `isize::MAX` the allocation panics instead, which the
+/// callers catch.
+fn exit_before_a_fatal_drain(request: &Request, peer: SocketAddr) {
+    let allocated = MAX_DRAINED_BODY + 1..=isize::MAX as usize;
+    if let Some(length) = request.body_length().filter(|n| allocated.contains(n)) {
+        log::error!(
+            "{peer} announced a body of {length} bytes, which tiny_http would allocate whole to \
+             discard it; exiting for the supervisor to restart the daemon"
+        );
+        std::process::exit(1);
+    }
 }
 
 /// The longest request target answered (longer: 414). Ours are under 100 bytes.

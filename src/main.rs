@@ -17,6 +17,7 @@ use ifstatsd::view::SharedView;
 use ifstatsd::{api, http, logging, state, watchdog};
 
 fn main() -> ExitCode {
+    ifstatsd::memory::configure();
     match config::parse_args(std::env::args_os().skip(1)) {
         Ok(Command::Run(config)) => match run(*config) {
             Ok(()) => ExitCode::SUCCESS,

@@ -7,7 +7,8 @@
 //! listener, and `shutdown()`s the ones to cut. tiny_http's worker then sees end-of-file and
 //! exits, closing its descriptors.
 //!
-//! This is the crate's only `unsafe` code: [`BorrowedFd::borrow_raw`] on a descriptor number read
+//! This is one of the crate's two pieces of `unsafe` code (the other is `malloc_trim` in
+//! [`crate::memory`]): [`BorrowedFd::borrow_raw`] on a descriptor number read
 //! from `/proc/self/fd`. The descriptor may be closed by tiny_http at any moment; a call on a
 //! closed descriptor fails with `EBADF`, and before a `shutdown()` the descriptor's inode is read
 //! again, so that a number reused for another socket in between is left alone.
@@ -16,7 +17,8 @@ use std::collections::HashMap;
 use std::fs;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{BorrowedFd, RawFd};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver};
@@ -25,7 +27,11 @@ use socket2::SockRef;
 /// How often the connections are looked at.
 pub const SCAN_EVERY: Duration = Duration::from_millis(500);
 /// A connection still open this long after it was shut down is stuck for good.
-pub const STUCK_AFTER: Duration = Duration::from_secs(10);
+///
+/// A thread that is not stuck sees the shutdown at once: reads and writes on a shut socket fail.
+pub const STUCK_AFTER: Duration = Duration::from_secs(5);
+/// How long after a burst tiny_http's surplus threads have exited (they wait 5 s for work).
+const IDLE_THREADS_EXIT: Duration = Duration::from_secs(6);
 /// Stuck connections (each a thread and two descriptors, for ever) that end the process.
 pub const MAX_STUCK: usize = 32;
 
@@ -107,33 +113,47 @@ pub fn shut_peer(port: u16, peer: SocketAddr, how: Shutdown) {
     }
 }
 
-/// When each client last had a request answered, written by the HTTP loop.
+/// What the HTTP loop tells the reaper: when each client last had a request answered, and
+/// whether it cut a client since the reaper last looked.
 #[derive(Clone, Debug, Default)]
-pub struct Activity(Arc<Mutex<HashMap<SocketAddr, Instant>>>);
+pub struct Activity(Arc<Shared>);
+
+#[derive(Debug, Default)]
+struct Shared {
+    answered: Mutex<HashMap<SocketAddr, Instant>>,
+    cut: AtomicBool,
+}
 
 impl Activity {
     /// Notes that `peer` was just answered.
     pub fn answered(&self, peer: SocketAddr, at: Instant) {
+        self.times().insert(peer, at);
+    }
+
+    /// Notes that the loop cut a client (it freed what that client's requests held).
+    pub fn cut(&self) {
+        self.0.cut.store(true, Ordering::Relaxed);
+    }
+
+    fn times(&self) -> MutexGuard<'_, HashMap<SocketAddr, Instant>> {
         self.0
+            .answered
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(peer, at);
     }
 
     fn last(&self, peer: &SocketAddr) -> Option<Instant> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(peer)
-            .copied()
+        self.times().get(peer).copied()
     }
 
-    /// Forgets the clients that are gone.
-    fn keep_only(&self, peers: &[SocketAddr]) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|peer, _| peers.contains(peer));
+    /// Forgets the clients that are gone; whether any was (or the loop cut one) since the last
+    /// call.
+    fn keep_only(&self, peers: &[SocketAddr]) -> bool {
+        let mut answered = self.times();
+        let before = answered.len();
+        answered.retain(|peer, _| peers.contains(peer));
+        let gone = answered.len() < before;
+        gone | self.0.cut.swap(false, Ordering::Relaxed)
     }
 }
 
@@ -168,7 +188,13 @@ pub fn run(port: u16, limits: Limits, activity: Activity, stop: Receiver<()>) {
     let mut first_seen: HashMap<u64, Instant> = HashMap::new();
     // When each socket was shut down: one still open long after is held by a tiny_http thread
     // that will never let go (an HTTP/2.0 request line deadlocks it, §3g).
-    let mut shut_at: HashMap<u64, Instant> = HashMap::new();
+    // Such a socket is looked for by descriptor, not among `connections`: once the client has
+    // closed its side too, the socket has no peer address any more.
+    let mut shut_at: HashMap<u64, (RawFd, Instant)> = HashMap::new();
+    // Connections open at the last look, and when to trim the heap once more: tiny_http's
+    // surplus threads exit a few seconds after a burst, and what they held is free only then.
+    let mut open_before = 0;
+    let mut trim_again_at: Option<Instant> = None;
     loop {
         select! {
             recv(stop) -> _ => return,
@@ -177,10 +203,10 @@ pub fn run(port: u16, limits: Limits, activity: Activity, stop: Receiver<()>) {
         let now = Instant::now();
         let open = connections(port);
         first_seen.retain(|inode, _| open.iter().any(|c| c.inode == *inode));
-        shut_at.retain(|inode, _| open.iter().any(|c| c.inode == *inode));
+        shut_at.retain(|inode, (fd, _)| socket_inode(*fd) == Some(*inode));
         let stuck = shut_at
             .values()
-            .filter(|at| now.saturating_duration_since(**at) >= STUCK_AFTER)
+            .filter(|(_, at)| now.saturating_duration_since(*at) >= STUCK_AFTER)
             .count();
         if stuck >= MAX_STUCK {
             log::error!(
@@ -210,9 +236,18 @@ pub fn run(port: u16, limits: Limits, activity: Activity, stop: Receiver<()>) {
         }
         for i in cut {
             shut(&open[i], Shutdown::Both);
-            shut_at.entry(open[i].inode).or_insert(now);
+            shut_at.entry(open[i].inode).or_insert((open[i].fd, now));
         }
-        activity.keep_only(&open.iter().map(|c| c.peer).collect::<Vec<_>>());
+        let peers: Vec<SocketAddr> = open.iter().map(|c| c.peer).collect();
+        // Connections ended: what their requests and threads held is free, now or soon.
+        if activity.keep_only(&peers) || open.len() < open_before {
+            crate::memory::release_free_memory();
+            trim_again_at = Some(now + IDLE_THREADS_EXIT);
+        } else if trim_again_at.is_some_and(|at| now >= at) {
+            crate::memory::release_free_memory();
+            trim_again_at = None;
+        }
+        open_before = open.len();
     }
 }
 

@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use rstest::rstest;
-use support::{try_fetch, wait_until, Daemon};
+use support::{request_text, try_fetch, wait_until, Client, Daemon};
 
 /// An ordinary request, answered within a second.
 fn answered_within_a_second(addr: SocketAddr) {
@@ -183,7 +183,7 @@ fn a_pipelining_flood_is_cut_and_others_are_still_served() {
     let daemon = Daemon::start(&[]);
     let mut flood = connect(daemon.addr);
     let batch = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n".repeat(5000);
-    // Written, never read: the answers back up and the request rate is far past the limit.
+    // Written, never read: far more requests waiting than MAX_PIPELINED.
     let writer = std::thread::spawn(move || {
         let _ = flood.write_all(batch.as_bytes());
         flood
@@ -195,6 +195,35 @@ fn a_pipelining_flood_is_cut_and_others_are_still_served() {
         "the flood was cut"
     );
     answered_within_a_second(daemon.addr);
+}
+
+/// A client that waits for each answer is never cut, however fast it asks; one that pipelines
+/// within the limit gets every answer, in order.
+#[test]
+fn fast_clients_and_moderate_pipelining_are_served_in_full() {
+    let daemon = Daemon::start(&[]);
+    let mut client = Client::connect(daemon.addr);
+    let started = Instant::now();
+    let mut answered = 0;
+    while answered < 3000 || started.elapsed() < Duration::from_secs(1) {
+        assert_eq!(client.request("GET", "/health").status, 200);
+        answered += 1;
+    }
+    let per_second = f64::from(answered) / started.elapsed().as_secs_f64();
+    eprintln!("one connection, one request at a time: {answered} answered, {per_second:.0}/s");
+    let targets = ["/health", "/api/v1/interfaces", "/nope"];
+    let batch: String = (0..60)
+        .map(|i| request_text("GET", targets[i % 3], "", ""))
+        .collect();
+    client.send(&batch);
+    for i in 0..60 {
+        let expected = if i % 3 == 2 { 404 } else { 200 };
+        assert_eq!(
+            client.receive(false).status,
+            expected,
+            "pipelined request {i}"
+        );
+    }
 }
 
 /// tiny_http 0.12 deadlocks the thread of a connection that sends an HTTP/2.0 request line, for
