@@ -283,11 +283,11 @@ impl SlotRing {
     /// `age_order` first.
     pub fn iter_from(&self, age_order: usize) -> OldestFirst<'_> {
         let mut back = self.iter_newest_first();
-        let skip = self.len().saturating_sub(age_order.saturating_add(1));
         if age_order >= self.len() {
-            back.next = None;
+            back.next = None; // past the newest: nothing
         }
-        for _ in 0..skip {
+        // Step back over the slots newer than `age_order`.
+        for _ in age_order.saturating_add(1)..self.len() {
             back.next();
         }
         OldestFirst {
