@@ -250,9 +250,6 @@ pub fn handle(route: &Route, view: &StatsView, clock: Clock) -> Reply {
 fn history<'a>(view: &StatsView, stats: &'a InterfaceStats, window_seconds: u32) -> History<'a> {
     let interval = view.collection.interval;
     let window = Duration::from_secs(u64::from(window_seconds));
-    let intervals = stats
-        .ring
-        .with(|ring| rates::intervals(ring, view.latest_at_us, window, interval));
     // Slot times are placed on the wall clock from the latest sample's (there is one: an
     // interface is known only after a successful sample).
     let anchor = view.updated_at.map_or(SystemTime::UNIX_EPOCH, |t| t.0);
@@ -261,27 +258,30 @@ fn history<'a>(view: &StatsView, stats: &'a InterfaceStats, window_seconds: u32)
         Timestamp(anchor.checked_sub(back).unwrap_or(SystemTime::UNIX_EPOCH))
     };
     let gap = interval.mul_f64(1.5);
-    let points = intervals
-        .iter()
-        .map(|i| {
-            let [rx_bytes, rx_packets, rx_errors, rx_dropped, tx_bytes, tx_packets, tx_errors, tx_dropped] =
-                i.rate.per_sec;
-            Point {
-                start: wall(i.start_us),
-                end: wall(i.end_us),
-                seconds: i.rate.covered.as_secs_f64(),
-                gap: i.rate.covered > gap,
-                rx_bytes_per_sec: rx_bytes,
-                rx_packets_per_sec: rx_packets,
-                rx_errors_per_sec: rx_errors,
-                rx_dropped_per_sec: rx_dropped,
-                tx_bytes_per_sec: tx_bytes,
-                tx_packets_per_sec: tx_packets,
-                tx_errors_per_sec: tx_errors,
-                tx_dropped_per_sec: tx_dropped,
-            }
-        })
-        .collect();
+    let point = |i: rates::Interval| {
+        let [rx_bytes, rx_packets, rx_errors, rx_dropped, tx_bytes, tx_packets, tx_errors, tx_dropped] =
+            i.rate.per_sec;
+        Point {
+            start: wall(i.start_us),
+            end: wall(i.end_us),
+            seconds: i.rate.covered.as_secs_f64(),
+            gap: i.rate.covered > gap,
+            rx_bytes_per_sec: rx_bytes,
+            rx_packets_per_sec: rx_packets,
+            rx_errors_per_sec: rx_errors,
+            rx_dropped_per_sec: rx_dropped,
+            tx_bytes_per_sec: tx_bytes,
+            tx_packets_per_sec: tx_packets,
+            tx_errors_per_sec: tx_errors,
+            tx_dropped_per_sec: tx_dropped,
+        }
+    };
+    // The points are built straight from the ring's walk, under its lock (microseconds).
+    let points = stats.ring.with(|ring| {
+        rates::intervals(ring, view.latest_at_us, window, interval)
+            .map(point)
+            .collect()
+    });
     History {
         interface: &stats.interface,
         present: stats.present,

@@ -5,7 +5,7 @@
 //! ```text
 //! proc_net_dev (pure parser)
 //!      |
-//! sampler thread --Sample over a crossbeam channel--> stats thread (ring, rates)
+//! sampler thread --Sample over a crossbeam channel--> stats thread (slot_ring, rates)
 //!                                                          |
 //!                                              publishes an Arc<StatsView>
 //!                                                          |
@@ -40,6 +40,7 @@ pub mod ring;
 pub mod routes;
 pub mod sampler;
 pub mod shutdown;
+pub mod slot_ring;
 pub mod snapshot;
 pub mod state;
 pub mod stats;

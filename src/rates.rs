@@ -23,11 +23,13 @@
 //!
 //! # Windows
 //!
-//! The ring of each interface holds [`Slot`]s: the sample's monotonic time and the running totals of
-//! its deltas since ifstatsd first saw the interface. The sum of the deltas of the intervals inside a
-//! window is then the difference of two totals, and the seconds they cover the difference of two
-//! times, so each window costs a binary search instead of a sum. This is exact window arithmetic
-//! over the samples, not an exponential average.
+//! The ring of each interface ([`SlotRing`]) holds [`Slot`]s: the sample's monotonic time and the
+//! running totals of its deltas since ifstatsd first saw the interface. The sum of the deltas of
+//! the intervals inside a window is then the difference of two totals, and the seconds they cover
+//! the difference of two times. The ring keeps its slots in a compact layout (see
+//! [`crate::slot_ring`]) and rebuilds them exactly, walking back from the newest, so a window
+//! costs a walk over its own slots (at most 361 at the default interval), with no allocation.
+//! This is exact window arithmetic over the samples, not an exponential average.
 //!
 //! An interval is inside a window of `W` seconds when it started no earlier than `W + I/2` before
 //! the newest sample, `I` being the configured interval. The half interval absorbs scheduling
@@ -38,7 +40,7 @@
 use std::time::Duration;
 
 use crate::proc_net_dev::{Counters, COUNTERS};
-use crate::ring::Ring;
+use crate::slot_ring::SlotRing;
 
 /// 2^32, the modulus of a 32-bit counter.
 const WRAP_32: u64 = 1 << 32;
@@ -121,7 +123,8 @@ fn kept_counting(i: usize, rose: &impl Fn(usize) -> bool) -> bool {
     }
 }
 
-/// One ring entry: a sample's time and the running totals of the deltas up to it.
+/// What the ring holds per sample, as it gives it back: the sample's time and the running totals
+/// of the deltas up to it. [`SlotRing`] stores it more compactly, but exactly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slot {
     /// Microseconds on the monotonic clock since the statistics' first sample.
@@ -160,30 +163,34 @@ pub fn rate_between(older: &Slot, newer: &Slot, window: Duration) -> Option<Rate
 
 /// The rate of the newest interval of `ring`, if it ends at `now_us` (the interface was in the
 /// latest sample).
-pub fn current(ring: &Ring<Slot>, now_us: u64, interval: Duration) -> Option<Rate> {
-    let newest = ring.newest().filter(|slot| slot.at_us == now_us)?;
-    let previous = ring.get(ring.len().checked_sub(2)?)?;
-    rate_between(previous, newest, interval)
+pub fn current(ring: &SlotRing, now_us: u64, interval: Duration) -> Option<Rate> {
+    let mut newest_first = ring.iter_newest_first();
+    let newest = newest_first.next().filter(|slot| slot.at_us == now_us)?;
+    let previous = newest_first.next()?;
+    rate_between(&previous, &newest, interval)
 }
 
 /// The average rate over the intervals of `ring` inside the window of length `window` that ends
 /// at `now_us`, by the rule in the module doc.
-pub fn average(
-    ring: &Ring<Slot>,
-    now_us: u64,
-    window: Duration,
-    interval: Duration,
-) -> Option<Rate> {
+pub fn average(ring: &SlotRing, now_us: u64, window: Duration, interval: Duration) -> Option<Rate> {
     let oldest = ring.get(first_inside(ring, now_us, window, interval))?;
-    rate_between(oldest, ring.newest()?, window)
+    rate_between(&oldest, &ring.newest()?, window)
 }
 
 /// The age order of the oldest slot inside the window, by the rule in the module doc: the
-/// intervals inside start no earlier than `window + interval / 2` before `now_us`.
-fn first_inside(ring: &Ring<Slot>, now_us: u64, window: Duration, interval: Duration) -> usize {
-    let reach_us = (window + interval / 2).as_micros() as u64;
+/// intervals inside start no earlier than `window + interval / 2` before `now_us`. Slot times
+/// never decrease (the statistics thread ignores a sample older than the last one), so the slots
+/// inside are the newest ones: they are counted back from the newest.
+fn first_inside(ring: &SlotRing, now_us: u64, window: Duration, interval: Duration) -> usize {
+    // Saturating: a window reaching back further than u64 microseconds holds everything.
+    let reach_us =
+        u64::try_from(window.saturating_add(interval / 2).as_micros()).unwrap_or(u64::MAX);
     let threshold = now_us.saturating_sub(reach_us);
-    ring.partition_point(|slot| slot.at_us >= threshold)
+    let inside = ring
+        .iter_newest_first()
+        .take_while(|slot| slot.at_us >= threshold)
+        .count();
+    ring.len().saturating_sub(inside)
 }
 
 /// One interval between two samples, for a chart.
@@ -198,31 +205,31 @@ pub struct Interval {
 }
 
 /// The intervals of `ring` inside the window of length `window` ending at `now_us` (by the rule
-/// of [`average`]), oldest first: one per pair of consecutive samples.
+/// of [`average`]), oldest first: one per pair of consecutive samples. An iterator, so that the
+/// caller builds its own list without another.
 pub fn intervals(
-    ring: &Ring<Slot>,
+    ring: &SlotRing,
     now_us: u64,
     window: Duration,
     interval: Duration,
-) -> Vec<Interval> {
-    let first = first_inside(ring, now_us, window, interval);
-    let slots: Vec<&Slot> = ring.iter().skip(first).collect();
-    slots
-        .windows(2)
-        .filter_map(|pair| {
-            let rate = rate_between(pair[0], pair[1], interval)?;
-            Some(Interval {
-                start_us: pair[0].at_us,
-                end_us: pair[1].at_us,
-                rate,
-            })
+) -> impl Iterator<Item = Interval> + '_ {
+    let mut slots = ring.iter_from(first_inside(ring, now_us, window, interval));
+    let mut older = slots.next();
+    slots.filter_map(move |newer| {
+        let start = older.replace(newer)?;
+        let rate = rate_between(&start, &newer, interval)?;
+        Some(Interval {
+            start_us: start.at_us,
+            end_us: newer.at_us,
+            rate,
         })
-        .collect()
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use rstest::rstest;
 
     fn c(a: [u64; COUNTERS]) -> Counters {
@@ -261,8 +268,8 @@ mod tests {
         );
     }
 
-    fn ring_of(points: &[(u64, u64)], capacity: usize) -> Ring<Slot> {
-        let mut ring = Ring::with_capacity(capacity);
+    fn ring_of(points: &[(u64, u64)], capacity: usize) -> SlotRing {
+        let mut ring = SlotRing::with_capacity(capacity);
         for &(at_s, rx_bytes) in points {
             let mut totals = [0; COUNTERS];
             totals[0] = rx_bytes;
@@ -331,13 +338,13 @@ mod tests {
     #[test]
     fn no_interval_no_rate() {
         assert_eq!(average(&ring_of(&[(0, 0)], 10), 0, MINUTE, TEN_S), None);
-        assert_eq!(average(&Ring::with_capacity(3), 0, MINUTE, TEN_S), None);
+        assert_eq!(average(&SlotRing::with_capacity(3), 0, MINUTE, TEN_S), None);
     }
 
     #[test]
     fn irregular_intervals_and_jitter() {
         // Late ticks: 0, 10.4, 19.9, 31, 40, 50.2, 60.3 seconds (in ms resolution).
-        let mut ring = Ring::with_capacity(100);
+        let mut ring = SlotRing::with_capacity(100);
         let times_ms = [0u64, 10_400, 19_900, 31_000, 40_000, 50_200, 60_300];
         for (k, at) in times_ms.iter().enumerate() {
             let mut totals = [0; COUNTERS];
@@ -370,7 +377,7 @@ mod tests {
             &[(0, 0), (10, 1000), (20, 1000), (50, 4000), (60, 4500)],
             100,
         );
-        let all = intervals(&ring, 60_000_000, MINUTE, TEN_S);
+        let all: Vec<Interval> = intervals(&ring, 60_000_000, MINUTE, TEN_S).collect();
         let spans: Vec<(u64, u64)> = all
             .iter()
             .map(|i| (i.start_us / 1_000_000, i.end_us / 1_000_000))
@@ -386,11 +393,14 @@ mod tests {
         assert_eq!(counted, 4500.0);
         let last_20s = intervals(&ring, 60_000_000, Duration::from_secs(20), TEN_S);
         assert_eq!(
-            last_20s.len(),
+            last_20s.count(),
             1,
             "the 20-50 interval starts before the window"
         );
-        assert!(intervals(&Ring::with_capacity(2), 0, MINUTE, TEN_S).is_empty());
+        assert_eq!(
+            intervals(&SlotRing::with_capacity(2), 0, MINUTE, TEN_S).count(),
+            0
+        );
     }
 
     #[test]
@@ -405,5 +415,148 @@ mod tests {
         };
         let rate = rate_between(&older, &newer, TEN_S).unwrap();
         assert_eq!(rate.per_sec, [10.0; COUNTERS]);
+    }
+
+    /// The window arithmetic as it was over a plain vector of full slots (binary search,
+    /// random access): what the compact ring must answer, number for number.
+    mod over_a_vec {
+        use super::super::*;
+
+        fn first_inside(
+            slots: &[Slot],
+            now_us: u64,
+            window: Duration,
+            interval: Duration,
+        ) -> usize {
+            let reach_us = (window + interval / 2).as_micros() as u64;
+            let threshold = now_us.saturating_sub(reach_us);
+            slots.partition_point(|slot| slot.at_us < threshold)
+        }
+
+        pub fn current(slots: &[Slot], now_us: u64, interval: Duration) -> Option<Rate> {
+            let newest = slots.last().filter(|slot| slot.at_us == now_us)?;
+            let previous = slots.get(slots.len().checked_sub(2)?)?;
+            rate_between(previous, newest, interval)
+        }
+
+        pub fn average(
+            slots: &[Slot],
+            now_us: u64,
+            window: Duration,
+            interval: Duration,
+        ) -> Option<Rate> {
+            let oldest = slots.get(first_inside(slots, now_us, window, interval))?;
+            rate_between(oldest, slots.last()?, window)
+        }
+
+        pub fn intervals(
+            slots: &[Slot],
+            now_us: u64,
+            window: Duration,
+            interval: Duration,
+        ) -> Vec<Interval> {
+            let first = first_inside(slots, now_us, window, interval);
+            slots[first..]
+                .windows(2)
+                .filter_map(|pair| {
+                    let rate = rate_between(&pair[0], &pair[1], interval)?;
+                    Some(Interval {
+                        start_us: pair[0].at_us,
+                        end_us: pair[1].at_us,
+                        rate,
+                    })
+                })
+                .collect()
+        }
+    }
+
+    /// A delta as the statistics thread can produce: mostly traffic, sometimes at a packed
+    /// field's edge, sometimes a reset's whole counter or a wrap's.
+    fn any_delta() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            8 => 0..1_000_000u64,
+            1 => ((1u64 << 32) - 2)..((1 << 32) + 2),
+            1 => ((1u64 << 48) - 2)..((1 << 48) + 2),
+            2 => any::<u64>(),
+        ]
+    }
+
+    /// Time steps of a `interval_us` ring: jittered ticks, gaps from absences, outages and
+    /// restores, and zero (a restored ring can hold two slots at one time).
+    fn time_step_us(interval_us: u64) -> impl Strategy<Value = u64> {
+        prop_oneof![
+            8 => (interval_us / 2)..(interval_us * 3 / 2),
+            1 => Just(0u64),
+            1 => 0..(3 * 3_600_000_000u64),
+            1 => (u64::from(u32::MAX) - 2)..(u64::from(u32::MAX) + 2),
+        ]
+    }
+
+    /// An interval, its ring's slots (times only rise, as the statistics thread makes them), and
+    /// how far past the newest slot the latest sample is (0: the interface was in it).
+    fn history() -> impl Strategy<Value = (Duration, Vec<Slot>, u64)> {
+        let interval_us = prop_oneof![
+            Just(10_000_000u64),
+            Just(1_000_000),
+            100_000..900_000_000u64
+        ];
+        interval_us.prop_flat_map(|interval_us| {
+            let steps = proptest::collection::vec(
+                (
+                    time_step_us(interval_us),
+                    proptest::array::uniform8(any_delta()),
+                ),
+                1..400,
+            );
+            let lag_us = prop_oneof![3 => Just(0u64), 1 => 0..4_000_000_000u64];
+            (Just(Duration::from_micros(interval_us)), steps, lag_us).prop_map(
+                |(interval, steps, lag_us)| {
+                    let mut now = Slot {
+                        at_us: 5_000_000,
+                        totals: [0; COUNTERS],
+                    };
+                    let slots = steps
+                        .into_iter()
+                        .map(|(step_us, deltas)| {
+                            now.at_us += step_us;
+                            for (total, delta) in now.totals.iter_mut().zip(deltas) {
+                                *total = total.wrapping_add(delta);
+                            }
+                            now
+                        })
+                        .collect();
+                    (interval, slots, lag_us)
+                },
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn the_compact_ring_answers_exactly_as_a_vec_of_full_slots((interval, all, lag_us) in history()) {
+            let capacity = crate::stats::ring_capacity(interval);
+            let mut ring = SlotRing::with_capacity(capacity);
+            for &slot in &all {
+                ring.push(slot);
+            }
+            let kept = &all[all.len().saturating_sub(capacity)..];
+            let now_us = kept.last().map_or(0, |slot| slot.at_us) + lag_us;
+            prop_assert_eq!(current(&ring, now_us, interval), over_a_vec::current(kept, now_us, interval));
+            for window_s in [60, 300, 900, 3600, 7200] {
+                let window = Duration::from_secs(window_s);
+                prop_assert_eq!(
+                    average(&ring, now_us, window, interval),
+                    over_a_vec::average(kept, now_us, window, interval)
+                );
+                prop_assert_eq!(
+                    intervals(&ring, now_us, window, interval).collect::<Vec<_>>(),
+                    over_a_vec::intervals(kept, now_us, window, interval)
+                );
+            }
+            // The window sums themselves, not only the rates made of them.
+            prop_assert_eq!(ring.iter().collect::<Vec<_>>(), kept);
+        }
     }
 }

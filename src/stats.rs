@@ -406,7 +406,7 @@ impl Stats {
                 uptime_is_lower_bound: h.uptime_is_lower_bound,
                 events: h.events,
                 slots: h.ring.with(|ring| {
-                    let slot = |slot: &Slot| SavedSlot {
+                    let slot = |slot: Slot| SavedSlot {
                         age: age(slot.at_us),
                         totals: slot.totals,
                     };

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Serialize, Serializer};
 
 use crate::proc_net_dev::Counters;
-use crate::rates::{Rate, Slot};
-use crate::ring::Ring;
+use crate::rates::Rate;
+use crate::slot_ring::SlotRing;
 use crate::snapshot::OperState;
 
 /// A wall-clock time, serialized as RFC 3339 UTC with milliseconds.
@@ -193,16 +193,16 @@ impl StatsView {
 /// the HTTP loop (which reads a window of it for `/history`). Each holds the lock only for a push
 /// or one window's walk: microseconds.
 #[derive(Clone, Debug)]
-pub struct SharedRing(Arc<Mutex<Ring<Slot>>>);
+pub struct SharedRing(Arc<Mutex<SlotRing>>);
 
 impl SharedRing {
     /// A ring of `capacity` slots.
     pub fn with_capacity(capacity: usize) -> Self {
-        SharedRing(Arc::new(Mutex::new(Ring::with_capacity(capacity))))
+        SharedRing(Arc::new(Mutex::new(SlotRing::with_capacity(capacity))))
     }
 
     /// Runs `f` on the ring.
-    pub fn with<T>(&self, f: impl FnOnce(&mut Ring<Slot>) -> T) -> T {
+    pub fn with<T>(&self, f: impl FnOnce(&mut SlotRing) -> T) -> T {
         f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
