@@ -22,33 +22,35 @@ impl Filter {
 }
 
 /// Whether `glob` matches all of `name`. Linear in practice: it backtracks only to the last `*`.
+/// It walks both strings by byte offset, one character at a time, and allocates nothing: the
+/// sampler calls it for every interface on every tick.
 pub fn glob_matches(glob: &str, name: &str) -> bool {
-    let (glob, name): (Vec<char>, Vec<char>) = (glob.chars().collect(), name.chars().collect());
     let (mut g, mut n) = (0, 0);
-    // Where the last `*` was, and the name position it is currently taken to end at.
+    // Where the last `*` was, and the name offset it is currently taken to end at.
     let mut star: Option<(usize, usize)> = None;
-    while n < name.len() {
-        match glob.get(g) {
+    while let Some(c) = name[n..].chars().next() {
+        match glob[g..].chars().next() {
             Some('*') => {
                 star = Some((g, n));
                 g += 1;
             }
-            Some(&c) if c == '?' || c == name[n] => {
-                g += 1;
-                n += 1;
+            Some(p) if p == '?' || p == c => {
+                g += p.len_utf8();
+                n += c.len_utf8();
             }
             _ => match star {
                 // Let the last `*` take one more character, and try again after it.
                 Some((star_g, star_n)) => {
-                    star = Some((star_g, star_n + 1));
+                    let taken = name[star_n..].chars().next().map_or(1, char::len_utf8);
+                    star = Some((star_g, star_n + taken));
                     g = star_g + 1;
-                    n = star_n + 1;
+                    n = star_n + taken;
                 }
                 None => return false,
             },
         }
     }
-    glob[g..].iter().all(|&c| c == '*')
+    glob[g..].chars().all(|c| c == '*')
 }
 
 #[cfg(test)]

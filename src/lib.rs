@@ -6,7 +6,7 @@
 //! proc_net_dev (pure parser)
 //!      |
 //! sampler thread --Sample over a crossbeam channel--> stats thread (slot_ring, rates)
-//!                                                          |
+//!   (netlink: link state) <--the applied Snapshot back--      |
 //!                                              publishes an Arc<StatsView>
 //!                                                          |
 //! HTTP request loop (http) --routes, api--> clones the latest view, answers
@@ -20,7 +20,7 @@
 //!   rendered by `api` from the same view;
 //! - `config`, `filter`, `logging`: the command line, the interface globs, the log.
 
-#![deny(unsafe_code)] // two exceptions, with their reasons: src/reaper.rs, src/memory.rs
+#![deny(unsafe_code)] // three exceptions, with their reasons: reaper, memory, netlink
 #![warn(missing_docs)]
 
 pub mod api;
@@ -32,6 +32,7 @@ pub mod http;
 pub mod logging;
 pub mod memory;
 pub mod metrics;
+pub mod netlink;
 pub mod persist;
 pub mod proc_net_dev;
 pub mod rates;

@@ -66,6 +66,7 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let server = Arc::new(server);
     let (sample_tx, sample_rx) = crossbeam_channel::bounded(4);
+    let spent_tx = sampler.recycler();
     let (stop_tx, stop_rx) = crossbeam_channel::bounded(0);
     let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
     let stopping = Arc::new(AtomicBool::new(false));
@@ -78,7 +79,7 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
         .spawn(move || sampler::run(sampler, interval, sample_tx, stop_rx))?;
     let stats = thread::Builder::new().name("stats".into()).spawn({
         let shared = Arc::clone(&shared);
-        move || stats::run(stats, sample_rx, &shared, saver)
+        move || stats::run(stats, sample_rx, spent_tx, &shared, saver)
     })?;
     let stoppers = Stoppers {
         stopping: Arc::clone(&stopping),

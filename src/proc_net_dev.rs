@@ -167,20 +167,47 @@ impl std::error::Error for ParseError {}
 /// gives an empty `interfaces`, which the caller treats as a failed sample.
 pub fn parse(text: &str) -> Parsed {
     let mut parsed = Parsed::default();
-    for (index, raw) in text.split('\n').enumerate() {
-        let line = raw.strip_suffix('\r').unwrap_or(raw);
-        if line.trim().is_empty() || is_header(line) {
-            continue;
-        }
-        match parse_line(line) {
-            Ok(iface) => parsed.interfaces.push(iface),
-            Err(kind) => parsed.skipped.push(ParseError {
-                line: index + 1,
-                kind,
-            }),
+    for entry in entries(text) {
+        match entry {
+            Ok(entry) => parsed.interfaces.push(entry.into()),
+            Err(error) => parsed.skipped.push(error),
         }
     }
     parsed
+}
+
+/// One well-formed data line, its name borrowed from the text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry<'a> {
+    /// The interface name, as the kernel prints it.
+    pub name: &'a str,
+    /// Its counters.
+    pub counters: Counters,
+}
+
+impl From<Entry<'_>> for InterfaceCounters {
+    fn from(entry: Entry<'_>) -> Self {
+        InterfaceCounters {
+            name: entry.name.to_owned(),
+            counters: entry.counters,
+        }
+    }
+}
+
+/// The data lines of `text` in file order, each an interface or the reason it is skipped; header
+/// and blank lines are passed over. [`parse`] collects them; the sampler reads them as they come,
+/// so that a well-formed file is parsed without allocating.
+pub fn entries(text: &str) -> impl Iterator<Item = Result<Entry<'_>, ParseError>> {
+    text.split('\n').enumerate().filter_map(|(index, raw)| {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if line.trim().is_empty() || is_header(line) {
+            return None;
+        }
+        Some(parse_entry(line).map_err(|kind| ParseError {
+            line: index + 1,
+            kind,
+        }))
+    })
 }
 
 /// Whether Linux could have an interface of this name: the rules of the kernel's
@@ -222,6 +249,11 @@ fn is_header(line: &str) -> bool {
 
 /// Parses one data line: `name: c1 c2 ... c16`, split at the last colon.
 pub fn parse_line(line: &str) -> Result<InterfaceCounters, ParseErrorKind> {
+    parse_entry(line).map(Into::into)
+}
+
+/// [`parse_line`], with the name borrowed from `line`.
+pub fn parse_entry(line: &str) -> Result<Entry<'_>, ParseErrorKind> {
     let (name, numbers) = line.rsplit_once(':').ok_or(ParseErrorKind::MissingColon)?;
     let name = name.trim_matches(|c: char| c.is_ascii_whitespace());
     if name.is_empty() {
@@ -246,8 +278,8 @@ pub fn parse_line(line: &str) -> Result<InterfaceCounters, ParseErrorKind> {
     if found < COUNTER_COLUMNS {
         return Err(ParseErrorKind::FieldCount { found });
     }
-    Ok(InterfaceCounters {
-        name: name.to_owned(),
+    Ok(Entry {
+        name,
         counters: Counters {
             rx_bytes: columns[0],
             rx_packets: columns[1],

@@ -7,8 +7,8 @@
 //! listener, and `shutdown()`s the ones to cut. tiny_http's worker then sees end-of-file and
 //! exits, closing its descriptors.
 //!
-//! This is one of the crate's two pieces of `unsafe` code (the other is `malloc_trim` in
-//! [`crate::memory`]): [`BorrowedFd::borrow_raw`] on a descriptor number read
+//! This is one of the crate's three pieces of `unsafe` code (the others call the C library's
+//! allocator, [`crate::memory`], and receive from a netlink socket, `crate::netlink`): [`BorrowedFd::borrow_raw`] on a descriptor number read
 //! from `/proc/self/fd`. The descriptor may be closed by tiny_http at any moment; a call on a
 //! closed descriptor fails with `EBADF`, and before a `shutdown()` the descriptor's inode is read
 //! again, so that a number reused for another socket in between is left alone.

@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, Sender};
 
 use crate::persist::Saver;
 use crate::proc_net_dev::{Counters, COUNTERS, COUNTER_NAMES};
@@ -252,18 +252,22 @@ impl Stats {
         }
     }
 
-    /// Folds in one sample, failed or not.
-    pub fn apply(&mut self, sample: Sample) {
+    /// Folds in one sample, failed or not. Returns its snapshot, for the sampler to reuse.
+    pub fn apply(&mut self, sample: Sample) -> Option<Snapshot> {
         match sample.result {
-            Ok(snapshot) => self.apply_snapshot(sample.taken_at, sample.wall, snapshot),
+            Ok(snapshot) => {
+                self.apply_snapshot(sample.taken_at, sample.wall, &snapshot);
+                Some(snapshot)
+            }
             Err(error) => {
                 self.collection.collection_errors_total += 1;
                 self.collection.last_error = Some(error);
+                None
             }
         }
     }
 
-    fn apply_snapshot(&mut self, taken_at: Instant, wall: SystemTime, snapshot: Snapshot) {
+    fn apply_snapshot(&mut self, taken_at: Instant, wall: SystemTime, snapshot: &Snapshot) {
         let now = Moment {
             at_us: self.at_us(taken_at),
             wall,
@@ -509,12 +513,21 @@ impl Stats {
     }
 }
 
-/// The statistics thread's body: folds in samples and publishes views until the sampler hangs
-/// up, saving the state when due and once more at the end.
-pub fn run(mut stats: Stats, samples: Receiver<Sample>, shared: &SharedView, saver: Option<Saver>) {
+/// The statistics thread's body: folds in samples, gives their snapshots back to the sampler
+/// through `spent`, and publishes views until the sampler hangs up, saving the state when due and
+/// once more at the end.
+pub fn run(
+    mut stats: Stats,
+    samples: Receiver<Sample>,
+    spent: Sender<Snapshot>,
+    shared: &SharedView,
+    saver: Option<Saver>,
+) {
     let mut saver = saver;
     for sample in samples {
-        stats.apply(sample);
+        if let Some(snapshot) = stats.apply(sample) {
+            let _ = spent.try_send(snapshot); // a full channel or a gone sampler: just dropped
+        }
         if let Some(saver) = saver.as_mut().filter(|s| s.due()) {
             saver.save(&mut stats);
         }
