@@ -173,8 +173,22 @@ pub fn current(ring: &SlotRing, now_us: u64, interval: Duration) -> Option<Rate>
 /// The average rate over the intervals of `ring` inside the window of length `window` that ends
 /// at `now_us`, by the rule in the module doc.
 pub fn average(ring: &SlotRing, now_us: u64, window: Duration, interval: Duration) -> Option<Rate> {
-    let oldest = ring.get(first_inside(ring, now_us, window, interval))?;
+    let threshold = window_start_us(now_us, window, interval);
+    // One walk back: the last slot inside is the oldest.
+    let oldest = ring
+        .iter_newest_first()
+        .take_while(|slot| slot.at_us >= threshold)
+        .last()?;
     rate_between(&oldest, &ring.newest()?, window)
+}
+
+/// The earliest time an interval inside the window may start: `window + interval / 2` before
+/// `now_us` (the rule in the module doc).
+fn window_start_us(now_us: u64, window: Duration, interval: Duration) -> u64 {
+    // Saturating: a window reaching back further than u64 microseconds holds everything.
+    let reach_us =
+        u64::try_from(window.saturating_add(interval / 2).as_micros()).unwrap_or(u64::MAX);
+    now_us.saturating_sub(reach_us)
 }
 
 /// The age order of the oldest slot inside the window, by the rule in the module doc: the
@@ -182,10 +196,7 @@ pub fn average(ring: &SlotRing, now_us: u64, window: Duration, interval: Duratio
 /// never decrease (the statistics thread ignores a sample older than the last one), so the slots
 /// inside are the newest ones: they are counted back from the newest.
 fn first_inside(ring: &SlotRing, now_us: u64, window: Duration, interval: Duration) -> usize {
-    // Saturating: a window reaching back further than u64 microseconds holds everything.
-    let reach_us =
-        u64::try_from(window.saturating_add(interval / 2).as_micros()).unwrap_or(u64::MAX);
-    let threshold = now_us.saturating_sub(reach_us);
+    let threshold = window_start_us(now_us, window, interval);
     let inside = ring
         .iter_newest_first()
         .take_while(|slot| slot.at_us >= threshold)

@@ -13,7 +13,9 @@
 //! - `sample`: the daemon's whole tick: `Sampler::sample` (read, parse, link state), then what the
 //!   stats thread does with it: `Stats::apply` (ring update), the snapshot given back to the
 //!   sampler for reuse, and `SharedView::publish(view)`. Not the hand-off between the two threads
-//!   (a crossbeam send and a wake-up), which `stats::run` adds.
+//!   (a crossbeam send and a wake-up), which `stats::run` adds. Each sample is stamped one
+//!   interval (10 s) after the last, as the daemon's ticker spaces them, so that the rate windows
+//!   hold as many slots as in steady state.
 //!
 //! Output: one JSON object on one line of stdout, with these keys (times in nanoseconds of wall
 //! time per iteration):
@@ -150,16 +152,34 @@ fn pread(file: &File, buffer: &mut Vec<u8>) -> usize {
 }
 
 /// The daemon's whole tick: the sampler's, then the stats thread's.
+/// The daemon's clock as its ticker drives it: one interval further on every tick, so that the
+/// rings hold what they hold in steady state (six slots in the 1-minute window at 10 s, not a
+/// whole ring of samples microseconds apart).
+struct TickClock {
+    start: Instant,
+    interval: Duration,
+    ticks: u32,
+}
+
+impl TickClock {
+    fn next(&mut self) -> Instant {
+        self.ticks += 1;
+        self.start + self.interval * self.ticks
+    }
+}
+
 fn tick(
     sampler: &mut Sampler,
     spent: &Sender<Snapshot>,
     stats: &mut Stats,
     shared: &SharedView,
+    clock: &mut TickClock,
 ) -> (usize, u64, u64) {
     let before = allocations();
     let start = Instant::now();
-    let sample: Sample = sampler.sample();
+    let mut sample: Sample = sampler.sample();
     let read_parse_ns = elapsed_ns(start);
+    sample.taken_at = clock.next();
     let read_parse_allocations = allocations() - before;
     let interfaces = sample.result.as_ref().map_or(0, |s| s.interfaces.len());
     if let Some(snapshot) = stats.apply(sample) {
@@ -192,7 +212,13 @@ fn main() {
 
     // The statistics' own memory: around the first apply, which allocates every ring. The sample
     // applied is a copy whose heap size is measured as it is made, as `apply` frees it.
-    let first = sampler.sample();
+    let mut clock = TickClock {
+        start: Instant::now(),
+        interval,
+        ticks: 0,
+    };
+    let mut first = sampler.sample();
+    first.taken_at = clock.next();
     let before_copy = live_bytes();
     let copy = first.clone();
     let sample_bytes = live_bytes() - before_copy;
@@ -212,7 +238,7 @@ fn main() {
     for _ in 0..warm_up {
         open_read(source, &mut open_buffer);
         pread(&kept, &mut pread_buffer);
-        tick(&mut sampler, &spent, &mut stats, &shared);
+        tick(&mut sampler, &spent, &mut stats, &shared, &mut clock);
     }
 
     let k = args.iterations;
@@ -232,7 +258,7 @@ fn main() {
 
         let before = allocations();
         let start = Instant::now();
-        let (n, allocs, read_parse) = tick(&mut sampler, &spent, &mut stats, &shared);
+        let (n, allocs, read_parse) = tick(&mut sampler, &spent, &mut stats, &shared, &mut clock);
         sample_ns[i] = elapsed_ns(start);
         read_parse_ns[i] = read_parse;
         total_allocations += allocations() - before;
