@@ -350,11 +350,11 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
     Ok(interval)
 }
 
-/// Parses a connection timeout, from 1 s to 1 h.
+/// Parses a connection timeout, from 100 ms to 1 h.
 pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     let timeout = parse_duration(text)?;
-    if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&timeout) {
-        return Err("must be from 1s to 1h".to_owned());
+    if !(Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&timeout) {
+        return Err("must be from 100ms to 1h".to_owned());
     }
     Ok(timeout)
 }
@@ -625,5 +625,19 @@ mod tests {
     fn help_and_version_win() {
         assert_eq!(parse_args(["--help"]), Ok(Command::Help));
         assert_eq!(parse_args(["-V"]), Ok(Command::Version));
+    }
+
+    #[test]
+    fn timeouts_go_down_to_100_ms() {
+        assert_eq!(parse_timeout("300ms"), Ok(Duration::from_millis(300)));
+        assert_eq!(parse_timeout("100ms"), Ok(Duration::from_millis(100)));
+        assert_eq!(parse_timeout("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["99ms", "0", "61m"] {
+            assert_eq!(
+                parse_timeout(bad),
+                Err("must be from 100ms to 1h".to_owned()),
+                "{bad}"
+            );
+        }
     }
 }
