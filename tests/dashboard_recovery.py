@@ -48,7 +48,9 @@ class Page:
         request = urllib.request.Request(
             f"http://127.0.0.1:{devtools_port}/json/new?{url}", method="PUT")
         target = json.load(urllib.request.urlopen(request, timeout=5))
-        self.ws = websocket.create_connection(target["webSocketDebuggerUrl"], timeout=10)
+        # No Origin header: Chromium refuses DevTools connections from origins it was not told of.
+        self.ws = websocket.create_connection(target["webSocketDebuggerUrl"], timeout=10,
+                                              suppress_origin=True)
         self.next_id = 0
 
     def eval(self, expression):
