@@ -269,13 +269,16 @@ impl<'a> Loop<'a> {
     }
 }
 
-/// Drops a request unanswered (tiny_http's attempt at a 500 fails on the shut connection).
+/// Drops a request of a cut connection unanswered. Its response writer is taken out first:
+/// dropped with it, tiny_http would write a 500 to the shut socket, one failing system call
+/// per request, and the connection's thread parses the flood's remaining requests (still in the
+/// socket's buffer) faster than that, so they would pile up in its queue.
 fn discard(request: Request) {
     if let Some(peer) = request.remote_addr().copied() {
         exit_before_a_fatal_drain(&request, peer);
     }
     // A length past isize::MAX makes the drain panic: caught, as in respond().
-    let _ = catch_unwind(AssertUnwindSafe(|| drop(request)));
+    let _ = catch_unwind(AssertUnwindSafe(|| drop(request.into_writer())));
 }
 
 /// Exits if answering or dropping `request` would make tiny_http allocate its whole unread
