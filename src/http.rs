@@ -209,6 +209,7 @@ impl<'a> Loop<'a> {
 
     fn answer(&mut self, request: Request) {
         let now = Instant::now();
+        self.activity.begin(now);
         let peer = request.remote_addr().copied();
         let unread = unread_body(&request).or_else(|| oversized_head(&request));
         if let (Some(_), Some(peer)) = (&unread, peer) {
@@ -222,9 +223,6 @@ impl<'a> Loop<'a> {
             Some(refusal) if reply.status != 405 => refusal,
             _ => reply,
         };
-        if let Some(peer) = peer {
-            self.activity.answered(peer, now);
-        }
         let line = format!(
             "{} {:?} {}",
             request.method().as_str().escape_debug(),
@@ -247,6 +245,7 @@ impl<'a> Loop<'a> {
             }
             Err(_) => log::warn!("{line}: tiny_http panicked while responding; connection dropped"),
         }
+        self.activity.answered(peer, now);
     }
 
     fn reply(&self, request: &Request, now: Instant) -> Reply {

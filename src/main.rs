@@ -92,10 +92,12 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
         .spawn(move || shutdown::run(signals, stoppers))?;
 
     let addr = http::local_addr(&server).unwrap_or(config.listen);
-    thread::Builder::new()
-        .name("watchdog".into())
-        .spawn(move || watchdog::run(watchdog::probe_addr(addr), watchdog_stop))?;
     let activity = Activity::default();
+    let listener = reaper::listener(addr.port());
+    thread::Builder::new().name("watchdog".into()).spawn({
+        let activity = activity.clone();
+        move || watchdog::run(listener, activity, watchdog_stop)
+    })?;
     let limits = Limits {
         idle_timeout: config.idle_timeout,
         max_connections: config.max_connections,

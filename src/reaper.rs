@@ -17,15 +17,19 @@ use std::collections::HashMap;
 use std::fs;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{BorrowedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver};
+use crossbeam_channel::{select, Receiver, Sender};
 use socket2::SockRef;
 
-/// How often the connections are looked at.
+/// How often the connections are looked at while there are any.
 pub const SCAN_EVERY: Duration = Duration::from_millis(500);
+/// How often the reaper looks while none is open: it costs one `stat` then, where the kernel
+/// counts descriptors for it. A client that sends a request wakes it at once; one that connects
+/// and sends nothing is seen within this time.
+pub const QUIET_SCAN_EVERY: Duration = Duration::from_secs(5);
 /// A connection still open this long after it was shut down is stuck for good.
 ///
 /// A thread that is not stuck sees the shutdown at once: reads and writes on a shut socket fail.
@@ -98,6 +102,25 @@ pub fn connections(port: u16) -> Vec<Connection> {
     found
 }
 
+/// The listening socket on local `port`: its descriptor and inode.
+pub fn listener(port: u16) -> Option<(RawFd, u64)> {
+    let entries = fs::read_dir("/proc/self/fd").ok()?;
+    entries.flatten().find_map(|entry| {
+        let fd: RawFd = entry.file_name().to_str()?.parse().ok()?;
+        let inode = socket_inode(fd)?;
+        let listening = with_socket(fd, |socket| {
+            let ours = socket.local_addr().ok().and_then(|a| a.as_socket());
+            ours.is_some_and(|a| a.port() == port) && socket.peer_addr().is_err()
+        });
+        listening.then_some((fd, inode))
+    })
+}
+
+/// Whether descriptor `fd` still names the socket `inode`.
+pub fn still_open(fd: RawFd, inode: u64) -> bool {
+    socket_inode(fd) == Some(inode)
+}
+
 /// Shuts down `connection` (`how`: the read side, to make tiny_http's body drain end at once,
 /// or both, to end the connection).
 pub fn shut(connection: &Connection, how: Shutdown) {
@@ -113,21 +136,64 @@ pub fn shut_peer(port: u16, peer: SocketAddr, how: Shutdown) {
     }
 }
 
-/// What the HTTP loop tells the reaper: when each client last had a request answered, and
-/// whether it cut a client since the reaper last looked.
-#[derive(Clone, Debug, Default)]
+/// What the HTTP loop tells the reaper and the watchdog: when each client last had a request
+/// answered, whether it cut a client since the reaper last looked, and whether it is answering
+/// a request right now, since when. It also wakes a quiet reaper.
+#[derive(Clone, Debug)]
 pub struct Activity(Arc<Shared>);
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Shared {
     answered: Mutex<HashMap<SocketAddr, Instant>>,
     cut: AtomicBool,
+    /// The time `busy_since_ns` counts from.
+    epoch: Instant,
+    /// When the loop began the request it is answering, in ns since `epoch` plus one; 0 while
+    /// it waits for requests.
+    busy_since_ns: AtomicU64,
+    /// Whether the reaper sleeps for [`QUIET_SCAN_EVERY`] and wants a wake-up on a request.
+    quiet: AtomicBool,
+    wake: (Sender<()>, Receiver<()>),
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity(Arc::new(Shared {
+            answered: Mutex::default(),
+            cut: AtomicBool::new(false),
+            epoch: Instant::now(),
+            busy_since_ns: AtomicU64::new(0),
+            quiet: AtomicBool::new(false),
+            wake: crossbeam_channel::bounded(1),
+        }))
+    }
 }
 
 impl Activity {
-    /// Notes that `peer` was just answered.
-    pub fn answered(&self, peer: SocketAddr, at: Instant) {
-        self.times().insert(peer, at);
+    /// Notes that the loop begins answering a request at `at`.
+    pub fn begin(&self, at: Instant) {
+        let since_ns = at.saturating_duration_since(self.0.epoch).as_nanos();
+        let since_ns = u64::try_from(since_ns).unwrap_or(u64::MAX - 1) + 1;
+        self.0.busy_since_ns.store(since_ns, Ordering::Relaxed);
+    }
+
+    /// Notes that `peer` was just answered (at `at`), and the loop waits for the next request.
+    pub fn answered(&self, peer: Option<SocketAddr>, at: Instant) {
+        if let Some(peer) = peer {
+            self.times().insert(peer, at);
+        }
+        self.0.busy_since_ns.store(0, Ordering::Relaxed);
+        if self.0.quiet.load(Ordering::Relaxed) && self.0.quiet.swap(false, Ordering::Relaxed) {
+            let _ = self.0.wake.0.try_send(());
+        }
+    }
+
+    /// How long the loop has been answering the request it is on, at `now`; `None` while it
+    /// waits for requests.
+    pub fn busy_for(&self, now: Instant) -> Option<Duration> {
+        let since_ns = self.0.busy_since_ns.load(Ordering::Relaxed).checked_sub(1)?;
+        let since = self.0.epoch + Duration::from_nanos(since_ns);
+        Some(now.saturating_duration_since(since))
     }
 
     /// Notes that the loop cut a client (it freed what that client's requests held).
@@ -195,10 +261,23 @@ pub fn run(port: u16, limits: Limits, activity: Activity, stop: Receiver<()>) {
     // surplus threads exit a few seconds after a burst, and what they held is free only then.
     let mut open_before = 0;
     let mut trim_again_at: Option<Instant> = None;
+    // While no connection is open the reaper is quiet: it looks only every QUIET_SCAN_EVERY,
+    // or at once when the loop answers a request, and then only at the number of descriptors.
+    let wake = activity.0.wake.1.clone();
+    let mut quiet_descriptors: Option<u64> = None;
     loop {
+        let period = if quiet_descriptors.is_some() {
+            QUIET_SCAN_EVERY
+        } else {
+            SCAN_EVERY
+        };
         select! {
             recv(stop) -> _ => return,
-            default(SCAN_EVERY) => {}
+            recv(wake) -> _ => quiet_descriptors = None,
+            default(period) => {}
+        }
+        if quiet_descriptors.is_some() && quiet_descriptors == descriptor_count() {
+            continue;
         }
         let now = Instant::now();
         let open = connections(port);
@@ -248,7 +327,17 @@ pub fn run(port: u16, limits: Limits, activity: Activity, stop: Receiver<()>) {
             trim_again_at = None;
         }
         open_before = open.len();
+        let quiet = open.is_empty() && shut_at.is_empty() && trim_again_at.is_none();
+        quiet_descriptors = quiet.then(descriptor_count).flatten();
+        activity.0.quiet.store(quiet_descriptors.is_some(), Ordering::Relaxed);
     }
+}
+
+/// How many descriptors the process has open, from the size Linux 6.2 and later give
+/// `/proc/self/fd`: one `stat` instead of a scan. `None` where the kernel says 0 (older ones).
+fn descriptor_count() -> Option<u64> {
+    let size = fs::metadata("/proc/self/fd").ok()?.len();
+    (size > 0).then_some(size)
 }
 
 #[cfg(test)]

@@ -1,75 +1,80 @@
-//! The watchdog thread: every few seconds it asks the daemon's own `/health` over TCP, as a
-//! client would. If the request loop is wedged (a client tiny_http cannot be protected from, see
-//! `shared/reference/tiny_http.md` §3) or tiny_http's accept thread died silently, the probes go
-//! unanswered; after [`FAILURES`] in a row the daemon exits with status 1, loudly, so that its
-//! supervisor (procd, systemd) restarts it rather than leaving a daemon that answers nothing.
+//! The watchdog thread: it notices the two ways the daemon can stop serving without the request
+//! loop being told, and ends the process with status 1, loudly, so that its supervisor (procd,
+//! systemd) restarts it rather than leaving a daemon that answers nothing:
+//! - tiny_http's accept thread is gone. It panics when it cannot start a thread for a
+//!   connection (`shared/reference/tiny_http.md` §3i), and the listening socket, which it owns,
+//!   closes with it; the loop then waits for ever. Seen here: the listener's descriptor no longer
+//!   names its socket.
+//! - The request loop is wedged: it has been answering one request for over [`WEDGED_AFTER`].
+//!   Writes give up after the write timeout and bodies are never read, so only something
+//!   unforeseen, or a write timeout set far above its default, can do this.
+//!
+//! Each look costs one `readlink` and one atomic load. An earlier version asked `/health` over
+//! TCP every 5 s instead, which cost more CPU than the sampling itself (about 280 µs a probe).
 
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
-use std::time::Duration;
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver};
 
-/// The time between probes.
-pub const PROBE_EVERY: Duration = Duration::from_secs(5);
-/// How long a probe may wait for the status line.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
-/// Unanswered probes in a row before the daemon exits.
-pub const FAILURES: u32 = 3;
+use crate::reaper::{self, Activity};
 
-/// The address to probe: the listen address, or loopback when listening on every address.
-pub fn probe_addr(listen: SocketAddr) -> SocketAddr {
-    let ip = match listen.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    SocketAddr::new(ip, listen.port())
+/// The time between looks.
+pub const CHECK_EVERY: Duration = Duration::from_secs(5);
+/// How long the loop may take over one request before it counts as wedged.
+pub const WEDGED_AFTER: Duration = Duration::from_secs(15);
+
+/// What the watchdog found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Serving.
+    Fine,
+    /// The listening socket is closed: tiny_http's accept thread has died.
+    ListenerGone,
+    /// The loop has been answering one request for this long.
+    Wedged(Duration),
 }
 
-/// The watchdog thread's body: probes `addr` until `stop` disconnects.
-pub fn run(addr: SocketAddr, stop: Receiver<()>) {
-    let mut failures = 0;
-    loop {
-        select! {
-            recv(stop) -> _ => return,
-            default(PROBE_EVERY) => {}
-        }
-        match probe(addr, PROBE_TIMEOUT) {
-            Ok(()) => {
-                if failures > 0 {
-                    log::info!("watchdog: the daemon answers again");
-                }
-                failures = 0;
-            }
-            Err(e) => {
-                failures += 1;
-                log::warn!("watchdog: /health unanswered ({e}), {failures} of {FAILURES}");
-                if failures >= FAILURES {
-                    log::error!(
-                        "watchdog: no answer for {} s: the request loop is wedged or the listener \
-                         is gone; exiting so that the supervisor restarts the daemon",
-                        (PROBE_EVERY + PROBE_TIMEOUT).as_secs() * u64::from(FAILURES)
-                    );
-                    std::process::exit(1);
-                }
-            }
-        }
+/// The verdict from one look: whether the listener is still open, and how long the loop has
+/// been on its current request (`None` while it waits for one). PURE.
+pub fn verdict(listener_open: bool, busy_for: Option<Duration>) -> Verdict {
+    match busy_for {
+        _ if !listener_open => Verdict::ListenerGone,
+        Some(busy) if busy > WEDGED_AFTER => Verdict::Wedged(busy),
+        _ => Verdict::Fine,
     }
 }
 
-/// One probe: a status line from `/health` within `timeout`.
-fn probe(addr: SocketAddr, timeout: Duration) -> io::Result<()> {
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    stream.write_all(b"GET /health HTTP/1.1\r\nHost: watchdog\r\nConnection: close\r\n\r\n")?;
-    let mut head = [0; 12];
-    stream.read_exact(&mut head)?;
-    if head.starts_with(b"HTTP/1.1 ") {
-        Ok(())
-    } else {
-        Err(io::Error::other("not an HTTP response"))
+/// The watchdog thread's body: looks at the listener `(fd, inode)` (see
+/// [`reaper::listener`]) and at the loop's `activity` until `stop` disconnects.
+pub fn run(listener: Option<(RawFd, u64)>, activity: Activity, stop: Receiver<()>) {
+    if listener.is_none() {
+        log::warn!("watchdog: the listening socket was not found; only the loop is watched");
+    }
+    loop {
+        select! {
+            recv(stop) -> _ => return,
+            default(CHECK_EVERY) => {}
+        }
+        let open = listener.is_none_or(|(fd, inode)| reaper::still_open(fd, inode));
+        match verdict(open, activity.busy_for(Instant::now())) {
+            Verdict::Fine => {}
+            Verdict::ListenerGone => {
+                log::error!(
+                    "watchdog: the listening socket is closed (tiny_http's accept thread died); \
+                     exiting so that the supervisor restarts the daemon"
+                );
+                std::process::exit(1);
+            }
+            Verdict::Wedged(busy) => {
+                log::error!(
+                    "watchdog: the request loop has been answering one request for {} s: it is \
+                     wedged; exiting so that the supervisor restarts the daemon",
+                    busy.as_secs()
+                );
+                std::process::exit(1);
+            }
+        }
     }
 }
 
@@ -79,39 +84,34 @@ mod tests {
     use std::net::TcpListener;
 
     #[test]
-    fn probes_loopback_when_listening_everywhere() {
-        let any: SocketAddr = "0.0.0.0:9310".parse().unwrap();
-        assert_eq!(probe_addr(any).to_string(), "127.0.0.1:9310");
-        let any6: SocketAddr = "[::]:9310".parse().unwrap();
-        assert_eq!(probe_addr(any6).to_string(), "[::1]:9310");
-        let lan: SocketAddr = "192.0.2.1:80".parse().unwrap();
-        assert_eq!(probe_addr(lan), lan);
+    fn the_verdict_needs_the_listener_and_a_loop_that_moves_on() {
+        assert_eq!(verdict(true, None), Verdict::Fine);
+        assert_eq!(verdict(true, Some(WEDGED_AFTER)), Verdict::Fine);
+        let long = WEDGED_AFTER + Duration::from_millis(1);
+        assert_eq!(verdict(true, Some(long)), Verdict::Wedged(long));
+        assert_eq!(verdict(false, None), Verdict::ListenerGone);
+        assert_eq!(verdict(false, Some(long)), Verdict::ListenerGone);
     }
 
     #[test]
-    fn a_silent_server_fails_the_probe_and_an_answering_one_passes() {
-        let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = silent.local_addr().unwrap();
-        // Accepted by the kernel's backlog, never answered: the read times out.
-        let timeout = Duration::from_millis(200);
-        let started = std::time::Instant::now();
-        assert!(probe(addr, timeout).is_err());
-        assert!(started.elapsed() >= timeout, "it waited for the answer");
+    fn a_closed_listener_is_seen() {
+        let socket = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let (fd, inode) = reaper::listener(port).expect("the listener is found");
+        assert!(reaper::still_open(fd, inode));
+        drop(socket);
+        assert!(!reaper::still_open(fd, inode));
+    }
 
-        let answering = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = answering.local_addr().unwrap();
-        let server = std::thread::spawn(move || {
-            let (mut stream, _) = answering.accept().unwrap();
-            let mut request = [0; 64];
-            let _ = stream.read(&mut request).unwrap();
-            stream
-                .write_all(b"HTTP/1.1 503 Service Unavailable\r\n\r\n")
-                .unwrap();
-        });
-        assert!(
-            probe(addr, PROBE_TIMEOUT).is_ok(),
-            "any status is an answer"
-        );
-        server.join().unwrap();
+    #[test]
+    fn the_loop_is_busy_between_begin_and_answered() {
+        let activity = Activity::default();
+        let start = Instant::now();
+        assert_eq!(activity.busy_for(start), None);
+        activity.begin(start);
+        let later = start + Duration::from_secs(20);
+        assert_eq!(activity.busy_for(later), Some(Duration::from_secs(20)));
+        activity.answered(None, later);
+        assert_eq!(activity.busy_for(later), None);
     }
 }

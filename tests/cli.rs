@@ -646,18 +646,17 @@ fn wedged_daemon(test: &str) -> (TempDir, Daemon, socket2::Socket) {
     (dir, daemon, reader)
 }
 
-/// The same wedge without a signal: the watchdog's probes go unanswered, and after three of
-/// them the daemon exits with status 1 so that its supervisor restarts it.
+/// The same wedge without a signal: once the loop has been on one request for over 15 s, the
+/// watchdog (looking every 5 s) ends the daemon with status 1 so that its supervisor restarts
+/// it.
 #[test]
 fn the_watchdog_ends_a_wedged_daemon_with_status_1() {
     let (_dir, mut daemon, _reader) = wedged_daemon("watchdog");
-    // Three probes, each 5 s apart and waiting 3 s: about 24 s.
     let status = daemon.wait_exit(Duration::from_secs(60));
     assert_eq!(status.code(), Some(1), "{status}");
     let log = daemon.stderr();
-    assert_eq!(
-        log.matches("watchdog: /health unanswered").count(),
-        3,
+    assert!(
+        log.contains("watchdog: the request loop has been answering one request for"),
         "{log}"
     );
     assert!(
