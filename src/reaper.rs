@@ -21,15 +21,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver, Sender};
+use crossbeam_channel::{select, Receiver};
 use socket2::SockRef;
 
-/// How often the connections are looked at while there are any.
+/// How often the connections are looked at. Not less often while none is open: tiny_http can
+/// leave a connection that arrives in a burst without a thread until the reaper cuts another
+/// (`shared/reference/tiny_http.md` §3a), so the reaper's delay is an ordinary client's delay.
 pub const SCAN_EVERY: Duration = Duration::from_millis(500);
-/// How often the reaper looks while none is open: it costs one `stat` then, where the kernel
-/// counts descriptors for it. A client that sends a request wakes it at once; one that connects
-/// and sends nothing is seen within this time.
-pub const QUIET_SCAN_EVERY: Duration = Duration::from_secs(5);
 /// A connection still open this long after it was shut down is stuck for good.
 ///
 /// A thread that is not stuck sees the shutdown at once: reads and writes on a shut socket fail.
@@ -138,7 +136,7 @@ pub fn shut_peer(port: u16, peer: SocketAddr, how: Shutdown) {
 
 /// What the HTTP loop tells the reaper and the watchdog: when each client last had a request
 /// answered, whether it cut a client since the reaper last looked, and whether it is answering
-/// a request right now, since when. It also wakes a quiet reaper.
+/// a request right now, since when.
 #[derive(Clone, Debug)]
 pub struct Activity(Arc<Shared>);
 
@@ -151,9 +149,6 @@ struct Shared {
     /// When the loop began the request it is answering, in ns since `epoch` plus one; 0 while
     /// it waits for requests.
     busy_since_ns: AtomicU64,
-    /// Whether the reaper sleeps for [`QUIET_SCAN_EVERY`] and wants a wake-up on a request.
-    quiet: AtomicBool,
-    wake: (Sender<()>, Receiver<()>),
 }
 
 impl Default for Activity {
@@ -163,8 +158,6 @@ impl Default for Activity {
             cut: AtomicBool::new(false),
             epoch: Instant::now(),
             busy_since_ns: AtomicU64::new(0),
-            quiet: AtomicBool::new(false),
-            wake: crossbeam_channel::bounded(1),
         }))
     }
 }
@@ -183,15 +176,16 @@ impl Activity {
             self.times().insert(peer, at);
         }
         self.0.busy_since_ns.store(0, Ordering::Relaxed);
-        if self.0.quiet.load(Ordering::Relaxed) && self.0.quiet.swap(false, Ordering::Relaxed) {
-            let _ = self.0.wake.0.try_send(());
-        }
     }
 
     /// How long the loop has been answering the request it is on, at `now`; `None` while it
     /// waits for requests.
     pub fn busy_for(&self, now: Instant) -> Option<Duration> {
-        let since_ns = self.0.busy_since_ns.load(Ordering::Relaxed).checked_sub(1)?;
+        let since_ns = self
+            .0
+            .busy_since_ns
+            .load(Ordering::Relaxed)
+            .checked_sub(1)?;
         let since = self.0.epoch + Duration::from_nanos(since_ns);
         Some(now.saturating_duration_since(since))
     }
@@ -261,20 +255,13 @@ pub fn run(port: u16, limits: Limits, activity: Activity, stop: Receiver<()>) {
     // surplus threads exit a few seconds after a burst, and what they held is free only then.
     let mut open_before = 0;
     let mut trim_again_at: Option<Instant> = None;
-    // While no connection is open the reaper is quiet: it looks only every QUIET_SCAN_EVERY,
-    // or at once when the loop answers a request, and then only at the number of descriptors.
-    let wake = activity.0.wake.1.clone();
+    // While no connection is open and nothing is pending, the process's descriptor count is
+    // all the reaper looks at (a new connection adds two): one `stat` instead of a scan.
     let mut quiet_descriptors: Option<u64> = None;
     loop {
-        let period = if quiet_descriptors.is_some() {
-            QUIET_SCAN_EVERY
-        } else {
-            SCAN_EVERY
-        };
         select! {
             recv(stop) -> _ => return,
-            recv(wake) -> _ => quiet_descriptors = None,
-            default(period) => {}
+            default(SCAN_EVERY) => {}
         }
         if quiet_descriptors.is_some() && quiet_descriptors == descriptor_count() {
             continue;
@@ -329,7 +316,6 @@ pub fn run(port: u16, limits: Limits, activity: Activity, stop: Receiver<()>) {
         open_before = open.len();
         let quiet = open.is_empty() && shut_at.is_empty() && trim_again_at.is_none();
         quiet_descriptors = quiet.then(descriptor_count).flatten();
-        activity.0.quiet.store(quiet_descriptors.is_some(), Ordering::Relaxed);
     }
 }
 
