@@ -49,7 +49,7 @@ release:
 	@ls -l target/release/ifstatsd | awk '{print "target/release/ifstatsd: " $$5 " bytes"}'
 
 ## bench: measures and rewrites BENCHMARKS.md (root; installs wrk, vnstat, node_exporter when
-## missing; about 25 min, or about 5 with BENCH_QUICK=1)
+## missing; about 20 min, or about 3 with BENCH_QUICK=1)
 bench:
 	python3 tests/bench/run.py
 
