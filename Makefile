@@ -51,9 +51,10 @@ release:
 	$(CARGO) build --release
 	@ls -l target/release/ifstatsd | awk '{print "target/release/ifstatsd: " $$5 " bytes"}'
 
-## bench: the figures in BENCHMARKS.md (release build)
-bench: release
-	IFSTATSD_BIN=target/release/ifstatsd bash tests/bench_state_writes.sh
+## bench: measures and rewrites BENCHMARKS.md (root; installs wrk, vnstat, node_exporter when
+## missing; about 20 min, or about 3 with BENCH_QUICK=1)
+bench:
+	python3 tests/bench/run.py
 
 ## cross: the size-tuned release binary for 64-bit ARM routers (aarch64, static musl, linked by
 ## rust-lld: no C toolchain needed), and its size. Other targets: contrib/CROSS.md
