@@ -182,6 +182,37 @@ pub fn average(ring: &SlotRing, now_us: u64, window: Duration, interval: Duratio
     rate_between(&oldest, &ring.newest()?, window)
 }
 
+/// [`average`] over several windows at once, with one walk back from the newest slot (as far as
+/// the longest window reaches) instead of one walk per window.
+pub fn averages<const N: usize>(
+    ring: &SlotRing,
+    now_us: u64,
+    windows: [Duration; N],
+    interval: Duration,
+) -> [Option<Rate>; N] {
+    let thresholds = windows.map(|window| window_start_us(now_us, window, interval));
+    let Some(newest) = ring.newest() else {
+        return [None; N];
+    };
+    let mut oldest_inside: [Option<Slot>; N] = [None; N];
+    let reach_us = thresholds.iter().copied().min().unwrap_or(u64::MAX);
+    for slot in ring
+        .iter_newest_first()
+        .take_while(|slot| slot.at_us >= reach_us)
+    {
+        for (oldest, threshold) in oldest_inside.iter_mut().zip(thresholds) {
+            if slot.at_us >= threshold {
+                *oldest = Some(slot);
+            }
+        }
+    }
+    let mut rates = [None; N];
+    for ((rate, oldest), window) in rates.iter_mut().zip(oldest_inside).zip(windows) {
+        *rate = oldest.and_then(|oldest| rate_between(&oldest, &newest, window));
+    }
+    rates
+}
+
 /// The earliest time an interval inside the window may start: `window + interval / 2` before
 /// `now_us` (the rule in the module doc).
 fn window_start_us(now_us: u64, window: Duration, interval: Duration) -> u64 {
@@ -566,6 +597,12 @@ mod tests {
                     over_a_vec::intervals(kept, now_us, window, interval)
                 );
             }
+            // All windows in one walk give what one walk per window gives.
+            let windows = [60, 300, 900, 3600, 7200].map(Duration::from_secs);
+            prop_assert_eq!(
+                averages(&ring, now_us, windows, interval),
+                windows.map(|window| average(&ring, now_us, window, interval))
+            );
             // The window sums themselves, not only the rates made of them.
             prop_assert_eq!(ring.iter().collect::<Vec<_>>(), kept);
         }

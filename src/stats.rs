@@ -169,7 +169,7 @@ impl History {
         let (current, averages) = self.ring.with(|ring| {
             let current = rates::current(ring, now_us, interval).map(Into::into);
             let averages =
-                WINDOWS.map(|w| rates::average(ring, now_us, w, interval).map(Into::into));
+                rates::averages(ring, now_us, WINDOWS, interval).map(|r| r.map(Into::into));
             (current, averages)
         });
         let [avg_1m, avg_5m, avg_15m] = averages;
