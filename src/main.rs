@@ -104,7 +104,7 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
     };
     thread::Builder::new().name("reaper".into()).spawn({
         let activity = activity.clone();
-        move || reaper::run(addr.port(), limits, activity, reaper_stop)
+        move || reaper::run(addr, limits, activity, reaper_stop)
     })?;
     log::info!(
         "serving http://{addr}/ every {:?} from {}",

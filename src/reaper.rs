@@ -15,7 +15,8 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::net::{Shutdown, SocketAddr};
+use std::mem::MaybeUninit;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -32,6 +33,11 @@ pub const SCAN_EVERY: Duration = Duration::from_millis(500);
 ///
 /// A thread that is not stuck sees the shutdown at once: reads and writes on a shut socket fail.
 pub const STUCK_AFTER: Duration = Duration::from_secs(5);
+/// How long a connection's request may wait unread, with none of its requests answered,
+/// before the reaper makes tiny_http start a thread for it.
+pub const STRANDED_AFTER: Duration = Duration::from_secs(1);
+/// How long the reaper waits to connect to its own daemon.
+const KICK_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long after a burst tiny_http's surplus threads have exited (they wait 5 s for work).
 const IDLE_THREADS_EXIT: Duration = Duration::from_secs(6);
 /// Stuck connections (each a thread and two descriptors, for ever) that end the process.
@@ -206,6 +212,12 @@ impl Activity {
         self.times().get(peer).copied()
     }
 
+    /// Whether no client was answered or cut since the reaper last forgot the ones gone (a
+    /// connection can come and go between two looks).
+    fn nothing_new(&self) -> bool {
+        self.times().is_empty() && !self.0.cut.load(Ordering::Relaxed)
+    }
+
     /// Forgets the clients that are gone; whether any was (or the loop cut one) since the last
     /// call.
     fn keep_only(&self, peers: &[SocketAddr]) -> bool {
@@ -242,7 +254,10 @@ pub fn to_cut(idle: &[(usize, Duration)], limits: Limits) -> Vec<usize> {
 
 /// The reaper thread's body: every [`SCAN_EVERY`], cuts what [`to_cut`] says, until `stop`
 /// disconnects.
-pub fn run(port: u16, limits: Limits, activity: Activity, stop: Receiver<()>) {
+pub fn run(listen: SocketAddr, limits: Limits, activity: Activity, stop: Receiver<()>) {
+    let port = listen.port();
+    // Connections whose request waits unread, since when: tiny_http gave them no thread.
+    let mut unread_since: HashMap<u64, Instant> = HashMap::new();
     // When each socket (by inode) was first seen: the idle time of a connection that never
     // had a request answered (a slowloris, a silent client) counts from there.
     let mut first_seen: HashMap<u64, Instant> = HashMap::new();
@@ -255,20 +270,45 @@ pub fn run(port: u16, limits: Limits, activity: Activity, stop: Receiver<()>) {
     // surplus threads exit a few seconds after a burst, and what they held is free only then.
     let mut open_before = 0;
     let mut trim_again_at: Option<Instant> = None;
-    // While no connection is open and nothing is pending, the process's descriptor count is
-    // all the reaper looks at (a new connection adds two): one `stat` instead of a scan.
+    // While no connection is open and nothing is pending, the process's descriptor count (a
+    // new connection adds two) and the loop's activity are all the reaper looks at: one `stat`
+    // instead of a scan.
     let mut quiet_descriptors: Option<u64> = None;
     loop {
         select! {
             recv(stop) -> _ => return,
             default(SCAN_EVERY) => {}
         }
-        if quiet_descriptors.is_some() && quiet_descriptors == descriptor_count() {
+        if quiet_descriptors.is_some()
+            && quiet_descriptors == descriptor_count()
+            && activity.nothing_new()
+        {
             continue;
         }
         let now = Instant::now();
         let open = connections(port);
         first_seen.retain(|inode, _| open.iter().any(|c| c.inode == *inode));
+        for connection in &open {
+            if !has_unread_bytes(connection) {
+                unread_since.remove(&connection.inode);
+                continue;
+            }
+            let since = *unread_since.entry(connection.inode).or_insert(now);
+            let answered_since = activity
+                .last(&connection.peer)
+                .is_some_and(|at| at >= since);
+            if answered_since {
+                unread_since.insert(connection.inode, now);
+            } else if now.saturating_duration_since(since) >= STRANDED_AFTER {
+                log::debug!(
+                    "reaper: {}'s request waits for a tiny_http thread; starting one",
+                    connection.peer
+                );
+                kick_the_pool(listen);
+                unread_since.insert(connection.inode, now);
+            }
+        }
+        unread_since.retain(|inode, _| open.iter().any(|c| c.inode == *inode));
         shut_at.retain(|inode, (fd, _)| socket_inode(*fd) == Some(*inode));
         let stuck = shut_at
             .values()
@@ -319,6 +359,34 @@ pub fn run(port: u16, limits: Limits, activity: Activity, stop: Receiver<()>) {
     }
 }
 
+/// Whether the client has sent bytes that no tiny_http thread has read (a peek, which takes
+/// nothing away).
+fn has_unread_bytes(connection: &Connection) -> bool {
+    let mut byte = [MaybeUninit::uninit()];
+    let peeked = with_socket(connection.fd, |socket| {
+        socket.recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT)
+    });
+    matches!(peeked, Ok(n) if n > 0)
+}
+
+/// Makes tiny_http start a thread that takes over a connection it left waiting.
+///
+/// tiny_http's thread pool can queue a new connection's task instead of starting a thread for
+/// it when connections arrive back to back (a woken thread still counts as idle;
+/// `shared/reference/tiny_http.md` §3a). The task then waits until some thread's connection
+/// ends, which a busy keep-alive client never does: under a 50-connection load test a few
+/// connections waited until the idle timeout cut them. A connection of our own, closed at
+/// once, finds no idle thread, so tiny_http starts one for it; that thread's task ends at once,
+/// and it takes the waiting task next.
+fn kick_the_pool(listen: SocketAddr) {
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let _ = TcpStream::connect_timeout(&SocketAddr::new(ip, listen.port()), KICK_TIMEOUT);
+}
+
 /// How many descriptors the process has open, from the size Linux 6.2 and later give
 /// `/proc/self/fd`: one `stat` instead of a scan. `None` where the kernel says 0 (older ones).
 fn descriptor_count() -> Option<u64> {
@@ -359,6 +427,31 @@ mod tests {
             "the two most idle of five, over a cap of three"
         );
         assert!(to_cut(&[], LIMITS).is_empty());
+    }
+
+    #[test]
+    fn a_request_nobody_read_is_seen_without_taking_it() {
+        use std::io::Write;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (mut accepted, _) = listener.accept().unwrap();
+        let found = connections(port);
+        assert!(!has_unread_bytes(&found[0]), "nothing sent yet");
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        wait_for(|| has_unread_bytes(&found[0]));
+        assert!(has_unread_bytes(&found[0]), "peeking took nothing");
+        let mut request = [0; 18];
+        accepted.read_exact(&mut request).unwrap();
+        assert!(!has_unread_bytes(&found[0]), "read by its thread");
+    }
+
+    /// Waits up to a second for `condition` (a loopback write takes a moment to arrive).
+    fn wait_for(condition: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while !condition() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     #[test]
