@@ -173,13 +173,8 @@ pub fn current(ring: &SlotRing, now_us: u64, interval: Duration) -> Option<Rate>
 /// The average rate over the intervals of `ring` inside the window of length `window` that ends
 /// at `now_us`, by the rule in the module doc.
 pub fn average(ring: &SlotRing, now_us: u64, window: Duration, interval: Duration) -> Option<Rate> {
-    let threshold = window_start_us(now_us, window, interval);
-    // One walk back: the last slot inside is the oldest.
-    let oldest = ring
-        .iter_newest_first()
-        .take_while(|slot| slot.at_us >= threshold)
-        .last()?;
-    rate_between(&oldest, &ring.newest()?, window)
+    let [rate] = averages(ring, now_us, [window], interval);
+    rate
 }
 
 /// [`average`] over several windows at once, with one walk back from the newest slot (as far as
