@@ -168,6 +168,7 @@ impl<'a> Loop<'a> {
             return;
         };
         let now = Instant::now();
+        self.activity.heard(peer, now);
         if self
             .cut
             .get(&peer)
@@ -180,7 +181,7 @@ impl<'a> Loop<'a> {
         let waiting = self.pending_by_peer.entry(peer).or_default();
         *waiting += 1;
         if *waiting > MAX_PIPELINED {
-            reaper::shut_peer(self.port, peer, Shutdown::Both);
+            reaper::cut_pipelining_peer(self.port, peer);
             self.cut
                 .retain(|_, at| now.duration_since(*at) < CUT_MEMORY);
             self.cut.insert(peer, now);

@@ -40,7 +40,7 @@
 use std::time::Duration;
 
 use crate::proc_net_dev::{Counters, COUNTERS};
-use crate::slot_ring::SlotRing;
+use crate::slot_ring::{Cursor, SlotRing};
 
 /// 2^32, the modulus of a 32-bit counter.
 const WRAP_32: u64 = 1 << 32;
@@ -173,37 +173,28 @@ pub fn current(ring: &SlotRing, now_us: u64, interval: Duration) -> Option<Rate>
 /// The average rate over the intervals of `ring` inside the window of length `window` that ends
 /// at `now_us`, by the rule in the module doc.
 pub fn average(ring: &SlotRing, now_us: u64, window: Duration, interval: Duration) -> Option<Rate> {
-    let [rate] = averages(ring, now_us, [window], interval);
+    let [rate] = averages(ring, &mut [None], now_us, [window], interval);
     rate
 }
 
-/// [`average`] over several windows at once, with one walk back from the newest slot (as far as
-/// the longest window reaches) instead of one walk per window.
+/// [`average`] over several windows at once. `starts` holds where each window began the last
+/// time, for the same ring and windows (`None` at first): the windows only move forward, so each
+/// start steps over the few slots that left its window since then, instead of walking back
+/// from the newest slot across the whole window at every sample.
 pub fn averages<const N: usize>(
     ring: &SlotRing,
+    starts: &mut [Option<Cursor>; N],
     now_us: u64,
     windows: [Duration; N],
     interval: Duration,
 ) -> [Option<Rate>; N] {
-    let thresholds = windows.map(|window| window_start_us(now_us, window, interval));
     let Some(newest) = ring.newest() else {
         return [None; N];
     };
-    let mut oldest_inside: [Option<Slot>; N] = [None; N];
-    let reach_us = thresholds.iter().copied().min().unwrap_or(u64::MAX);
-    for slot in ring
-        .iter_newest_first()
-        .take_while(|slot| slot.at_us >= reach_us)
-    {
-        for (oldest, threshold) in oldest_inside.iter_mut().zip(thresholds) {
-            if slot.at_us >= threshold {
-                *oldest = Some(slot);
-            }
-        }
-    }
     let mut rates = [None; N];
-    for ((rate, oldest), window) in rates.iter_mut().zip(oldest_inside).zip(windows) {
-        *rate = oldest.and_then(|oldest| rate_between(&oldest, &newest, window));
+    for ((rate, start), window) in rates.iter_mut().zip(starts).zip(windows) {
+        let oldest_inside = ring.seek(start, window_start_us(now_us, window, interval));
+        *rate = oldest_inside.and_then(|oldest| rate_between(&oldest, &newest, window));
     }
     rates
 }
@@ -592,12 +583,20 @@ mod tests {
                     over_a_vec::intervals(kept, now_us, window, interval)
                 );
             }
-            // All windows in one walk give what one walk per window gives.
+            // Window starts moved forward sample by sample give what a search from the newest
+            // gives, at every sample.
             let windows = [60, 300, 900, 3600, 7200].map(Duration::from_secs);
-            prop_assert_eq!(
-                averages(&ring, now_us, windows, interval),
-                windows.map(|window| average(&ring, now_us, window, interval))
-            );
+            let mut moving = SlotRing::with_capacity(capacity);
+            let mut starts = [None; 5];
+            for (k, &slot) in all.iter().enumerate() {
+                moving.push(slot);
+                let kept = &all[(k + 1).saturating_sub(capacity)..=k];
+                let now_us = slot.at_us + lag_us * (k % 2) as u64;
+                prop_assert_eq!(
+                    averages(&moving, &mut starts, now_us, windows, interval),
+                    windows.map(|window| over_a_vec::average(kept, now_us, window, interval))
+                );
+            }
             // The window sums themselves, not only the rates made of them.
             prop_assert_eq!(ring.iter().collect::<Vec<_>>(), kept);
         }

@@ -140,8 +140,42 @@ pub fn shut_peer(port: u16, peer: SocketAddr, how: Shutdown) {
     }
 }
 
+/// Cuts a pipelining client: throws away what it sent that nobody has read yet, then shuts
+/// both sides. Shutting the read side alone would not stop the tiny_http thread from reading
+/// what is already received, and a pipelining client's receive buffer holds thousands of
+/// requests (a megabyte of them is 25 000), each queued in tiny_http's unbounded request queue,
+/// whose capacity then stays grown for good. Once both sides are shut, the kernel answers any
+/// further data with a reset. The bytes are discarded before the shutdown, while the descriptor
+/// is surely still this connection's: a shutdown can make tiny_http close it at once, and the
+/// next connection accepted may get its number.
+pub fn cut_pipelining_peer(port: u16, peer: SocketAddr) {
+    let Some(connection) = connections(port).into_iter().find(|c| c.peer == peer) else {
+        return;
+    };
+    if socket_inode(connection.fd) == Some(connection.inode) {
+        with_socket(connection.fd, discard_unread);
+        shut(&connection, Shutdown::Both);
+    }
+}
+
+/// Reads and drops what the client sent that nobody has read, up to [`MAX_DISCARDED_READS`].
+fn discard_unread(socket: SockRef<'_>) {
+    let mut buffer = [MaybeUninit::<u8>::uninit(); 16 * 1024];
+    for _ in 0..MAX_DISCARDED_READS {
+        // MSG_TRUNC: on TCP the kernel drops the bytes without copying them.
+        match socket.recv_with_flags(&mut buffer, libc::MSG_DONTWAIT | libc::MSG_TRUNC) {
+            Ok(n) if n > 0 => {}
+            _ => return,
+        }
+    }
+}
+
+/// A bound on [`discard_unread`]'s reads: 64 MiB, past any receive buffer (a client that
+/// keeps sending while it is read is cut anyway).
+const MAX_DISCARDED_READS: usize = 4096;
+
 /// What the HTTP loop tells the reaper and the watchdog: when each client last had a request
-/// answered, whether it cut a client since the reaper last looked, and whether it is answering
+/// received or answered, whether it cut a client since the reaper last looked, and whether it is answering
 /// a request right now, since when.
 #[derive(Clone, Debug)]
 pub struct Activity(Arc<Shared>);
@@ -174,6 +208,12 @@ impl Activity {
         let since_ns = at.saturating_duration_since(self.0.epoch).as_nanos();
         let since_ns = u64::try_from(since_ns).unwrap_or(u64::MAX - 1) + 1;
         self.0.busy_since_ns.store(since_ns, Ordering::Relaxed);
+    }
+
+    /// Notes that a request of `peer` reached the loop at `at`: it is not idle, and not
+    /// stranded, even before it is answered.
+    pub fn heard(&self, peer: SocketAddr, at: Instant) {
+        self.times().insert(peer, at);
     }
 
     /// Notes that `peer` was just answered (at `at`), and the loop waits for the next request.
@@ -238,16 +278,28 @@ pub struct Limits {
     pub max_connections: usize,
 }
 
+/// How idle a connection is. Ordered as [`to_cut`] cuts: the longer idle first and, among
+/// connections idle for as long (all those first seen at the same look count from then), the
+/// ones never heard from before the ones that sent a request. A flood of silent connections
+/// must not cost a client that came with it its request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Idleness {
+    /// Since its last request was received or answered, or since it was first seen.
+    pub idle: Duration,
+    /// No request of it was ever received, answered, or waits unread.
+    pub silent: bool,
+}
+
 /// Which connections to cut: idle past the timeout, then the most idle beyond the cap. `idle`
-/// gives each connection's idle time. PURE.
-pub fn to_cut(idle: &[(usize, Duration)], limits: Limits) -> Vec<usize> {
-    let mut by_idle: Vec<(usize, Duration)> = idle.to_vec();
-    by_idle.sort_by_key(|&(_, idle)| std::cmp::Reverse(idle));
+/// gives each connection's index and idleness. PURE.
+pub fn to_cut(idle: &[(usize, Idleness)], limits: Limits) -> Vec<usize> {
+    let mut by_idle: Vec<(usize, Idleness)> = idle.to_vec();
+    by_idle.sort_by_key(|&(_, idleness)| std::cmp::Reverse(idleness));
     let excess = by_idle.len().saturating_sub(limits.max_connections);
     by_idle
         .iter()
         .enumerate()
-        .filter(|(rank, (_, idle))| *rank < excess || *idle >= limits.idle_timeout)
+        .filter(|(rank, (_, idleness))| *rank < excess || idleness.idle >= limits.idle_timeout)
         .map(|(_, (index, _))| *index)
         .collect()
 }
@@ -288,11 +340,8 @@ pub fn run(listen: SocketAddr, limits: Limits, activity: Activity, stop: Receive
         let now = Instant::now();
         let open = connections(port);
         first_seen.retain(|inode, _| open.iter().any(|c| c.inode == *inode));
-        for connection in &open {
-            if !has_unread_bytes(connection) {
-                unread_since.remove(&connection.inode);
-                continue;
-            }
+        let unread: Vec<bool> = open.iter().map(has_unread_bytes).collect();
+        for (connection, _) in open.iter().zip(&unread).filter(|(_, &unread)| unread) {
             let since = *unread_since.entry(connection.inode).or_insert(now);
             let answered_since = activity
                 .last(&connection.peer)
@@ -308,7 +357,11 @@ pub fn run(listen: SocketAddr, limits: Limits, activity: Activity, stop: Receive
                 unread_since.insert(connection.inode, now);
             }
         }
-        unread_since.retain(|inode, _| open.iter().any(|c| c.inode == *inode));
+        unread_since.retain(|inode, _| {
+            open.iter()
+                .zip(&unread)
+                .any(|(c, &unread)| unread && c.inode == *inode)
+        });
         shut_at.retain(|inode, (fd, _)| socket_inode(*fd) == Some(*inode));
         let stuck = shut_at
             .values()
@@ -323,13 +376,19 @@ pub fn run(listen: SocketAddr, limits: Limits, activity: Activity, stop: Receive
             );
             std::process::exit(1);
         }
-        let idle: Vec<(usize, Duration)> = open
+        let idle: Vec<(usize, Idleness)> = open
             .iter()
+            .zip(&unread)
             .enumerate()
-            .map(|(i, c)| {
+            .map(|(i, (c, &unread))| {
                 let seen = *first_seen.entry(c.inode).or_insert(now);
-                let last = activity.last(&c.peer).map_or(seen, |at| at.max(seen));
-                (i, now.saturating_duration_since(last))
+                let heard = activity.last(&c.peer);
+                let last = heard.map_or(seen, |at| at.max(seen));
+                let idleness = Idleness {
+                    idle: now.saturating_duration_since(last),
+                    silent: heard.is_none() && !unread,
+                };
+                (i, idleness)
             })
             .collect();
         let cut = to_cut(&idle, limits);
@@ -411,13 +470,17 @@ mod tests {
 
     #[test]
     fn cuts_the_idle_then_the_most_idle_beyond_the_cap() {
-        assert_eq!(to_cut(&[(0, secs(1)), (1, secs(11))], LIMITS), [1]);
+        let heard = |s| Idleness {
+            idle: secs(s),
+            silent: false,
+        };
+        assert_eq!(to_cut(&[(0, heard(1)), (1, heard(11))], LIMITS), [1]);
         let five = [
-            (0, secs(1)),
-            (1, secs(5)),
-            (2, secs(2)),
-            (3, secs(9)),
-            (4, secs(0)),
+            (0, heard(1)),
+            (1, heard(5)),
+            (2, heard(2)),
+            (3, heard(9)),
+            (4, heard(0)),
         ];
         let mut cut = to_cut(&five, LIMITS);
         cut.sort();
@@ -427,6 +490,37 @@ mod tests {
             "the two most idle of five, over a cap of three"
         );
         assert!(to_cut(&[], LIMITS).is_empty());
+    }
+
+    #[test]
+    fn among_the_equally_idle_the_silent_are_cut_first() {
+        let at_once = |silent| Idleness {
+            idle: secs(0),
+            silent,
+        };
+        // A flood of silent connections and a client's request, all first seen at one look.
+        let seen = [
+            (0, at_once(true)),
+            (1, at_once(false)),
+            (2, at_once(true)),
+            (3, at_once(true)),
+            (4, at_once(true)),
+        ];
+        let mut cut = to_cut(&seen, LIMITS);
+        cut.sort();
+        assert_eq!(cut, [0, 2], "two of the silent four, over a cap of three");
+        // Idle time still comes first: a client quiet for a while goes before a new silent one.
+        let quiet_long = Idleness {
+            idle: secs(5),
+            silent: false,
+        };
+        let older = [
+            (0, quiet_long),
+            (1, at_once(true)),
+            (2, at_once(true)),
+            (3, at_once(true)),
+        ];
+        assert_eq!(to_cut(&older, LIMITS), [0]);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! (`up`, or `unknown` for drivers that never report one). While it is down or absent there is
 //! none. It is a lower bound for interfaces that were already there at ifstatsd's first sample.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -23,6 +24,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::persist::Saver;
 use crate::proc_net_dev::{Counters, COUNTERS, COUNTER_NAMES};
 use crate::rates::{self, Change, Delta, Slot};
+use crate::slot_ring::Cursor;
 use crate::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
 use crate::state::{SavedInterface, SavedSlot, State};
 use crate::view::{
@@ -68,6 +70,9 @@ struct History {
     /// The running totals of all deltas, as in the newest slot.
     totals: [u64; COUNTERS],
     ring: SharedRing,
+    /// Where each of [`WINDOWS`] began at the last view, moved forward from there at the next
+    /// (see [`rates::averages`]). A cache, in a `Cell` so that a view stays `&self`.
+    window_starts: Cell<[Option<Cursor>; WINDOWS.len()]>,
     /// The sample that last updated it, to keep only the first of duplicate lines.
     generation: u64,
     /// Restored from before a reboot: its next sample counts from zero.
@@ -95,6 +100,7 @@ impl History {
             events: Events::default(),
             totals: [0; COUNTERS],
             ring,
+            window_starts: Cell::default(),
             generation: 0,
             must_reset: false,
         }
@@ -166,12 +172,13 @@ impl History {
 
     fn view(&self, name: &str, now_us: u64, interval: Duration) -> InterfaceStats {
         let up_since = self.up_since.filter(|_| self.present);
+        let mut starts = self.window_starts.get();
         let (current, averages) = self.ring.with(|ring| {
             let current = rates::current(ring, now_us, interval).map(Into::into);
-            let averages =
-                rates::averages(ring, now_us, WINDOWS, interval).map(|r| r.map(Into::into));
-            (current, averages)
+            let averages = rates::averages(ring, &mut starts, now_us, WINDOWS, interval);
+            (current, averages.map(|r| r.map(Into::into)))
         });
+        self.window_starts.set(starts);
         let [avg_1m, avg_5m, avg_15m] = averages;
         InterfaceStats {
             interface: name.to_owned(),
@@ -488,6 +495,7 @@ impl Stats {
                 events: saved.events,
                 totals: saved.slots.last().map_or([0; COUNTERS], |slot| slot.totals),
                 ring,
+                window_starts: Cell::default(),
                 generation: 0,
                 must_reset: !same_boot,
             };
