@@ -1,6 +1,8 @@
 //! PURE: turns a [`Route`] and the latest [`StatsView`] into a [`Reply`]. No sockets here: the
 //! HTTP loop hands in the clock, so every answer is tested without a server.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
@@ -181,6 +183,83 @@ pub struct ErrorDetail {
     pub code: &'static str,
     /// A sentence for people.
     pub message: String,
+}
+
+/// Replies that depend on the view alone (`/api/v1/interfaces`, each interface's stats, and
+/// the per-interface part of `/metrics`), made at the first request after a view is published
+/// and copied for the later ones until the next (one per `--interval`, 10 s by default): a
+/// dashboard, several scrapers or a script polling faster than the interval cost a copy, not a
+/// serialization. At most [`MAX_CACHED_BYTES`] are kept; past that, replies are made each time.
+#[derive(Debug, Default)]
+pub struct ViewCache {
+    /// The view the replies were made from (a `Weak`: only its address is compared).
+    view: Weak<StatsView>,
+    replies: HashMap<Route, Reply>,
+    /// The part of `/metrics` made by [`metrics::render_interfaces`].
+    metrics: Option<String>,
+    bytes: usize,
+}
+
+/// The most bytes of bodies a [`ViewCache`] keeps.
+pub const MAX_CACHED_BYTES: usize = 256 * 1024;
+
+impl ViewCache {
+    /// Forgets every reply if `view` is not the one they were made from.
+    fn follow(&mut self, view: &Arc<StatsView>) {
+        if !Weak::ptr_eq(&self.view, &Arc::downgrade(view)) {
+            *self = ViewCache {
+                view: Arc::downgrade(view),
+                ..ViewCache::default()
+            };
+        }
+    }
+
+    /// Whether `bytes` more fit, counting them if they do.
+    fn room_for(&mut self, bytes: usize) -> bool {
+        let fits = self.bytes + bytes <= MAX_CACHED_BYTES;
+        if fits {
+            self.bytes += bytes;
+        }
+        fits
+    }
+}
+
+/// [`handle`], with the replies that depend on `view` alone kept in `cache`: the same replies,
+/// byte for byte.
+pub fn handle_cached(
+    route: &Route,
+    view: &Arc<StatsView>,
+    clock: Clock,
+    cache: &mut ViewCache,
+) -> Reply {
+    cache.follow(view);
+    match route {
+        Route::Interfaces | Route::InterfaceStats { .. } => {
+            if let Some(reply) = cache.replies.get(route) {
+                return reply.clone();
+            }
+            let reply = handle(route, view, clock);
+            if cache.room_for(reply.body.len()) {
+                cache.replies.insert(route.clone(), reply.clone());
+            }
+            reply
+        }
+        Route::Metrics => {
+            let mut text = match &cache.metrics {
+                Some(made) => made.clone(),
+                None => {
+                    let made = metrics::render_interfaces(view);
+                    if cache.room_for(made.len()) {
+                        cache.metrics = Some(made.clone());
+                    }
+                    made
+                }
+            };
+            metrics::render_daemon(&mut text, view, clock.now, is_healthy(view, clock));
+            Reply::new(200, metrics::CONTENT_TYPE, text.into_bytes())
+        }
+        _ => handle(route, view, clock),
+    }
 }
 
 /// Answers `route` from `view`.

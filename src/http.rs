@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, Socket, Type};
 use tiny_http::{Header, Request, Response, Server};
 
-use crate::api::{self, Clock, Reply, ALLOW};
+use crate::api::{self, Clock, Reply, ViewCache, ALLOW};
 use crate::reaper::{self, Activity};
 use crate::routes;
 use crate::view::SharedView;
@@ -104,6 +104,8 @@ pub struct Loop<'a> {
     pending_by_peer: HashMap<SocketAddr, usize>,
     /// Connections cut for pipelining too deep, and when.
     cut: HashMap<SocketAddr, Instant>,
+    /// Replies made from the current view, for the next requests until it changes.
+    cache: ViewCache,
 }
 
 impl<'a> Loop<'a> {
@@ -124,6 +126,7 @@ impl<'a> Loop<'a> {
             pending: VecDeque::new(),
             pending_by_peer: HashMap::new(),
             cut: HashMap::new(),
+            cache: ViewCache::default(),
         }
     }
 
@@ -249,7 +252,7 @@ impl<'a> Loop<'a> {
         self.activity.answered(peer, now);
     }
 
-    fn reply(&self, request: &Request, now: Instant) -> Reply {
+    fn reply(&mut self, request: &Request, now: Instant) -> Reply {
         let route = routes::route(request.method().as_str(), request.url());
         let clock = Clock {
             started: self.started,
@@ -258,7 +261,12 @@ impl<'a> Loop<'a> {
         let view = self.shared.current();
         // Our code cannot panic on any input, by design; if it ever did, this client gets a 500
         // and the loop goes on.
-        catch_unwind(AssertUnwindSafe(|| api::handle(&route, &view, clock))).unwrap_or_else(|_| {
+        let cache = &mut self.cache;
+        catch_unwind(AssertUnwindSafe(|| {
+            api::handle_cached(&route, &view, clock, cache)
+        }))
+        .unwrap_or_else(|_| {
+            self.cache = ViewCache::default();
             log::error!("a panic while answering {:?}; answered 500", request.url());
             api::error(
                 500,

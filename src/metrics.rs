@@ -58,6 +58,13 @@ const RATES: [(&str, RateOf); 8] = [
 
 /// Renders every metric of `view` as of `now`; `healthy` is `/health`'s verdict.
 pub fn render(view: &StatsView, now: Instant, healthy: bool) -> String {
+    let mut out = render_interfaces(view);
+    render_daemon(&mut out, view, now, healthy);
+    out
+}
+
+/// The part of [`render`] that depends on the view alone: every per-interface family.
+pub fn render_interfaces(view: &StatsView) -> String {
     let mut out = String::with_capacity(1024 + view.interfaces.len() * 4096);
     let present: Vec<&InterfaceStats> = view.interfaces.iter().filter(|i| i.present).collect();
 
@@ -144,6 +151,12 @@ pub fn render(view: &StatsView, now: Instant, healthy: bool) -> String {
         }
     }
 
+    out
+}
+
+/// The rest of [`render`], appended to `out`: the daemon's own families, which depend on the
+/// time of the request.
+pub fn render_daemon(out: &mut String, view: &StatsView, now: Instant, healthy: bool) {
     let collection = &view.collection;
     let age = collection
         .last_success
@@ -193,24 +206,18 @@ pub fn render(view: &StatsView, now: Instant, healthy: bool) -> String {
         ),
     ];
     for (name, help, kind, value) in daemon {
-        header(&mut out, name, help, kind);
+        header(out, name, help, kind);
         if let Some(v) = value {
-            sample(&mut out, name, &[], v);
+            sample(out, name, &[], v);
         }
     }
     header(
-        &mut out,
+        out,
         "ifstatsd_build_info",
         "The daemon's version, as a label.",
         "gauge",
     );
-    sample(
-        &mut out,
-        "ifstatsd_build_info",
-        &[("version", VERSION)],
-        1.0,
-    );
-    out
+    sample(out, "ifstatsd_build_info", &[("version", VERSION)], 1.0);
 }
 
 fn header(out: &mut String, name: &str, help: &str, kind: &str) {

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver};
+use crossbeam_channel::{bounded, select, Receiver, Sender};
 use socket2::SockRef;
 
 /// How often the connections are looked at. Not less often while none is open: tiny_http can
@@ -35,7 +35,10 @@ pub const SCAN_EVERY: Duration = Duration::from_millis(500);
 pub const STUCK_AFTER: Duration = Duration::from_secs(5);
 /// How long a connection's request may wait unread, with none of its requests answered,
 /// before the reaper makes tiny_http start a thread for it.
-pub const STRANDED_AFTER: Duration = Duration::from_secs(1);
+pub const STRANDED_AFTER: Duration = Duration::from_millis(200);
+/// How often the connections are looked at while a request waits unread: a stranded client
+/// waits about [`STRANDED_AFTER`] plus this, not whole [`SCAN_EVERY`]s.
+const RESCAN_UNREAD_EVERY: Duration = Duration::from_millis(100);
 /// How long the reaper waits to connect to its own daemon.
 const KICK_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long after a burst tiny_http's surplus threads have exited (they wait 5 s for work).
@@ -183,6 +186,9 @@ pub struct Activity(Arc<Shared>);
 #[derive(Debug)]
 struct Shared {
     answered: Mutex<HashMap<SocketAddr, Instant>>,
+    /// A request from a connection not heard from before: the reaper looks at once, as
+    /// connections that came with it may be stranded (one slot: a look covers them all).
+    new_client: (Sender<()>, Receiver<()>),
     cut: AtomicBool,
     /// The time `busy_since_ns` counts from.
     epoch: Instant,
@@ -195,6 +201,7 @@ impl Default for Activity {
     fn default() -> Self {
         Activity(Arc::new(Shared {
             answered: Mutex::default(),
+            new_client: bounded(1),
             cut: AtomicBool::new(false),
             epoch: Instant::now(),
             busy_since_ns: AtomicU64::new(0),
@@ -213,7 +220,9 @@ impl Activity {
     /// Notes that a request of `peer` reached the loop at `at`: it is not idle, and not
     /// stranded, even before it is answered.
     pub fn heard(&self, peer: SocketAddr, at: Instant) {
-        self.times().insert(peer, at);
+        if self.times().insert(peer, at).is_none() {
+            let _ = self.0.new_client.0.try_send(());
+        }
     }
 
     /// Notes that `peer` was just answered (at `at`), and the loop waits for the next request.
@@ -304,8 +313,9 @@ pub fn to_cut(idle: &[(usize, Idleness)], limits: Limits) -> Vec<usize> {
         .collect()
 }
 
-/// The reaper thread's body: every [`SCAN_EVERY`], cuts what [`to_cut`] says, until `stop`
-/// disconnects.
+/// The reaper thread's body: every [`SCAN_EVERY`] (every [`RESCAN_UNREAD_EVERY`] while a
+/// request waits unread, and at once when the loop hears from a new client), cuts what
+/// [`to_cut`] says and starts a thread for a stranded request, until `stop` disconnects.
 pub fn run(listen: SocketAddr, limits: Limits, activity: Activity, stop: Receiver<()>) {
     let port = listen.port();
     // Connections whose request waits unread, since when: tiny_http gave them no thread.
@@ -326,10 +336,12 @@ pub fn run(listen: SocketAddr, limits: Limits, activity: Activity, stop: Receive
     // new connection adds two) and the loop's activity are all the reaper looks at: one `stat`
     // instead of a scan.
     let mut quiet_descriptors: Option<u64> = None;
+    let mut next_look = SCAN_EVERY;
     loop {
         select! {
             recv(stop) -> _ => return,
-            default(SCAN_EVERY) => {}
+            recv(activity.0.new_client.1) -> _ => {}
+            default(next_look) => {}
         }
         if quiet_descriptors.is_some()
             && quiet_descriptors == descriptor_count()
@@ -341,6 +353,11 @@ pub fn run(listen: SocketAddr, limits: Limits, activity: Activity, stop: Receive
         let open = connections(port);
         first_seen.retain(|inode, _| open.iter().any(|c| c.inode == *inode));
         let unread: Vec<bool> = open.iter().map(has_unread_bytes).collect();
+        next_look = if unread.contains(&true) {
+            RESCAN_UNREAD_EVERY
+        } else {
+            SCAN_EVERY
+        };
         for (connection, _) in open.iter().zip(&unread).filter(|(_, &unread)| unread) {
             let since = *unread_since.entry(connection.inode).or_insert(now);
             let answered_since = activity

@@ -14,9 +14,10 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
-use ifstatsd::api::OPENAPI_YAML;
+use ifstatsd::api::{self, Clock, ViewCache, OPENAPI_YAML};
 use ifstatsd::http;
 use ifstatsd::proc_net_dev::{Counters, ParseError, ParseErrorKind};
+use ifstatsd::routes;
 use ifstatsd::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
 use ifstatsd::stats::Stats;
 use ifstatsd::view::{SharedView, StatsView};
@@ -816,6 +817,9 @@ fn a_newly_published_view_is_served_at_the_next_request() {
         client.request("GET", "/api/v1/interface/eth0/stats").json(),
         expected("eth0")
     );
+    // Asked before the new view too: replies made from a view are kept until the next one.
+    let list_before = client.request("GET", "/api/v1/interfaces").json();
+    let metrics_before = client.request("GET", "/metrics").body;
     // Sample 9, 10 s later: eth0 received 5000 B more; wg0 is still gone.
     let eth0 = [1_025_000, 250, 9, 0, 1_012_500, 125, 0, 18];
     let interfaces = vec![
@@ -847,6 +851,40 @@ fn a_newly_published_view_is_served_at_the_next_request() {
     assert_eq!(wg0["rates"]["avg_5m"]["covered_seconds"], 10.0);
     let list = client.request("GET", "/api/v1/interfaces").json();
     assert_eq!(list["updated_at"], "2027-01-15T08:01:30.123Z");
+    assert_ne!(list, list_before);
+    let metrics = String::from_utf8(client.request("GET", "/metrics").body).unwrap();
+    assert_ne!(metrics.as_bytes(), metrics_before);
+    assert!(metrics.contains("node_network_receive_bytes_total{device=\"eth0\"} 1025000\n"));
+    assert!(metrics.contains("ifstatsd_samples_total 10\n"), "{metrics}");
+}
+
+#[test]
+fn kept_replies_are_the_replies_made_afresh() {
+    let (stats, started) = stats_after(standard_samples(), Duration::from_secs(1));
+    let view = Arc::new(stats.view());
+    let mut cache = ViewCache::default();
+    let targets = [
+        "/api/v1/interfaces",
+        "/api/v1/interface/eth0/stats",
+        "/api/v1/interface/lo/stats",
+        "/api/v1/interface/nope/stats",
+        "/metrics",
+        "/health",
+        "/api/v1/interface/eth0/history?window=5m",
+    ];
+    for round in 0..3 {
+        for target in targets {
+            // The clock moves: /metrics's age and /health must follow it, cached or not.
+            let clock = Clock {
+                started,
+                now: Instant::now() + Duration::from_secs(round * 7),
+            };
+            let route = routes::route("GET", target);
+            let afresh = api::handle(&route, &view, clock);
+            let kept = api::handle_cached(&route, &view, clock, &mut cache);
+            assert_eq!(kept, afresh, "{target}, round {round}");
+        }
+    }
 }
 
 /// Requests of every kind on one kept-alive connection, one after the other, then pipelined.
