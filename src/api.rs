@@ -1,7 +1,6 @@
 //! PURE: turns a [`Route`] and the latest [`StatsView`] into a [`Reply`]. No sockets here: the
 //! HTTP loop hands in the clock, so every answer is tested without a server.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -194,7 +193,9 @@ pub struct ErrorDetail {
 pub struct ViewCache {
     /// The view the replies were made from (a `Weak`: only its address is compared).
     view: Weak<StatsView>,
-    replies: HashMap<Route, Reply>,
+    /// A list, not a map: a few routes at most (one per interface), and a map of `Route`s
+    /// would add its own code to the binary.
+    replies: Vec<(Route, Reply)>,
     /// The part of `/metrics` made by [`metrics::render_interfaces`].
     metrics: Option<String>,
     bytes: usize,
@@ -235,12 +236,12 @@ pub fn handle_cached(
     cache.follow(view);
     match route {
         Route::Interfaces | Route::InterfaceStats { .. } => {
-            if let Some(reply) = cache.replies.get(route) {
+            if let Some((_, reply)) = cache.replies.iter().find(|(kept, _)| kept == route) {
                 return reply.clone();
             }
             let reply = handle(route, view, clock);
             if cache.room_for(reply.body.len()) {
-                cache.replies.insert(route.clone(), reply.clone());
+                cache.replies.push((route.clone(), reply.clone()));
             }
             reply
         }

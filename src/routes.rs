@@ -13,7 +13,7 @@ pub const HISTORY_WINDOWS: [(&str, u32); 4] =
 pub const DEFAULT_HISTORY_WINDOW: u32 = 900;
 
 /// What a request asks for.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
     /// `GET /api/v1/interface/{net_id}/stats`.
     InterfaceStats {
