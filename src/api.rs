@@ -215,6 +215,11 @@ impl ViewCache {
         }
     }
 
+    /// Whether it keeps nothing.
+    pub fn is_empty(&self) -> bool {
+        self.replies.is_empty() && self.metrics.is_none()
+    }
+
     /// Whether `bytes` more fit, counting them if they do.
     fn room_for(&mut self, bytes: usize) -> bool {
         let fits = self.bytes + bytes <= MAX_CACHED_BYTES;

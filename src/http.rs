@@ -141,8 +141,19 @@ impl<'a> Loop<'a> {
                 if self.stopping.load(Ordering::SeqCst) {
                     return Ok(());
                 }
-                match server.recv() {
-                    Ok(request) => self.take(request),
+                // Replies kept for the view are dropped after an interval without requests, so
+                // that an idle daemon holds none (a `None` is that, or an unblock).
+                let request = if self.cache.is_empty() {
+                    server.recv().map(Some)
+                } else {
+                    server.recv_timeout(self.shared.current().collection.interval)
+                };
+                match request {
+                    Ok(Some(request)) => self.take(request),
+                    Ok(None) => {
+                        self.cache = ViewCache::default();
+                        continue;
+                    }
                     Err(_) if self.stopping.load(Ordering::SeqCst) => return Ok(()),
                     Err(e) => return Err(e),
                 }

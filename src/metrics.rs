@@ -221,8 +221,15 @@ pub fn render_daemon(out: &mut String, view: &StatsView, now: Instant, healthy: 
 }
 
 fn header(out: &mut String, name: &str, help: &str, kind: &str) {
-    let _ = writeln!(out, "# HELP {name} {}", escape(help, false));
-    let _ = writeln!(out, "# TYPE {name} {kind}");
+    out.push_str("# HELP ");
+    out.push_str(name);
+    out.push(' ');
+    push_escaped(out, help, false);
+    out.push_str("\n# TYPE ");
+    out.push_str(name);
+    out.push(' ');
+    out.push_str(kind);
+    out.push('\n');
 }
 
 /// One sample line. Counters are written as integers, exact even past 2^53.
@@ -234,25 +241,32 @@ fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: impl std
             if i > 0 {
                 out.push(',');
             }
-            let _ = write!(out, "{label}=\"{}\"", escape(text, true));
+            out.push_str(label);
+            out.push_str("=\"");
+            push_escaped(out, text, true);
+            out.push('"');
         }
         out.push('}');
     }
     let _ = writeln!(out, " {value}");
 }
 
-/// Escapes `\` and newlines (and `"` in label values), as the format requires.
-fn escape(text: &str, quote: bool) -> String {
-    let mut escaped = String::with_capacity(text.len());
+/// Appends `text` with `\` and newlines (and `"` in label values) escaped, as the format
+/// requires. Written straight into `out`: a scrape has thousands of labels.
+fn push_escaped(out: &mut String, text: &str, quote: bool) {
+    let special = |c: char| c == '\\' || c == '\n' || (quote && c == '"');
+    if !text.contains(special) {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         match c {
-            '\\' => escaped.push_str("\\\\"),
-            '\n' => escaped.push_str("\\n"),
-            '"' if quote => escaped.push_str("\\\""),
-            c => escaped.push(c),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '"' if quote => out.push_str("\\\""),
+            c => out.push(c),
         }
     }
-    escaped
 }
 
 #[cfg(test)]
@@ -264,6 +278,13 @@ mod tests {
         let mut out = String::new();
         sample(&mut out, "m", &[("device", "a\"b\\c")], 1.5);
         assert_eq!(out, "m{device=\"a\\\"b\\\\c\"} 1.5\n");
+        let mut out = String::new();
+        header(&mut out, "m", "two\nlines \"quoted\"", "gauge");
+        sample(&mut out, "m", &[("device", "x\ny"), ("window", "1m")], 2);
+        assert_eq!(
+            out,
+            "# HELP m two\\nlines \"quoted\"\n# TYPE m gauge\nm{device=\"x\\ny\",window=\"1m\"} 2\n"
+        );
     }
 
     #[test]

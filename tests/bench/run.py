@@ -877,6 +877,20 @@ def render_sampling(sampling):
     return "\n".join(rows)
 
 
+def render_fresh(sampling):
+    if sampling is None:
+        return "Not measured (no sampling bench)."
+    rows = ["| interfaces | `/api/v1/interfaces` | `/api/v1/interface/lo/stats` | `/metrics` |",
+            "|---|---|---|---|"]
+    for size, r in sampling.items():
+        g = r.get
+        if g("fresh_metrics_ns_median") is None:
+            continue
+        rows.append(f"| {size} | {us(g('fresh_interfaces_ns_median'))} "
+                    f"| {us(g('fresh_stats_ns_median'))} | {us(g('fresh_metrics_ns_median'))} |")
+    return "\n".join(rows)
+
+
 def render_cpu(bg):
     cpu = bg["cpu_ms_per_hour"]
     return "\n".join([
@@ -1080,6 +1094,7 @@ def render(figures, started, elapsed, load_before):
         wrk_seconds=S.wrk_seconds,
         sampling_iterations=", ".join(f"{n:,}" for n in S.sampling_iterations.values()),
         sampling=render_sampling(figures["sampling"]),
+        fresh=render_fresh(figures["sampling"]),
         cpu_window=f"{bg['window_s'] / 60:.1f}",
         cpu=render_cpu(bg),
         http_sizes=f"{h['body_bytes']['stats']:,} B (stats) and {h['body_bytes']['interfaces']:,} B (interfaces)",

@@ -30,7 +30,13 @@
 //!   goal is 0: nothing grows with the number of samples);
 //! - `ring_bytes_per_interface`: live heap bytes `Stats` holds per interface once every ring is
 //!   allocated, measured by the counting allocator around the first `Stats::apply`;
-//! - `view_bytes_per_interface`: live heap bytes of one published view, per interface.
+//! - `view_bytes_per_interface`: live heap bytes of one published view, per interface;
+//! - `fresh_interfaces_ns_median`, `fresh_stats_ns_median`, `fresh_metrics_ns_median`: one
+//!   reply made afresh by `api::handle` (no cache) from the last view: `/api/v1/interfaces`,
+//!   `/api/v1/interface/lo/stats` and `/metrics`, CPU of the reply alone (no socket), median of
+//!   K/10 (at least 20) calls each. The daemon makes these once per view and copies them for the
+//!   next requests until the next sample (`api::ViewCache`); a scraper that asks once per
+//!   interval or less often pays this every time.
 //!
 //! Keys are only ever added, never renamed: a harness runs this in namespaces of 4, 100 and 1000
 //! veth interfaces and reads them.
@@ -44,8 +50,10 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
+use ifstatsd::api::{self, Clock};
 use ifstatsd::config::DEFAULT_SYSFS;
 use ifstatsd::filter::Filter;
+use ifstatsd::routes;
 use ifstatsd::sampler::Sampler;
 use ifstatsd::snapshot::{Sample, Snapshot};
 use ifstatsd::stats::Stats;
@@ -270,6 +278,31 @@ fn main() {
     }
     let live_bytes_growth = live_bytes() - live_at_growth_from;
 
+    let view = shared.current();
+    let clock = Clock {
+        started: clock.start,
+        now: Instant::now(),
+    };
+    let fresh_ns = |target: &str| {
+        let route = routes::route("GET", target);
+        let mut times: Vec<u64> = (0..(k / 10).max(20))
+            .map(|_| {
+                let start = Instant::now();
+                let reply = api::handle(&route, &view, clock);
+                let took = elapsed_ns(start);
+                assert_eq!(reply.status, 200, "{target}");
+                took
+            })
+            .collect();
+        times.sort_unstable();
+        percentile(&times, 0.5)
+    };
+    let fresh = [
+        fresh_ns("/api/v1/interfaces"),
+        fresh_ns("/api/v1/interface/lo/stats"),
+        fresh_ns("/metrics"),
+    ];
+
     for times in [
         &mut open_ns,
         &mut pread_ns,
@@ -288,7 +321,8 @@ fn main() {
          \"read_parse_ns_median\":{},\"read_parse_ns_p90\":{},\
          \"allocs_per_sample_read_parse\":{:.2},\"allocs_per_sample_total\":{:.2},\
          \"live_bytes_growth\":{live_bytes_growth},\"ring_bytes_per_interface\":{:.0},\
-         \"view_bytes_per_interface\":{:.0}}}",
+         \"view_bytes_per_interface\":{:.0},\"fresh_interfaces_ns_median\":{},\
+         \"fresh_stats_ns_median\":{},\"fresh_metrics_ns_median\":{}}}",
         percentile(&open_ns, 0.9),
         percentile(&pread_ns, 0.5),
         percentile(&pread_ns, 0.9),
@@ -300,5 +334,8 @@ fn main() {
         total_allocations as f64 / k as f64,
         per_interface(stats_bytes),
         per_interface(view_bytes),
+        fresh[0],
+        fresh[1],
+        fresh[2],
     );
 }
