@@ -178,8 +178,8 @@ fn discard_unread(socket: SockRef<'_>) {
 const MAX_DISCARDED_READS: usize = 4096;
 
 /// What the HTTP loop tells the reaper and the watchdog: when each client last had a request
-/// received or answered, whether it cut a client since the reaper last looked, and whether it is answering
-/// a request right now, since when.
+/// received or answered, whether it cut a client since the reaper last looked, and whether it
+/// is answering a request right now, since when.
 #[derive(Clone, Debug)]
 pub struct Activity(Arc<Shared>);
 
