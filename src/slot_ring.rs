@@ -338,19 +338,26 @@ impl SlotRing {
             *cursor = self.search_back(from_us);
             return cursor.map(|c| c.slot);
         };
-        found.from_us = from_us;
-        while found.slot.at_us < from_us && found.seq + 1 < self.pushed {
-            let age_order = (found.seq + 1 - oldest_seq) as usize;
-            let wide_index = found.wide_through.checked_sub(self.wide_dropped);
-            let Some((step, wide)) = self.step_into(age_order, wide_index.map(|i| i as usize))
-            else {
-                break; // unreachable: the ring holds every slot up to the newest
-            };
-            found.wide_through += u64::from(wide);
-            found.seq += 1;
-            found.slot = step.after(&found.slot);
+        // Forward from the cursor, as `iter_from` would go, up to the newest slot at most.
+        let mut forward = OldestFirst {
+            ring: self,
+            next: Some(((found.seq - oldest_seq) as usize, found.slot)),
+            wide_through: found.wide_through.saturating_sub(self.wide_dropped) as usize,
+        };
+        while let Some((age_order, slot)) = forward.next {
+            if slot.at_us >= from_us || age_order + 1 >= self.len() {
+                break;
+            }
+            forward.next();
         }
-        Some(found.slot).filter(|slot| slot.at_us >= from_us)
+        let (age_order, slot) = forward.next?;
+        *found = Cursor {
+            seq: oldest_seq + age_order as u64,
+            slot,
+            wide_through: forward.wide_through as u64 + self.wide_dropped,
+            from_us,
+        };
+        Some(slot).filter(|slot| slot.at_us >= from_us)
     }
 
     /// A cursor on the oldest slot at or after `from_us`, found by walking back from the newest.
