@@ -98,7 +98,8 @@ class Daemon:
             [BIN, "--listen", f"127.0.0.1:{self.port}", "--log-level", os.environ.get("ATTACK_LOG", "warn")],
             stderr=subprocess.PIPE,
         )
-        threading.Thread(target=self._drain_log, daemon=True).start()
+        self.log_reader = threading.Thread(target=self._drain_log, daemon=True)
+        self.log_reader.start()
         deadline = time.monotonic() + 20
         while exchange(self.port, get("/health"), 1.0) is None:
             if time.monotonic() > deadline or self.proc.poll() is not None:
@@ -122,10 +123,15 @@ class Daemon:
         return int(status["Threads"][0]), fds, rss_kb, int(status["RssAnon"][0])
 
     def wait_exit(self, deadline_s):
+        """The exit status once the process has ended and its last log line is read."""
         try:
-            return self.proc.wait(deadline_s)
+            status = self.proc.wait(deadline_s)
         except subprocess.TimeoutExpired:
             return None
+        # The reader sees end of file once the process is gone; until then the
+        # line that says why it exited may still be in the pipe.
+        self.log_reader.join(5)
+        return status
 
     def stop(self):
         if self.proc.poll() is None:
