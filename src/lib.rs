@@ -15,7 +15,8 @@
 //! Beside them:
 //! - `shutdown`: the signal thread, which stops them all on SIGTERM or SIGINT;
 //! - `persist` and `state`: the state file, saved by the stats thread and restored at start-up;
-//! - `reaper` and `watchdog`: threads that guard tiny_http from hostile or stuck clients;
+//! - `reaper`, with its `watchdog` look: the thread that guards tiny_http from hostile or stuck
+//!   clients, and ends a daemon that cannot serve any more;
 //! - `metrics`, `dashboard`, `docs`: the Prometheus text, the dashboard page and Swagger UI,
 //!   rendered by `api` from the same view;
 //! - `config`, `filter`, `logging`: the command line, the interface globs, the log.

@@ -14,7 +14,7 @@ use ifstatsd::sampler::{self, Sampler};
 use ifstatsd::shutdown::{self, Stoppers};
 use ifstatsd::stats::{self, Stats};
 use ifstatsd::view::SharedView;
-use ifstatsd::{api, http, logging, state, watchdog};
+use ifstatsd::{api, http, logging, state};
 
 fn main() -> ExitCode {
     ifstatsd::memory::configure();
@@ -72,7 +72,6 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
     let stopping = Arc::new(AtomicBool::new(false));
 
     let interval = config.interval;
-    let watchdog_stop = stop_rx.clone();
     let reaper_stop = stop_rx.clone();
     let sampler = thread::Builder::new()
         .name("sampler".into())
@@ -93,11 +92,6 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
 
     let addr = http::local_addr(&server).unwrap_or(config.listen);
     let activity = Activity::default();
-    let listener = reaper::listener(addr.port());
-    thread::Builder::new().name("watchdog".into()).spawn({
-        let activity = activity.clone();
-        move || watchdog::run(listener, activity, watchdog_stop)
-    })?;
     let limits = Limits {
         idle_timeout: config.idle_timeout,
         max_connections: config.max_connections,

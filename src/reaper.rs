@@ -25,10 +25,18 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, select, Receiver, Sender};
 use socket2::SockRef;
 
-/// How often the connections are looked at. Not less often while none is open: tiny_http can
-/// leave a connection that arrives in a burst without a thread until the reaper cuts another
-/// (`shared/reference/tiny_http.md` §3a), so the reaper's delay is an ordinary client's delay.
+use crate::watchdog;
+
+/// How often the connections are looked at while any is open: tiny_http can leave a connection
+/// that arrives in a burst without a thread until the reaper cuts another
+/// (`shared/reference/tiny_http.md` §3a), so the reaper's delay is then an ordinary client's.
 pub const SCAN_EVERY: Duration = Duration::from_millis(500);
+/// How often the reaper looks while no connection is open (one `stat` and the watchdog's look):
+/// an idle daemon wakes for little else than its samples. A new connection waits at most this
+/// long for its first look, and only if it sends nothing that reaches the loop: a request does
+/// (see [`Activity::heard`]). Stranding needs a burst of more connections than tiny_http's four
+/// idle threads, and a flood of silent ones is cut at most this much later.
+pub const QUIET_LOOK_EVERY: Duration = Duration::from_secs(5);
 /// A connection still open this long after it was shut down is stuck for good.
 ///
 /// A thread that is not stuck sees the shutdown at once: reads and writes on a shut socket fail.
@@ -177,7 +185,7 @@ fn discard_unread(socket: SockRef<'_>) {
 /// keeps sending while it is read is cut anyway).
 const MAX_DISCARDED_READS: usize = 4096;
 
-/// What the HTTP loop tells the reaper and the watchdog: when each client last had a request
+/// What the HTTP loop tells the reaper (and its watchdog look): when each client last had a request
 /// received or answered, whether it cut a client since the reaper last looked, and whether it
 /// is answering a request right now, since when.
 #[derive(Clone, Debug)]
@@ -313,11 +321,17 @@ pub fn to_cut(idle: &[(usize, Idleness)], limits: Limits) -> Vec<usize> {
         .collect()
 }
 
-/// The reaper thread's body: every [`SCAN_EVERY`] (every [`RESCAN_UNREAD_EVERY`] while a
-/// request waits unread, and at once when the loop hears from a new client), cuts what
-/// [`to_cut`] says and starts a thread for a stranded request, until `stop` disconnects.
+/// The reaper thread's body: every [`SCAN_EVERY`] while a connection is open (every
+/// [`RESCAN_UNREAD_EVERY`] while a request waits unread, every [`QUIET_LOOK_EVERY`] while none
+/// is open, and at once when the loop hears from a new client), cuts what [`to_cut`] says,
+/// starts a thread for a stranded request, and makes the [`watchdog`] look, until `stop`
+/// disconnects.
 pub fn run(listen: SocketAddr, limits: Limits, activity: Activity, stop: Receiver<()>) {
     let port = listen.port();
+    let listening = listener(port);
+    if listening.is_none() {
+        log::warn!("watchdog: the listening socket was not found; only the loop is watched");
+    }
     // Connections whose request waits unread, since when: tiny_http gave them no thread.
     let mut unread_since: HashMap<u64, Instant> = HashMap::new();
     // When each socket (by inode) was first seen: the idle time of a connection that never
@@ -343,6 +357,7 @@ pub fn run(listen: SocketAddr, limits: Limits, activity: Activity, stop: Receive
             recv(activity.0.new_client.1) -> _ => {}
             default(next_look) => {}
         }
+        watchdog::look(listening, &activity, Instant::now());
         if quiet_descriptors.is_some()
             && quiet_descriptors == descriptor_count()
             && activity.nothing_new()
@@ -432,6 +447,9 @@ pub fn run(listen: SocketAddr, limits: Limits, activity: Activity, stop: Receive
         open_before = open.len();
         let quiet = open.is_empty() && shut_at.is_empty() && trim_again_at.is_none();
         quiet_descriptors = quiet.then(descriptor_count).flatten();
+        if quiet_descriptors.is_some() {
+            next_look = QUIET_LOOK_EVERY;
+        }
     }
 }
 

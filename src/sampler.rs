@@ -19,7 +19,7 @@
 //!   tree given with `--sysfs`, or another source, which may be another namespace's file.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -167,9 +167,8 @@ impl Sampler {
     }
 
     fn read_snapshot(&mut self) -> Result<Snapshot, String> {
-        self.buffer.clear();
         File::open(&self.source)
-            .and_then(|mut file| file.read_to_end(&mut self.buffer))
+            .and_then(|file| read_whole(file, &mut self.buffer))
             .map_err(|e| format!("cannot read {}: {e}", self.source.display()))?;
         // After the read, so that every interface in the file was created before the link
         // notifications drained here.
@@ -284,6 +283,32 @@ fn read_sysfs(sysfs: &Path, name: &str, attribute: &str) -> Option<String> {
     std::fs::read_to_string(sysfs.join(name).join(attribute)).ok()
 }
 
+/// Reads `file` from its start to its end into `buffer`, which keeps its capacity from one tick
+/// to the next. Not `File::read_to_end`: it asks `fstat` and `lseek` for a size hint first,
+/// two system calls a tick that a procfs file answers with 0.
+fn read_whole(mut file: File, buffer: &mut Vec<u8>) -> io::Result<()> {
+    buffer.clear();
+    loop {
+        let start = buffer.len();
+        if start == buffer.capacity() {
+            buffer.reserve(start.max(4096));
+        }
+        buffer.resize(buffer.capacity(), 0);
+        match file.read(&mut buffer[start..]) {
+            Ok(0) => {
+                buffer.truncate(start);
+                return Ok(());
+            }
+            Ok(read) => buffer.truncate(start + read),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => buffer.truncate(start),
+            Err(e) => {
+                buffer.truncate(start);
+                return Err(e);
+            }
+        }
+    }
+}
+
 /// The sampling thread's body: a sample on every tick until `shutdown` disconnects.
 pub fn run(
     mut sampler: Sampler,
@@ -321,6 +346,22 @@ mod tests {
 
     const FILE: &str = "Inter-|   Receive |  Transmit\n face |bytes packets|bytes packets\n\
         eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n    lo: 5 6 0 0 0 0 0 0 5 6 0 0 0 0 0 0\n";
+
+    #[test]
+    fn read_whole_reads_files_larger_than_its_buffer_and_forgets_the_last_one() {
+        let dir = temp_dir("whole");
+        let path = dir.join("big");
+        let big: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        fs::write(&path, &big).unwrap();
+        let mut buffer = Vec::with_capacity(4096);
+        read_whole(File::open(&path).unwrap(), &mut buffer).unwrap();
+        assert_eq!(buffer, big);
+        fs::write(&path, b"short").unwrap();
+        read_whole(File::open(&path).unwrap(), &mut buffer).unwrap();
+        assert_eq!(buffer, b"short");
+        assert!(buffer.capacity() >= big.len(), "the capacity is kept");
+        fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn reads_counters_and_sysfs_attributes() {

@@ -1,4 +1,4 @@
-//! The watchdog thread: it notices the two ways the daemon can stop serving without the request
+//! The watchdog's look: it notices the two ways the daemon can stop serving without the request
 //! loop being told, and ends the process with status 1, loudly, so that its supervisor (procd,
 //! systemd) restarts it rather than leaving a daemon that answers nothing:
 //! - tiny_http's accept thread is gone. It panics when it cannot start a thread for a
@@ -9,18 +9,15 @@
 //!   Writes give up after the write timeout and bodies are never read, so only something
 //!   unforeseen, or a write timeout set far above its default, can do this.
 //!
-//! Each look costs one `readlink` and one atomic load. An earlier version asked `/health` over
-//! TCP every 5 s instead, which cost more CPU than the sampling itself (about 280 µs a probe).
+//! The reaper thread looks at each of its own looks (see [`crate::reaper::run`]): a thread of its
+//! own, waking every few seconds, cost more CPU than the look itself, and more than the sampler.
+//! Each look costs one `readlink` and one atomic load.
 
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver};
-
 use crate::reaper::{self, Activity};
 
-/// The time between looks.
-pub const CHECK_EVERY: Duration = Duration::from_secs(5);
 /// How long the loop may take over one request before it counts as wedged.
 pub const WEDGED_AFTER: Duration = Duration::from_secs(15);
 
@@ -45,35 +42,26 @@ pub fn verdict(listener_open: bool, busy_for: Option<Duration>) -> Verdict {
     }
 }
 
-/// The watchdog thread's body: looks at the listener `(fd, inode)` (see
-/// [`reaper::listener`]) and at the loop's `activity` until `stop` disconnects.
-pub fn run(listener: Option<(RawFd, u64)>, activity: Activity, stop: Receiver<()>) {
-    if listener.is_none() {
-        log::warn!("watchdog: the listening socket was not found; only the loop is watched");
-    }
-    loop {
-        select! {
-            recv(stop) -> _ => return,
-            default(CHECK_EVERY) => {}
+/// Looks at the listener `(fd, inode)` (see [`reaper::listener`]; `None` if it was not found)
+/// and at the loop's `activity` at `now`, and ends the process if either is lost.
+pub fn look(listener: Option<(RawFd, u64)>, activity: &Activity, now: Instant) {
+    let open = listener.is_none_or(|(fd, inode)| reaper::still_open(fd, inode));
+    match verdict(open, activity.busy_for(now)) {
+        Verdict::Fine => {}
+        Verdict::ListenerGone => {
+            log::error!(
+                "watchdog: the listening socket is closed (tiny_http's accept thread died); \
+                 exiting so that the supervisor restarts the daemon"
+            );
+            std::process::exit(1);
         }
-        let open = listener.is_none_or(|(fd, inode)| reaper::still_open(fd, inode));
-        match verdict(open, activity.busy_for(Instant::now())) {
-            Verdict::Fine => {}
-            Verdict::ListenerGone => {
-                log::error!(
-                    "watchdog: the listening socket is closed (tiny_http's accept thread died); \
-                     exiting so that the supervisor restarts the daemon"
-                );
-                std::process::exit(1);
-            }
-            Verdict::Wedged(busy) => {
-                log::error!(
-                    "watchdog: the request loop has been answering one request for {} s: it is \
-                     wedged; exiting so that the supervisor restarts the daemon",
-                    busy.as_secs()
-                );
-                std::process::exit(1);
-            }
+        Verdict::Wedged(busy) => {
+            log::error!(
+                "watchdog: the request loop has been answering one request for {} s: it is \
+                 wedged; exiting so that the supervisor restarts the daemon",
+                busy.as_secs()
+            );
+            std::process::exit(1);
         }
     }
 }

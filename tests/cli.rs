@@ -647,7 +647,7 @@ fn wedged_daemon(test: &str) -> (TempDir, Daemon, socket2::Socket) {
 }
 
 /// The same wedge without a signal: once the loop has been on one request for over 15 s, the
-/// watchdog (looking every 5 s) ends the daemon with status 1 so that its supervisor restarts
+/// watchdog (the reaper's look, every 0.5 s here) ends the daemon with status 1 so that its supervisor restarts
 /// it.
 #[test]
 fn the_watchdog_ends_a_wedged_daemon_with_status_1() {
