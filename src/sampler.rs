@@ -39,6 +39,7 @@ pub struct Sampler {
     source: PathBuf,
     links: LinkSource,
     filter: Filter,
+    /// The source file as last read, in its first bytes (see [`read_whole`]).
     buffer: Vec<u8>,
     /// Snapshots the statistics thread has applied and given back, for their storage.
     spent: (Sender<Snapshot>, Receiver<Snapshot>),
@@ -123,7 +124,7 @@ impl Sampler {
             source: source.to_owned(),
             links: LinkSource::new(source, sysfs),
             filter,
-            buffer: Vec::with_capacity(4096),
+            buffer: Vec::new(),
             spent: crossbeam_channel::bounded(SPENT_SNAPSHOTS),
             failing: false,
             last_skipped: Vec::new(),
@@ -167,7 +168,7 @@ impl Sampler {
     }
 
     fn read_snapshot(&mut self) -> Result<Snapshot, String> {
-        File::open(&self.source)
+        let read = File::open(&self.source)
             .and_then(|file| read_whole(file, &mut self.buffer))
             .map_err(|e| format!("cannot read {}: {e}", self.source.display()))?;
         // After the read, so that every interface in the file was created before the link
@@ -175,7 +176,7 @@ impl Sampler {
         self.links.refresh();
         // Names may hold any byte but '/', ':' and whitespace; JSON needs UTF-8, so bytes that are
         // not valid UTF-8 become U+FFFD. Valid files are borrowed as they are.
-        let text = String::from_utf8_lossy(&self.buffer);
+        let text = String::from_utf8_lossy(&self.buffer[..read]);
         let mut snapshot = self.spent.1.try_recv().unwrap_or_default();
         snapshot.skipped.clear();
         let (mut kept, mut well_formed) = (0, 0);
@@ -201,7 +202,7 @@ impl Sampler {
             let error = format!(
                 "no interface line in {} ({} bytes{why})",
                 self.source.display(),
-                self.buffer.len()
+                read
             );
             let _ = self.spent.0.try_send(snapshot); // for the next tick
             return Err(error);
@@ -283,28 +284,21 @@ fn read_sysfs(sysfs: &Path, name: &str, attribute: &str) -> Option<String> {
     std::fs::read_to_string(sysfs.join(name).join(attribute)).ok()
 }
 
-/// Reads `file` from its start to its end into `buffer`, which keeps its capacity from one tick
-/// to the next. Not `File::read_to_end`: it asks `fstat` and `lseek` for a size hint first,
-/// two system calls a tick that a procfs file answers with 0.
-fn read_whole(mut file: File, buffer: &mut Vec<u8>) -> io::Result<()> {
-    buffer.clear();
+/// Reads `file` from its start to its end into `buffer`; how many bytes it read. The buffer is
+/// all initialized, zeroed only when it grows, and kept from one tick to the next. Not
+/// `File::read_to_end`: it asks `fstat` and `lseek` for a size hint first, two system calls a
+/// tick that a procfs file answers with 0.
+fn read_whole(mut file: File, buffer: &mut Vec<u8>) -> io::Result<usize> {
+    let mut filled = 0;
     loop {
-        let start = buffer.len();
-        if start == buffer.capacity() {
-            buffer.reserve(start.max(4096));
+        if filled == buffer.len() {
+            buffer.resize((2 * buffer.len()).max(4096), 0);
         }
-        buffer.resize(buffer.capacity(), 0);
-        match file.read(&mut buffer[start..]) {
-            Ok(0) => {
-                buffer.truncate(start);
-                return Ok(());
-            }
-            Ok(read) => buffer.truncate(start + read),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => buffer.truncate(start),
-            Err(e) => {
-                buffer.truncate(start);
-                return Err(e);
-            }
+        match file.read(&mut buffer[filled..]) {
+            Ok(0) => return Ok(filled),
+            Ok(read) => filled += read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
 }
@@ -353,13 +347,14 @@ mod tests {
         let path = dir.join("big");
         let big: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
         fs::write(&path, &big).unwrap();
-        let mut buffer = Vec::with_capacity(4096);
-        read_whole(File::open(&path).unwrap(), &mut buffer).unwrap();
-        assert_eq!(buffer, big);
+        let mut buffer = Vec::new();
+        let read = read_whole(File::open(&path).unwrap(), &mut buffer).unwrap();
+        assert_eq!(buffer[..read], big);
+        let grown = buffer.len();
         fs::write(&path, b"short").unwrap();
-        read_whole(File::open(&path).unwrap(), &mut buffer).unwrap();
-        assert_eq!(buffer, b"short");
-        assert!(buffer.capacity() >= big.len(), "the capacity is kept");
+        let read = read_whole(File::open(&path).unwrap(), &mut buffer).unwrap();
+        assert_eq!(buffer[..read], *b"short");
+        assert_eq!(buffer.len(), grown, "the buffer is kept, not zeroed again");
         fs::remove_dir_all(dir).unwrap();
     }
 
