@@ -185,9 +185,9 @@ fn discard_unread(socket: SockRef<'_>) {
 /// keeps sending while it is read is cut anyway).
 const MAX_DISCARDED_READS: usize = 4096;
 
-/// What the HTTP loop tells the reaper (and its watchdog look): when each client last had a request
-/// received or answered, whether it cut a client since the reaper last looked, and whether it
-/// is answering a request right now, since when.
+/// What the HTTP loop tells the reaper (and its watchdog look): when each client last had a
+/// request received or answered, whether it cut a client since the reaper last looked, and
+/// whether it is answering a request right now, since when.
 #[derive(Clone, Debug)]
 pub struct Activity(Arc<Shared>);
 
@@ -481,11 +481,16 @@ fn kick_the_pool(listen: SocketAddr) {
     let _ = TcpStream::connect_timeout(&SocketAddr::new(ip, listen.port()), KICK_TIMEOUT);
 }
 
-/// How many descriptors the process has open, from the size Linux 6.2 and later give
-/// `/proc/self/fd`: one `stat` instead of a scan. `None` where the kernel says 0 (older ones).
+/// How many descriptors the process has open: the size Linux 6.2 and later give
+/// `/proc/self/fd`, one `stat` instead of a scan; on older kernels, which say 0, its entries
+/// counted (including the one that lists them, every time alike).
 fn descriptor_count() -> Option<u64> {
     let size = fs::metadata("/proc/self/fd").ok()?.len();
-    (size > 0).then_some(size)
+    if size > 0 {
+        return Some(size);
+    }
+    let entries = fs::read_dir("/proc/self/fd").ok()?.count();
+    u64::try_from(entries).ok()
 }
 
 #[cfg(test)]
