@@ -103,7 +103,7 @@ pub fn render_interfaces(view: &StatsView) -> String {
             ];
             for (window, rate) in windows {
                 if let Some(rate) = rate {
-                    let labels = [("device", iface.interface.as_str()), ("window", window)];
+                    let labels = [("device", &*iface.interface), ("window", window)];
                     sample(&mut out, &name, &labels, value(rate));
                 }
             }

@@ -17,6 +17,7 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -170,7 +171,7 @@ impl History {
         self.last_seen = now;
     }
 
-    fn view(&self, name: &str, now_us: u64, interval: Duration) -> InterfaceStats {
+    fn view(&self, name: &Arc<str>, now_us: u64, interval: Duration) -> InterfaceStats {
         let up_since = self.up_since.filter(|_| self.present);
         let mut starts = self.window_starts.get();
         let (current, averages) = self.ring.with(|ring| {
@@ -181,7 +182,7 @@ impl History {
         self.window_starts.set(starts);
         let [avg_1m, avg_5m, avg_15m] = averages;
         InterfaceStats {
-            interface: name.to_owned(),
+            interface: Arc::clone(name),
             present: self.present,
             updated_at: Timestamp(self.last_seen.wall),
             uptime_seconds: up_since.map(|since| seconds(now_us.saturating_sub(since.at_us))),
@@ -225,7 +226,8 @@ pub struct Stats {
     /// Boxed: a `History` is about 700 bytes, and a B-tree node holds 11 values inline, so
     /// unboxed every interface would also pay for its share of a node's empty places (2 KB each
     /// with 4 interfaces).
-    interfaces: BTreeMap<String, Box<History>>,
+    /// By name; each view's entries share these names (no copy per sample).
+    interfaces: BTreeMap<Arc<str>, Box<History>>,
     /// At most this many interfaces are tracked.
     max_interfaces: usize,
     /// The new interfaces refused in the latest sample, to count each once while it stays.
@@ -332,7 +334,7 @@ impl Stats {
     ) {
         let generation = self.generation;
         let full = self.interfaces.len() >= self.max_interfaces;
-        match self.interfaces.get_mut(&sample.name) {
+        match self.interfaces.get_mut(sample.name.as_str()) {
             Some(history) if history.generation == generation => {
                 log::debug!("{}: listed twice; the first line counts", sample.name);
             }
@@ -352,7 +354,8 @@ impl Stats {
                 }
                 let mut history = Box::new(History::new(sample, now, first_sample, self.capacity));
                 history.generation = generation;
-                self.interfaces.insert(sample.name.clone(), history);
+                self.interfaces
+                    .insert(Arc::from(sample.name.as_str()), history);
             }
         }
     }
@@ -410,7 +413,7 @@ impl Stats {
             .interfaces
             .iter()
             .map(|(name, h)| SavedInterface {
-                name: name.clone(),
+                name: name.to_string(),
                 present: h.present,
                 counters: h.counters,
                 ifindex: h.ifindex,
@@ -502,7 +505,8 @@ impl Stats {
                 generation: 0,
                 must_reset: !same_boot,
             };
-            self.interfaces.insert(saved.name, Box::new(history));
+            self.interfaces
+                .insert(Arc::from(saved.name), Box::new(history));
         }
         self.latest = Some(moment(Duration::ZERO));
         self.interfaces.len()

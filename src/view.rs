@@ -42,7 +42,7 @@ const MAX_RFC3339_SECONDS: u64 = 253_402_300_800;
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct InterfaceStats {
     /// The interface name.
-    pub interface: String,
+    pub interface: Arc<str>,
     /// Whether the latest sample listed it.
     pub present: bool,
     /// The wall time of the sample that last saw it.
@@ -183,7 +183,7 @@ impl StatsView {
     /// The interface called `name`.
     pub fn interface(&self, name: &str) -> Option<&InterfaceStats> {
         self.interfaces
-            .binary_search_by(|iface| iface.interface.as_str().cmp(name))
+            .binary_search_by(|iface| (*iface.interface).cmp(name))
             .ok()
             .map(|i| &self.interfaces[i])
     }

@@ -537,11 +537,7 @@ fn past_max_interfaces_new_ones_are_refused_and_counted_once() {
     p.text(0.0, &four(0));
     p.text(10.0, &four(1));
     let view = p.view();
-    let names: Vec<&str> = view
-        .interfaces
-        .iter()
-        .map(|i| i.interface.as_str())
-        .collect();
+    let names: Vec<&str> = view.interfaces.iter().map(|i| &*i.interface).collect();
     assert_eq!(
         names,
         ["eth0", "lo"],
@@ -566,10 +562,6 @@ fn past_max_interfaces_new_ones_are_refused_and_counted_once() {
         );
     }
     let view = p.view();
-    let names: Vec<&str> = view
-        .interfaces
-        .iter()
-        .map(|i| i.interface.as_str())
-        .collect();
+    let names: Vec<&str> = view.interfaces.iter().map(|i| &*i.interface).collect();
     assert_eq!(names, ["lo", "veth2"]);
 }
