@@ -223,10 +223,10 @@ pub struct Stats {
     clock: Option<(Instant, u64)>,
     latest: Option<Moment>,
     generation: u64,
-    /// Boxed: a `History` is about 700 bytes, and a B-tree node holds 11 values inline, so
-    /// unboxed every interface would also pay for its share of a node's empty places (2 KB each
-    /// with 4 interfaces).
-    /// By name; each view's entries share these names (no copy per sample).
+    /// Each interface's history by name, the names shared with every view's entries (not
+    /// copied at every sample). Boxed: a `History` is about 700 bytes, and a B-tree node holds
+    /// 11 values inline, so unboxed every interface would also pay for its share of a node's
+    /// empty places (2 KB each with 4 interfaces).
     interfaces: BTreeMap<Arc<str>, Box<History>>,
     /// At most this many interfaces are tracked.
     max_interfaces: usize,
