@@ -24,8 +24,12 @@ use crate::view::SharedView;
 /// its socket's buffer far sooner, and a lost segment is sent again within 200 ms.
 pub const WRITE_TIMEOUT: Duration = Duration::from_millis(300);
 
-/// The listen backlog.
-const BACKLOG: i32 = 128;
+/// The listen backlog: room for a burst of connections while tiny_http's accept thread starts a
+/// thread for each. At 128, a burst of 500 connections from one client overflowed it every time
+/// here: the kernel dropped SYNs, and a client that came during the burst waited a whole second
+/// for its SYN to be sent again. The kernel caps it at `net.core.somaxconn` (4096 by default
+/// since Linux 5.4); a queued connection costs kernel memory only while it waits.
+const BACKLOG: i32 = 1024;
 
 /// Binds `addr` and starts tiny_http's accept thread on it.
 ///

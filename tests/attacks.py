@@ -76,14 +76,23 @@ def read_response(sock, deadline):
     return status, headers, body
 
 
-def exchange(port, raw, timeout=5.0):
-    """Sends `raw` on a new connection; the first response, or None if none came."""
+def exchange(port, raw, timeout=5.0, why=None):
+    """Sends `raw` on a new connection; the first response, or None if none came (and then, if
+    `why` is a list, what went wrong is appended to it)."""
+    step = "connect"
     try:
         with connect(port, timeout) as s:
+            step = "send"
             s.sendall(raw)
-            return read_response(s, time.monotonic() + timeout)
-    except OSError:
-        return None
+            step = "response"
+            response = read_response(s, time.monotonic() + timeout)
+    except OSError as e:
+        response, failure = None, f"{step}: {e!r}"
+    else:
+        failure = "closed without a response"
+    if response is None and why is not None:
+        why.append(failure)
+    return response
 
 
 def get(path):
@@ -151,12 +160,15 @@ class Watch(threading.Thread):
         self.peak = (0, 0, 0, 0)
 
     def run(self):
+        begun = time.monotonic()
         while self.running:
             started = time.monotonic()
-            response = exchange(self.target.port, get(PROBE_TARGET), PROBE_DEADLINE_S)
+            why = []
+            response = exchange(self.target.port, get(PROBE_TARGET), PROBE_DEADLINE_S, why)
             took = time.monotonic() - started
             if response is None or response[0] != 200:
-                self.failures.append(f"probe at +{started:.1f}: {response and response[0]}")
+                got = why[0] if why else f"status {response[0]}"
+                self.failures.append(f"probe at +{started - begun:.2f} s: {got}")
             else:
                 self.latencies_s.append(took)
             try:

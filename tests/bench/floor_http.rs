@@ -1,5 +1,5 @@
 //! The HTTP floor for `make bench`: a bare tiny_http 0.12 server with the same listener as
-//! ifstatsd's (`src/http.rs`: TCP_NODELAY, a 300 ms SO_SNDTIMEO, backlog 128, built with socket2), one
+//! ifstatsd's (`src/http.rs`: TCP_NODELAY, a 300 ms SO_SNDTIMEO, backlog 1024, built with socket2), one
 //! request loop, and one fixed body for every request. What ifstatsd costs per request beyond
 //! this is the cost of its own code: routing, the view, JSON, the guards.
 //!
@@ -20,7 +20,7 @@ use tiny_http::{Header, Response, Server, StatusCode};
 /// The same values as `src/http.rs`, repeated rather than imported: the floor must not depend on
 /// the code it is the floor of.
 const WRITE_TIMEOUT: Duration = Duration::from_millis(300);
-const BACKLOG: i32 = 128;
+const BACKLOG: i32 = 1024;
 
 fn main() {
     let (addr, body_bytes) = match parse_args() {
