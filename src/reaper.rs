@@ -446,8 +446,15 @@ pub fn run(listen: SocketAddr, limits: Limits, activity: Activity, stop: Receive
         }
         open_before = open.len();
         let quiet = open.is_empty() && shut_at.is_empty() && trim_again_at.is_none();
+        let was_quiet = quiet_descriptors.is_some();
         quiet_descriptors = quiet.then(descriptor_count).flatten();
         if quiet_descriptors.is_some() {
+            if !was_quiet {
+                log::debug!(
+                    "reaper: no connection open; looking every {} s",
+                    QUIET_LOOK_EVERY.as_secs()
+                );
+            }
             next_look = QUIET_LOOK_EVERY;
         }
     }

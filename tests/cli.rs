@@ -14,11 +14,12 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use ifstatsd::reaper::{QUIET_LOOK_EVERY, SCAN_EVERY};
 use rstest::rstest;
 use serde_json::{json, Value};
 use support::{
-    counters_of, free_port, net_dev, request, s, try_fetch, wait_until, write_atomically, Response,
-    TempDir, IO_TIMEOUT,
+    closed_within, counters_of, free_port, net_dev, request, s, try_fetch, wait_until,
+    write_atomically, Response, TempDir, IO_TIMEOUT,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_ifstatsd");
@@ -647,8 +648,8 @@ fn wedged_daemon(test: &str) -> (TempDir, Daemon, socket2::Socket) {
 }
 
 /// The same wedge without a signal: once the loop has been on one request for over 15 s, the
-/// watchdog (the reaper's look, every 0.5 s here) ends the daemon with status 1 so that its supervisor restarts
-/// it.
+/// watchdog (the reaper's look, every 0.5 s here) ends the daemon with status 1 so that its
+/// supervisor restarts it.
 #[test]
 fn the_watchdog_ends_a_wedged_daemon_with_status_1() {
     let (_dir, mut daemon, _reader) = wedged_daemon("watchdog");
@@ -685,4 +686,40 @@ fn a_signal_stops_it_within_3_seconds_when_the_request_loop_is_stuck() {
     assert!(!log.contains("INFO ifstatsd: stopped"), "{log}");
     assert!(sent.elapsed() < STOP_DEADLINE);
     drop(half_line);
+}
+
+/// While no connection is open the reaper looks only every `QUIET_LOOK_EVERY`, and only a
+/// request makes it look sooner. Silent connections that come to a quiet daemon, with no request
+/// from anyone, are still cut: at the idle timeout after the reaper's first look at them.
+#[test]
+fn silent_connections_to_a_quiet_daemon_are_cut_without_any_request() {
+    let dir = fixture("quiet");
+    let args = ["--idle-timeout", "1s", "--log-level", "debug"];
+    let daemon = Daemon::start(&dir, &dir.path("net_dev"), &dir.path("sysfs"), &args);
+    // Daemon::start's requests keep the reaper looking often for a few seconds after their
+    // connections end (while tiny_http's surplus threads exit).
+    wait_until("the reaper is quiet", Duration::from_secs(15), || {
+        daemon.stderr().contains("reaper: no connection open")
+    });
+    let silent: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect_timeout(&daemon.addr, IO_TIMEOUT).unwrap())
+        .collect();
+    let started = Instant::now();
+    let deadline =
+        QUIET_LOOK_EVERY + Duration::from_secs(1) + 2 * SCAN_EVERY + Duration::from_secs(2);
+    for (i, stream) in silent.iter().enumerate() {
+        let left = deadline.saturating_sub(started.elapsed());
+        assert!(
+            closed_within(stream, left),
+            "silent connection {i} still open after {:?}",
+            started.elapsed()
+        );
+    }
+    let answer = try_fetch(
+        daemon.addr,
+        "GET",
+        "/api/v1/interface/lo/stats",
+        Duration::from_secs(1),
+    );
+    assert_eq!(answer.expect("answered within a second").status, 200);
 }

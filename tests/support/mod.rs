@@ -202,6 +202,20 @@ pub fn wait_until(what: &str, deadline: Duration, mut condition: impl FnMut() ->
     }
 }
 
+/// Whether the server has closed `stream` within `deadline`: reads end, or the connection was
+/// reset (a server that closes with unread requests in its buffer resets it).
+pub fn closed_within(mut stream: &TcpStream, deadline: Duration) -> bool {
+    stream.set_read_timeout(Some(deadline)).unwrap();
+    let mut rest = Vec::new();
+    match stream.read_to_end(&mut rest) {
+        Ok(_) => true,
+        Err(e) => !matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ),
+    }
+}
+
 /// A fresh directory for one test, removed when dropped.
 pub struct TempDir(pub PathBuf);
 
