@@ -9,7 +9,7 @@
 //!
 //! This is one of the crate's three pieces of `unsafe` code (the others call the C library's
 //! allocator, [`crate::memory`], and receive from a netlink socket, `crate::netlink`): [`BorrowedFd::borrow_raw`] on a descriptor number read
-//! from `/proc/self/fd`. The descriptor may be closed by tiny_http at any moment; a call on a
+//! from `/proc/self/fd`, and `poll` on the listening socket (see `connection_waits`). The descriptor may be closed by tiny_http at any moment; a call on a
 //! closed descriptor fails with `EBADF`, and before a `shutdown()` the descriptor's inode is read
 //! again, so that a number reused for another socket in between is left alone.
 
@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, select, Receiver, Sender};
+use crossbeam_channel::{bounded, select, Receiver, Sender, TryRecvError};
 use socket2::SockRef;
 
 use crate::watchdog;
@@ -32,10 +32,10 @@ use crate::watchdog;
 /// (`shared/reference/tiny_http.md` §3a), so the reaper's delay is then an ordinary client's.
 pub const SCAN_EVERY: Duration = Duration::from_millis(500);
 /// How often the reaper looks while no connection is open (one `stat` and the watchdog's look):
-/// an idle daemon wakes for little else than its samples. A new connection waits at most this
-/// long for its first look, and only if it sends nothing that reaches the loop: a request does
-/// (see [`Activity::heard`]). Stranding needs a burst of more connections than tiny_http's four
-/// idle threads, and a flood of silent ones is cut at most this much later.
+/// an idle daemon wakes for little else than its samples. In between, it waits on the listening
+/// socket, so a burst of connections (the only way to strand a request: more connections at
+/// once than tiny_http's four idle threads) wakes it at once; a lone silent connection that
+/// tiny_http accepts first waits at most this long for its first look.
 pub const QUIET_LOOK_EVERY: Duration = Duration::from_secs(5);
 /// A connection still open this long after it was shut down is stuck for good.
 ///
@@ -352,13 +352,27 @@ pub fn run(listen: SocketAddr, limits: Limits, activity: Activity, stop: Receive
     let mut quiet_descriptors: Option<u64> = None;
     let mut next_look = SCAN_EVERY;
     loop {
-        select! {
-            recv(stop) -> _ => return,
-            recv(activity.0.new_client.1) -> _ => {}
-            default(next_look) => {}
-        }
+        // While quiet, a connection arriving wakes the reaper (see `connection_waits`): a burst
+        // can strand a request before any reaches the loop to say so.
+        let arrived = match (quiet_descriptors, listening) {
+            (Some(_), Some((fd, _))) => {
+                if let Err(TryRecvError::Disconnected) = stop.try_recv() {
+                    return;
+                }
+                connection_waits(fd, QUIET_LOOK_EVERY)
+            }
+            _ => {
+                select! {
+                    recv(stop) -> _ => return,
+                    recv(activity.0.new_client.1) -> _ => {}
+                    default(next_look) => {}
+                }
+                false
+            }
+        };
         watchdog::look(listening, &activity, Instant::now());
-        if quiet_descriptors.is_some()
+        if !arrived
+            && quiet_descriptors.is_some()
             && quiet_descriptors == descriptor_count()
             && activity.nothing_new()
         {
@@ -445,7 +459,9 @@ pub fn run(listen: SocketAddr, limits: Limits, activity: Activity, stop: Receive
             trim_again_at = None;
         }
         open_before = open.len();
-        let quiet = open.is_empty() && shut_at.is_empty() && trim_again_at.is_none();
+        // Not quiet again at once after a connection arrived: tiny_http may not have accepted it
+        // yet, and the listener would wake the reaper again at once.
+        let quiet = !arrived && open.is_empty() && shut_at.is_empty() && trim_again_at.is_none();
         let was_quiet = quiet_descriptors.is_some();
         quiet_descriptors = quiet.then(descriptor_count).flatten();
         if quiet_descriptors.is_some() {
@@ -486,6 +502,25 @@ fn kick_the_pool(listen: SocketAddr) {
         ip => ip,
     };
     let _ = TcpStream::connect_timeout(&SocketAddr::new(ip, listen.port()), KICK_TIMEOUT);
+}
+
+/// Waits until a connection waits to be accepted on the listening socket `fd`, or `timeout`
+/// passes; whether one does. tiny_http's accept thread may take it first, and then this goes on
+/// waiting: a lone connection can be missed, but not a burst, whose connections wait while the
+/// accept thread starts a thread for each, and only a burst can strand a request.
+fn connection_waits(fd: RawFd, timeout: Duration) -> bool {
+    let mut listener = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let timeout_ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `poll` reads and writes the one `pollfd` given, which lives through the call. A
+    // descriptor closed meanwhile makes it return POLLNVAL, and the watchdog's look then ends
+    // the process (the listener is gone).
+    #[allow(unsafe_code)]
+    let ready = unsafe { libc::poll(&mut listener, 1, timeout_ms) };
+    ready > 0
 }
 
 /// How many descriptors the process has open: the size Linux 6.2 and later give
