@@ -164,6 +164,13 @@ pub struct Health<'a> {
     pub last_save_error: Option<&'a str>,
     /// Why the state file could not be restored at start-up; null when it could, or was absent.
     pub state_restore_error: Option<&'a str>,
+    /// Seamless restarts in a new process image since the daemon started (the PID stays).
+    pub restarts_total: u64,
+    /// Why the latest restart happened: `stuck_connections`, `loop_wedged` or
+    /// `listener_closed`; null before any.
+    pub last_restart_reason: Option<&'static str>,
+    /// The wall time of the latest restart; null before any.
+    pub last_restart_at: Option<Timestamp>,
 }
 
 /// The body of every error.
@@ -413,6 +420,9 @@ fn health(view: &StatsView, clock: Clock) -> Reply {
         last_save_at: collection.last_save_at.map(Timestamp),
         last_save_error: collection.last_save_error.as_deref(),
         state_restore_error: collection.state_restore_error.as_deref(),
+        restarts_total: collection.restarts.total,
+        last_restart_reason: collection.restarts.last.map(|(reason, _)| reason.as_str()),
+        last_restart_at: collection.restarts.last.map(|(_, at)| Timestamp(at)),
     };
     json(if healthy { 200 } else { 503 }, &body)
 }

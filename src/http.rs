@@ -12,6 +12,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tiny_http::{Header, Request, Response, Server};
 
 use crate::api::{self, Clock, Reply, ViewCache, ALLOW};
+use crate::memory;
 use crate::reaper::{self, Activity};
 use crate::routes;
 use crate::view::SharedView;
@@ -45,11 +46,17 @@ pub fn bind(addr: SocketAddr) -> io::Result<Server> {
 pub fn bind_with(addr: SocketAddr, write_timeout: Duration) -> io::Result<Server> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
-    socket.set_tcp_nodelay(true)?;
-    socket.set_write_timeout(Some(write_timeout))?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
-    let listener: TcpListener = socket.into();
+    serve_on(socket.into(), write_timeout)
+}
+
+/// Starts tiny_http's accept thread on `listener` (bound by [`bind_with`], or inherited), with
+/// the options its accepted sockets inherit: `TCP_NODELAY` and the write timeout.
+pub fn serve_on(listener: TcpListener, write_timeout: Duration) -> io::Result<Server> {
+    let socket = socket2::SockRef::from(&listener);
+    socket.set_tcp_nodelay(true)?;
+    socket.set_write_timeout(Some(write_timeout))?;
     Server::from_listener(listener, None).map_err(io::Error::other)
 }
 
@@ -71,11 +78,13 @@ pub fn serve(
     Loop::new(shared, started, stopping, Activity::default(), port).serve(server)
 }
 
-/// Largest announced body answered with 413. tiny_http drains an unread body when the request
-/// is answered, by allocating all of it at once (`EqualReader::drop`): past this size that
-/// allocation itself is the attack (10^12 bytes aborts the process), so the daemon exits instead,
-/// loudly, for its supervisor to restart it. See the README's security section.
-pub const MAX_DRAINED_BODY: usize = 1 << 20;
+/// Announced bodies over this size are never drained by tiny_http unless their whole length can
+/// be mapped: tiny_http discards an unread body by allocating all of it at once
+/// (`EqualReader::drop`). [`crate::memory::Allocator`] maps such a block without a reservation
+/// (nothing is ever written to it, as the read side is shut first), so that costs nothing up to
+/// what the address space holds; past that (2^47 bytes on x86_64, a few GB on 32-bit) the
+/// request is answered by hand and parked instead (see [`Loop::park`]).
+pub const MAX_DRAINED_BODY: usize = crate::memory::LARGE_BLOCK;
 
 /// Requests one connection may have waiting at once; past it the connection is cut. A client
 /// that waits for each answer never has more than one: only a pipelining client has more, and
@@ -110,6 +119,9 @@ pub struct Loop<'a> {
     cut: HashMap<SocketAddr, Instant>,
     /// Replies made from the current view, for the next requests until it changes.
     cache: ViewCache,
+    /// Requests that can be neither answered nor dropped (see [`Loop::park`]), kept for the
+    /// life of the process image.
+    parked: Vec<Request>,
 }
 
 impl<'a> Loop<'a> {
@@ -131,6 +143,7 @@ impl<'a> Loop<'a> {
             pending_by_peer: HashMap::new(),
             cut: HashMap::new(),
             cache: ViewCache::default(),
+            parked: Vec::new(),
         }
     }
 
@@ -192,7 +205,7 @@ impl<'a> Loop<'a> {
             .get(&peer)
             .is_some_and(|at| now.duration_since(*at) < CUT_MEMORY)
         {
-            discard(request);
+            self.discard_or_park(request);
             return;
         }
         self.pending.push_back(request);
@@ -212,7 +225,9 @@ impl<'a> Loop<'a> {
                 "{peer}: over {MAX_PIPELINED} pipelined requests waiting; cut, {} dropped",
                 theirs.len()
             );
-            theirs.into_iter().for_each(discard);
+            for request in theirs {
+                self.discard_or_park(request);
+            }
             self.activity.cut();
         }
     }
@@ -230,15 +245,14 @@ impl<'a> Loop<'a> {
         let now = Instant::now();
         self.activity.begin(now);
         let peer = request.remote_addr().copied();
-        let unread = unread_body(&request).or_else(|| oversized_head(&request));
-        if let (Some(_), Some(peer)) = (&unread, peer) {
-            exit_before_a_fatal_drain(&request, peer);
+        let refusal = refused_body(&request).or_else(|| oversized_head(&request));
+        if let (Some(_), Some(peer)) = (&refusal, peer) {
             // With the read side shut, tiny_http's drain of the unread body ends at once.
             reaper::shut_peer(self.port, peer, Shutdown::Read);
         }
         let reply = self.reply(&request, now);
         // A method we allow, with a body we did not read: say why the connection ends.
-        let reply = match unread {
+        let reply = match refusal {
             Some(refusal) if reply.status != 405 => refusal,
             _ => reply,
         };
@@ -248,6 +262,11 @@ impl<'a> Loop<'a> {
             request.url(),
             reply.status
         );
+        if drain_cannot_be_mapped(&request) {
+            self.park(request, Some(reply));
+            self.activity.answered(peer, now);
+            return;
+        }
         let response = to_response(reply);
         // tiny_http 0.12 can panic inside respond() on a hostile request (a Content-Length near
         // u64::MAX overflows its body drain); one bad client must not take the daemon down.
@@ -265,6 +284,53 @@ impl<'a> Loop<'a> {
             Err(_) => log::warn!("{line}: tiny_http panicked while responding; connection dropped"),
         }
         self.activity.answered(peer, now);
+    }
+
+    /// Keeps `request` for the life of this process image, after sending `reply` (if any) on
+    /// its connection by hand and shutting it: answering or dropping it through tiny_http would
+    /// drain its body, whose announced length no mapping can hold, and abort the process. The
+    /// tiny_http thread that read it then waits for it for ever, so a parked request counts as
+    /// a stuck connection; enough of them make the reaper restart the daemon, which frees them.
+    fn park(&mut self, request: Request, reply: Option<Reply>) {
+        if let Some(peer) = request.remote_addr().copied() {
+            if let Some(reply) = reply {
+                let mut bytes = Vec::new();
+                let head_only = request.method().as_str() == "HEAD";
+                let version = tiny_http::HTTPVersion(1, 1);
+                let printed = to_response(reply).raw_print(
+                    &mut bytes,
+                    version,
+                    request.headers(),
+                    head_only,
+                    None,
+                );
+                if printed.is_ok() {
+                    reaper::send_to_peer(self.port, peer, &bytes);
+                }
+            }
+            reaper::shut_peer(self.port, peer, Shutdown::Both);
+        }
+        log::warn!(
+            "{} announced a body of {} bytes, which tiny_http would allocate whole to discard \
+             it and no mapping can hold; answered by hand, and its request kept ({} so far)",
+            request
+                .remote_addr()
+                .map_or("a client".into(), SocketAddr::to_string),
+            request.body_length().unwrap_or(0),
+            self.parked.len() + 1
+        );
+        self.parked.push(request);
+        self.activity.parked(self.parked.len());
+    }
+
+    /// Drops a request of a cut connection unanswered, or parks it if dropping it would drain
+    /// a body no mapping can hold.
+    fn discard_or_park(&mut self, request: Request) {
+        if drain_cannot_be_mapped(&request) {
+            self.park(request, None);
+        } else {
+            discard(request);
+        }
     }
 
     fn reply(&mut self, request: &Request, now: Instant) -> Reply {
@@ -297,26 +363,17 @@ impl<'a> Loop<'a> {
 /// per request, and the connection's thread parses the flood's remaining requests (still in the
 /// socket's buffer) faster than that, so they would pile up in its queue.
 fn discard(request: Request) {
-    if let Some(peer) = request.remote_addr().copied() {
-        exit_before_a_fatal_drain(&request, peer);
-    }
     // A length past isize::MAX makes the drain panic: caught, as in respond().
     let _ = catch_unwind(AssertUnwindSafe(|| drop(request.into_writer())));
 }
 
-/// Exits if answering or dropping `request` would make tiny_http allocate its whole unread
-/// body: between [`MAX_DRAINED_BODY`] and `isize::MAX` bytes that allocation is the attack, and
-/// 10^12 bytes aborts the process. Past `isize::MAX` the allocation panics instead, which the
-/// callers catch.
-fn exit_before_a_fatal_drain(request: &Request, peer: SocketAddr) {
-    let allocated = MAX_DRAINED_BODY + 1..=isize::MAX as usize;
-    if let Some(length) = request.body_length().filter(|n| allocated.contains(n)) {
-        log::error!(
-            "{peer} announced a body of {length} bytes, which tiny_http would allocate whole to \
-             discard it; exiting for the supervisor to restart the daemon"
-        );
-        std::process::exit(1);
-    }
+/// Whether answering or dropping `request` would make tiny_http allocate an unread body that no
+/// mapping can hold (which aborts the process). A length past `isize::MAX` is not one: the
+/// allocation then panics before it is tried, and the callers catch that.
+fn drain_cannot_be_mapped(request: &Request) -> bool {
+    request
+        .body_length()
+        .is_some_and(|n| n > MAX_DRAINED_BODY && n <= isize::MAX as usize && !memory::can_map(n))
 }
 
 /// The longest request target answered (longer: 414). Ours are under 100 bytes.
@@ -345,22 +402,53 @@ fn oversized_head(request: &Request) -> Option<Reply> {
     None
 }
 
-/// The answer to a request whose body tiny_http has not read (more than 1 KiB announced, any
-/// `Transfer-Encoding`, or an `Expect`): the API takes none, and reading it could stall the loop.
-/// `None` when there is no body, or tiny_http already read it. PURE over the request's head.
-fn unread_body(request: &Request) -> Option<Reply> {
+/// The answer to a request with a body, or a claim of one: the API takes none. `None` when
+/// there is no body, or tiny_http already read it (it reads up to 1 KiB itself). Otherwise the
+/// body is unread, reading it could stall the loop, and the connection ends: 417 for an
+/// `Expect`, 400 for a `Content-Length` that is not one number (garbage, or two different
+/// values: tiny_http would take the first, or none, and parse the body as the next request),
+/// 413 for a longer body or any `Transfer-Encoding`. PURE over the request's head.
+fn refused_body(request: &Request) -> Option<Reply> {
     let has = |name: &'static str| request.headers().iter().any(|h| h.field.equiv(name));
     if has("Expect") {
         let message = "requests take no body, so nothing to continue".into();
         return Some(api::error(417, "expectation_failed", message));
     }
-    // tiny_http reads bodies of up to 1 KiB itself, before the request reaches us.
-    let unread_length = request.body_length().is_some_and(|n| n > 1024);
-    if unread_length || has("Transfer-Encoding") {
+    let lengths = request
+        .headers()
+        .iter()
+        .filter(|h| h.field.equiv("Content-Length"))
+        .map(|h| h.value.as_str());
+    let too_long = match content_length(lengths) {
+        Err(why) => return Some(api::error(400, "bad_content_length", why.into())),
+        Ok(length) => length.is_some_and(|n| n > 1024),
+    };
+    if too_long || has("Transfer-Encoding") {
         let message = "requests take no body".into();
         return Some(api::error(413, "payload_too_large", message));
     }
     None
+}
+
+/// The body length that `Content-Length` headers announce: `None` without one, saturated at
+/// `u64::MAX` for longer numbers (a length is still a length, if absurd); an error for anything
+/// but digits, or for different values (RFC 9110 §8.6). PURE.
+fn content_length<'a>(values: impl Iterator<Item = &'a str>) -> Result<Option<u64>, &'static str> {
+    let mut length = None;
+    for value in values {
+        let value = value.trim();
+        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("Content-Length is not a number");
+        }
+        let parsed = value.bytes().fold(0u64, |n, digit| {
+            n.saturating_mul(10).saturating_add(u64::from(digit - b'0'))
+        });
+        if length.is_some_and(|first| first != parsed) {
+            return Err("two different Content-Length values");
+        }
+        length = Some(parsed);
+    }
+    Ok(length)
 }
 
 fn to_response(reply: Reply) -> Response<io::Cursor<Vec<u8>>> {
@@ -386,4 +474,30 @@ fn to_response(reply: Reply) -> Response<io::Cursor<Vec<u8>>> {
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_content_length_is_one_number() {
+        let length = |values: &[&str]| content_length(values.iter().copied());
+        assert_eq!(length(&[]), Ok(None));
+        assert_eq!(length(&["0"]), Ok(Some(0)));
+        assert_eq!(length(&[" 1025 "]), Ok(Some(1025)));
+        assert_eq!(
+            length(&["5", "5"]),
+            Ok(Some(5)),
+            "the same value twice is one"
+        );
+        assert_eq!(length(&["18446744073709551615"]), Ok(Some(u64::MAX)));
+        assert_eq!(length(&["99999999999999999999999"]), Ok(Some(u64::MAX)));
+        assert!(length(&["5", "6"]).is_err());
+        assert!(length(&["abc"]).is_err());
+        assert!(length(&["-1"]).is_err());
+        assert!(length(&["1e3"]).is_err());
+        assert!(length(&[""]).is_err());
+        assert!(length(&["5, 5"]).is_err());
+    }
 }

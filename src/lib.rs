@@ -21,9 +21,10 @@
 //!   rendered by `api` from the same view;
 //! - `config`, `filter`, `logging`: the command line, the interface globs, the log.
 
-#![deny(unsafe_code)] // three exceptions, with their reasons: reaper, memory, netlink
+#![deny(unsafe_code)] // exceptions, with their reasons: reaper, memory, netlink, restart, activation
 #![warn(missing_docs)]
 
+pub mod activation;
 pub mod api;
 pub mod config;
 pub mod dashboard;
@@ -38,6 +39,7 @@ pub mod persist;
 pub mod proc_net_dev;
 pub mod rates;
 pub mod reaper;
+pub mod restart;
 pub mod ring;
 pub mod routes;
 pub mod sampler;

@@ -9,12 +9,17 @@ use std::time::Instant;
 
 use ifstatsd::config::{self, Command, Config};
 use ifstatsd::persist::{self, Saver};
-use ifstatsd::reaper::{self, Activity, Limits};
+use ifstatsd::reaper::{self, Activity, Limits, Restarter};
 use ifstatsd::sampler::{self, Sampler};
 use ifstatsd::shutdown::{self, Stoppers};
 use ifstatsd::stats::{self, Stats};
 use ifstatsd::view::SharedView;
-use ifstatsd::{api, http, logging, state};
+use ifstatsd::{activation, api, http, logging, restart, state};
+
+/// Large blocks mapped without a reservation: a hostile body length must not abort the process
+/// (see `ifstatsd::memory`).
+#[global_allocator]
+static ALLOCATOR: ifstatsd::memory::Allocator = ifstatsd::memory::Allocator;
 
 fn main() -> ExitCode {
     ifstatsd::memory::configure();
@@ -45,31 +50,69 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
     logging::init(config.log_level, config.log_target)?;
     // One log line per panic (tiny_http's, caught in the request loop), not a backtrace on stderr.
     std::panic::set_hook(Box::new(|info| log::error!("panic: {info}")));
+    // What a previous image of this process, or systemd, handed over (before any thread starts).
+    let inherited_listener = activation::inherited_listener()
+        .map_err(|e| format!("cannot use the inherited listening socket: {e}"))?;
+    let handoff = restart::inherited();
+    restart::reserve_descriptors(inherited_listener.is_some())
+        .map_err(|e| format!("cannot keep descriptors 3 and 4 for a restart: {e}"))?;
     let signals = shutdown::signals()?;
-    let started = Instant::now();
+    let descriptors = reaper::raise_descriptor_limit();
+    let mut started = Instant::now();
+    let mut last_restart = None;
 
-    // The saved state, if any, is restored first; then the first sample is taken, before
-    // anything is served. A source unreadable now is fatal.
+    // The statistics are taken over from the previous image, or restored from the state file;
+    // then the first sample is taken, before anything is served. A source unreadable now is
+    // fatal.
     let mut stats = Stats::new(&config.source.display().to_string(), config.interval);
     stats.set_max_interfaces(config.max_interfaces);
+    let taken_over = match handoff {
+        Some(Ok(handoff)) => {
+            let gap = restart::monotonic_now().saturating_sub(handoff.handed_at);
+            started = started
+                .checked_sub(handoff.daemon_age + gap)
+                .unwrap_or(started);
+            last_restart = Some(Instant::now());
+            let restarts = handoff.restarts.total;
+            let interfaces = stats.take_over(handoff, gap);
+            log::info!(
+                "restarted in a new process image (restart {restarts}): {interfaces} interfaces \
+                 taken over after {:.1} ms",
+                gap.as_secs_f64() * 1e3
+            );
+            true
+        }
+        Some(Err(e)) => {
+            log::warn!("{e}; starting from the state file, if any");
+            false
+        }
+        None => false,
+    };
     let saver = config.state_file.as_deref().map(|path| {
         let boot_id = state::read_boot_id(&config.boot_id_file);
         stats.set_state_file(&path.display().to_string());
-        persist::restore(&mut stats, path, &boot_id);
+        if !taken_over {
+            persist::restore(&mut stats, path, &boot_id);
+        }
         Saver::new(path, config.save_interval, boot_id)
     });
     let mut sampler = Sampler::new(&config.source, &config.sysfs, config.filter.clone());
     stats.apply(sampler.first_sample()?);
     let shared = Arc::new(SharedView::new(stats.view()));
 
-    let server = http::bind_with(config.listen, config.write_timeout)
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let server = match inherited_listener {
+        Some(listener) => http::serve_on(listener, config.write_timeout)
+            .map_err(|e| format!("cannot serve on the inherited listening socket: {e}"))?,
+        None => http::bind_with(config.listen, config.write_timeout)
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?,
+    };
     let server = Arc::new(server);
     let (sample_tx, sample_rx) = crossbeam_channel::bounded(4);
     let spent_tx = sampler.recycler();
     let (stop_tx, stop_rx) = crossbeam_channel::bounded(0);
     let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
     let stopping = Arc::new(AtomicBool::new(false));
+    let (handoff_tx, handoff_rx) = crossbeam_channel::bounded(1);
 
     let interval = config.interval;
     let reaper_stop = stop_rx.clone();
@@ -78,7 +121,7 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
         .spawn(move || sampler::run(sampler, interval, sample_tx, stop_rx))?;
     let stats = thread::Builder::new().name("stats".into()).spawn({
         let shared = Arc::clone(&shared);
-        move || stats::run(stats, sample_rx, spent_tx, &shared, saver)
+        move || stats::run(stats, sample_rx, spent_tx, &shared, saver, handoff_rx)
     })?;
     let stoppers = Stoppers {
         stopping: Arc::clone(&stopping),
@@ -96,18 +139,30 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
         idle_timeout: config.idle_timeout,
         max_connections: config.max_connections,
     };
+    let restarter = Restarter {
+        handoffs: handoff_tx,
+        started,
+        last_restart,
+        hard_max_stuck: reaper::hard_max_stuck(descriptors, config.max_connections),
+    };
     thread::Builder::new().name("reaper".into()).spawn({
         let activity = activity.clone();
-        move || reaper::run(addr, limits, activity, reaper_stop)
+        move || reaper::run(addr, limits, activity, restarter, reaper_stop)
     })?;
     log::info!(
         "serving http://{addr}/ every {:?} from {}",
         interval,
         config.source.display()
     );
-    http::Loop::new(&shared, started, &stopping, activity, addr.port())
-        .serve(&server)
-        .map_err(|e| format!("the HTTP server stopped accepting connections: {e}"))?;
+    let served = http::Loop::new(&shared, started, &stopping, activity, addr.port()).serve(&server);
+    if let Err(e) = served {
+        // The listening socket went with tiny_http's accept thread: the reaper's watchdog sees
+        // it closed at its next look and restarts the daemon in a new image, which binds again.
+        log::error!("the HTTP server stopped accepting connections: {e}");
+        loop {
+            thread::park();
+        }
+    }
 
     // A signal ended the loop: the sampler is stopping, and the stats thread follows it.
     for (name, thread) in [("sampler", sampler), ("stats", stats)] {

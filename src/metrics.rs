@@ -161,7 +161,7 @@ pub fn render_daemon(out: &mut String, view: &StatsView, now: Instant, healthy: 
     let age = collection
         .last_success
         .map(|(at, _)| now.saturating_duration_since(at).as_secs_f64());
-    let daemon: [(&str, &str, &str, Option<f64>); 7] = [
+    let daemon: [(&str, &str, &str, Option<f64>); 8] = [
         (
             "ifstatsd_up",
             "1 while /health is ok, 0 while it is degraded.",
@@ -193,6 +193,12 @@ pub fn render_daemon(out: &mut String, view: &StatsView, now: Instant, healthy: 
             Some(collection.interfaces_refused_total as f64),
         ),
         (
+            "ifstatsd_restarts_total",
+            "Seamless restarts in a new process image (the PID stays; nothing is lost).",
+            "counter",
+            Some(collection.restarts.total as f64),
+        ),
+        (
             "ifstatsd_last_sample_age_seconds",
             "Seconds since the last successful sample.",
             "gauge",
@@ -210,6 +216,24 @@ pub fn render_daemon(out: &mut String, view: &StatsView, now: Instant, healthy: 
         if let Some(v) = value {
             sample(out, name, &[], v);
         }
+    }
+    header(
+        out,
+        "ifstatsd_last_restart_timestamp_seconds",
+        "When the latest seamless restart happened, and why (absent before any).",
+        "gauge",
+    );
+    if let Some((reason, at)) = collection.restarts.last {
+        let seconds = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let labels = [("reason", reason.as_str())];
+        sample(
+            out,
+            "ifstatsd_last_restart_timestamp_seconds",
+            &labels,
+            seconds,
+        );
     }
     header(
         out,

@@ -18,14 +18,16 @@ use std::fs;
 use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{BorrowedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, Receiver, Sender, TryRecvError};
 use socket2::SockRef;
 
-use crate::watchdog;
+use crate::restart::{self, Reason};
+use crate::stats::HandoffRequest;
+use crate::watchdog::{self, Verdict};
 
 /// How often the connections are looked at while any is open: tiny_http can leave a connection
 /// that arrives in a burst without a thread until the reaper cuts another
@@ -51,8 +53,18 @@ const RESCAN_UNREAD_EVERY: Duration = Duration::from_millis(100);
 const KICK_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long after a burst tiny_http's surplus threads have exited (they wait 5 s for work).
 const IDLE_THREADS_EXIT: Duration = Duration::from_secs(6);
-/// Stuck connections (each a thread and two descriptors, for ever) that end the process.
+/// Stuck connections (each a tiny_http thread and two descriptors, for the life of the process
+/// image) that restart the daemon, at most once per [`RESTART_GAP`].
 pub const MAX_STUCK: usize = 32;
+/// How long after a restart another one for stuck connections waits, unless they reach the hard
+/// cap ([`Restarter::hard_max_stuck`]): a flood of HTTP/2.0 request lines cannot keep the daemon
+/// restarting, only make it tolerate more stuck threads for a while.
+pub const RESTART_GAP: Duration = Duration::from_secs(60);
+/// The most stuck connections ever tolerated, descriptors permitting (see
+/// [`hard_max_stuck`]): about 10 MB of threads.
+pub const HARD_MAX_STUCK: usize = 512;
+/// How long the statistics thread may take to hand its statistics over.
+const HANDOFF_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One accepted connection on our port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,6 +163,16 @@ pub fn shut_peer(port: u16, peer: SocketAddr, how: Shutdown) {
     }
 }
 
+/// Sends `bytes` to `peer` on local `port`, if it is still connected: an answer the loop
+/// writes by hand (see `crate::http`). Blocks at most the write timeout the socket inherited.
+pub fn send_to_peer(port: u16, peer: SocketAddr, bytes: &[u8]) {
+    if let Some(connection) = connections(port).iter().find(|c| c.peer == peer) {
+        if socket_inode(connection.fd) == Some(connection.inode) {
+            let _ = with_socket(connection.fd, |socket| socket.send(bytes));
+        }
+    }
+}
+
 /// Cuts a pipelining client: throws away what it sent that nobody has read yet, then shuts
 /// both sides. Shutting the read side alone would not stop the tiny_http thread from reading
 /// what is already received, and a pipelining client's receive buffer holds thousands of
@@ -198,11 +220,11 @@ struct Shared {
     /// connections that came with it may be stranded (one slot: a look covers them all).
     new_client: (Sender<()>, Receiver<()>),
     cut: AtomicBool,
-    /// The time `busy_since_ns` counts from.
-    epoch: Instant,
-    /// When the loop began the request it is answering, in ns since `epoch` plus one; 0 while
-    /// it waits for requests.
-    busy_since_ns: AtomicU64,
+    /// When the loop began the request it is answering; `None` while it waits for requests.
+    /// (A mutex, not a 64-bit atomic: 32-bit MIPS and ARMv5 have none.)
+    busy_since: Mutex<Option<Instant>>,
+    /// Requests the loop parked (see `crate::http`): each holds a tiny_http thread for good.
+    parked: AtomicUsize,
 }
 
 impl Default for Activity {
@@ -211,8 +233,8 @@ impl Default for Activity {
             answered: Mutex::default(),
             new_client: bounded(1),
             cut: AtomicBool::new(false),
-            epoch: Instant::now(),
-            busy_since_ns: AtomicU64::new(0),
+            busy_since: Mutex::new(None),
+            parked: AtomicUsize::new(0),
         }))
     }
 }
@@ -220,9 +242,7 @@ impl Default for Activity {
 impl Activity {
     /// Notes that the loop begins answering a request at `at`.
     pub fn begin(&self, at: Instant) {
-        let since_ns = at.saturating_duration_since(self.0.epoch).as_nanos();
-        let since_ns = u64::try_from(since_ns).unwrap_or(u64::MAX - 1) + 1;
-        self.0.busy_since_ns.store(since_ns, Ordering::Relaxed);
+        *self.busy_since() = Some(at);
     }
 
     /// Notes that a request of `peer` reached the loop at `at`: it is not idle, and not
@@ -238,19 +258,26 @@ impl Activity {
         if let Some(peer) = peer {
             self.times().insert(peer, at);
         }
-        self.0.busy_since_ns.store(0, Ordering::Relaxed);
+        *self.busy_since() = None;
     }
 
     /// How long the loop has been answering the request it is on, at `now`; `None` while it
     /// waits for requests.
     pub fn busy_for(&self, now: Instant) -> Option<Duration> {
-        let since_ns = self
-            .0
-            .busy_since_ns
-            .load(Ordering::Relaxed)
-            .checked_sub(1)?;
-        let since = self.0.epoch + Duration::from_nanos(since_ns);
+        let since = (*self.busy_since())?;
         Some(now.saturating_duration_since(since))
+    }
+
+    fn busy_since(&self) -> MutexGuard<'_, Option<Instant>> {
+        self.0
+            .busy_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Notes that the loop holds `count` parked requests.
+    pub fn parked(&self, count: usize) {
+        self.0.parked.store(count, Ordering::Relaxed);
     }
 
     /// Notes that the loop cut a client (it freed what that client's requests held).
@@ -321,12 +348,104 @@ pub fn to_cut(idle: &[(usize, Idleness)], limits: Limits) -> Vec<usize> {
         .collect()
 }
 
+/// Whether `stuck` connections call for a restart now, `since_restart` after the last one
+/// (`None`: this daemon has not restarted). PURE.
+pub fn stuck_restart_due(stuck: usize, since_restart: Option<Duration>, hard_max: usize) -> bool {
+    stuck >= hard_max || (stuck >= MAX_STUCK && since_restart.is_none_or(|d| d >= RESTART_GAP))
+}
+
+/// The hard cap on stuck connections for a process allowed `descriptors` open descriptors: room
+/// for two per stuck connection and two per live one (`max_connections`), plus 256 for the rest,
+/// and at most [`HARD_MAX_STUCK`]; never below [`MAX_STUCK`]. PURE.
+pub fn hard_max_stuck(descriptors: u64, max_connections: usize) -> usize {
+    let spare = descriptors.saturating_sub(256 + 2 * max_connections as u64) / 2;
+    usize::try_from(spare)
+        .unwrap_or(usize::MAX)
+        .clamp(MAX_STUCK, HARD_MAX_STUCK)
+}
+
+/// Raises this process's limit on open descriptors to the most it may have (a thread blocked in
+/// tiny_http for good holds two), and returns the limit then in force.
+pub fn raise_descriptor_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write the one rlimit given, which lives through
+    // both calls.
+    #[allow(unsafe_code)]
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 1024;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                ..limit
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+    }
+    #[allow(clippy::useless_conversion)] // rlim_t is 32 bits on some 32-bit C libraries
+    u64::try_from(limit.rlim_cur).unwrap_or(u64::MAX)
+}
+
+/// What the reaper needs to restart the daemon in a new process image (see [`crate::restart`]).
+pub struct Restarter {
+    /// Asks the statistics thread for everything it has.
+    pub handoffs: Sender<HandoffRequest>,
+    /// When the daemon started, over all its images.
+    pub started: Instant,
+    /// When the last restart was (`None`: this daemon has not restarted).
+    pub last_restart: Option<Instant>,
+    /// Stuck connections that restart the daemon even within [`RESTART_GAP`].
+    pub hard_max_stuck: usize,
+}
+
+impl Restarter {
+    /// Replaces this process image with a new one, handing it the statistics and `listener`
+    /// (if it is still open). Returns only if that failed: the daemon goes on as it is, and
+    /// tries again no sooner than [`RESTART_GAP`] later for stuck connections.
+    fn restart(&mut self, reason: Reason, why: &str, listener: Option<RawFd>) {
+        let (reply, handed) = bounded(1);
+        let request = HandoffRequest {
+            reason,
+            daemon_age: self.started.elapsed(),
+            reply,
+        };
+        let bytes = match self.handoffs.send(request) {
+            Ok(()) => handed.recv_timeout(HANDOFF_TIMEOUT).ok(),
+            Err(_) => None,
+        };
+        self.last_restart = Some(Instant::now());
+        let Some(bytes) = bytes else {
+            log::error!("cannot restart ({why}): the statistics thread did not hand them over");
+            return;
+        };
+        log::warn!(
+            "restarting in a new process image: {why}; {} bytes of statistics handed over",
+            bytes.len()
+        );
+        log::logger().flush();
+        let error = restart::exec(&bytes, listener);
+        log::error!("cannot restart ({why}): {error}");
+    }
+}
+
 /// The reaper thread's body: every [`SCAN_EVERY`] while a connection is open (every
 /// [`RESCAN_UNREAD_EVERY`] while a request waits unread, every [`QUIET_LOOK_EVERY`] while none
 /// is open, and at once when the loop hears from a new client), cuts what [`to_cut`] says,
-/// starts a thread for a stranded request, and makes the [`watchdog`] look, until `stop`
-/// disconnects.
-pub fn run(listen: SocketAddr, limits: Limits, activity: Activity, stop: Receiver<()>) {
+/// starts a thread for a stranded request, makes the [`watchdog`] look, and restarts the
+/// daemon when it or the stuck connections call for it, until `stop` disconnects.
+pub fn run(
+    listen: SocketAddr,
+    limits: Limits,
+    activity: Activity,
+    mut restarter: Restarter,
+    stop: Receiver<()>,
+) {
     let port = listen.port();
     let listening = listener(port);
     if listening.is_none() {
@@ -351,6 +470,8 @@ pub fn run(listen: SocketAddr, limits: Limits, activity: Activity, stop: Receive
     // instead of a scan.
     let mut quiet_descriptors: Option<u64> = None;
     let mut next_look = SCAN_EVERY;
+    // The stuck count last logged.
+    let mut stuck_reported = 0;
     loop {
         // While quiet, a connection arriving wakes the reaper (see `connection_waits`): a burst
         // can strand a request before any reaches the loop to say so.
@@ -370,7 +491,23 @@ pub fn run(listen: SocketAddr, limits: Limits, activity: Activity, stop: Receive
                 false
             }
         };
-        watchdog::look(listening, &activity, Instant::now());
+        let listener_fd = listening.map(|(fd, _)| fd);
+        match watchdog::look(listening, &activity, Instant::now()) {
+            Verdict::Fine => {}
+            Verdict::ListenerGone => restarter.restart(
+                Reason::ListenerClosed,
+                "the listening socket is closed (tiny_http's accept thread died)",
+                None,
+            ),
+            Verdict::Wedged(busy) => restarter.restart(
+                Reason::LoopWedged,
+                &format!(
+                    "the request loop has been answering one request for {} s",
+                    busy.as_secs()
+                ),
+                listener_fd,
+            ),
+        }
         if !arrived
             && quiet_descriptors.is_some()
             && quiet_descriptors == descriptor_count()
@@ -413,15 +550,26 @@ pub fn run(listen: SocketAddr, limits: Limits, activity: Activity, stop: Receive
             .values()
             .filter(|(_, at)| now.saturating_duration_since(*at) >= STUCK_AFTER)
             .count();
-        if stuck >= MAX_STUCK {
-            log::error!(
-                "reaper: {stuck} connections shut down over {} s ago are still held by tiny_http \
-                 threads that will never end (an HTTP/2.0 request line deadlocks them); exiting \
-                 for the supervisor to restart the daemon before descriptors run out",
-                STUCK_AFTER.as_secs()
+        let parked = activity.0.parked.load(Ordering::Relaxed);
+        let stuck = stuck + parked;
+        let since_restart = restarter
+            .last_restart
+            .map(|at| now.saturating_duration_since(at));
+        if stuck_restart_due(stuck, since_restart, restarter.hard_max_stuck) {
+            let why = format!(
+                "{stuck} connections are held for good by tiny_http threads ({parked} of them \
+                 waiting on parked requests, the others deadlocked by an HTTP/2.0 request line)"
             );
-            std::process::exit(1);
+            restarter.restart(Reason::StuckConnections, &why, listener_fd);
+        } else if stuck >= MAX_STUCK && stuck != stuck_reported {
+            log::warn!(
+                "reaper: {stuck} stuck connections; the daemon restarted less than {} s ago, so \
+                 it restarts again then, or at {} stuck",
+                RESTART_GAP.as_secs(),
+                restarter.hard_max_stuck
+            );
         }
+        stuck_reported = stuck;
         let idle: Vec<(usize, Idleness)> = open
             .iter()
             .zip(&unread)
@@ -461,7 +609,11 @@ pub fn run(listen: SocketAddr, limits: Limits, activity: Activity, stop: Receive
         open_before = open.len();
         // Not quiet again at once after a connection arrived: tiny_http may not have accepted it
         // yet, and the listener would wake the reaper again at once.
-        let quiet = !arrived && open.is_empty() && shut_at.is_empty() && trim_again_at.is_none();
+        let quiet = !arrived
+            && open.is_empty()
+            && shut_at.is_empty()
+            && parked == 0
+            && trim_again_at.is_none();
         let was_quiet = quiet_descriptors.is_some();
         quiet_descriptors = quiet.then(descriptor_count).flatten();
         if quiet_descriptors.is_some() {

@@ -321,7 +321,8 @@ fn decode_interface(reader: &mut Reader) -> Result<SavedInterface, Corrupt> {
     })
 }
 
-fn put(out: &mut Vec<u8>, mut value: u64) {
+/// Appends `value` as an unsigned LEB128 varint.
+pub(crate) fn put(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8 & 0x7f) | 0x80);
         value >>= 7;
@@ -329,7 +330,8 @@ fn put(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+/// Appends `bytes` with their length before them.
+pub(crate) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     put(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
 }
@@ -340,12 +342,12 @@ fn millis_since_epoch(time: SystemTime) -> u64 {
 }
 
 /// Reads the body, refusing anything out of bounds.
-struct Reader<'a> {
-    bytes: &'a [u8],
+pub(crate) struct Reader<'a> {
+    pub(crate) bytes: &'a [u8],
 }
 
 impl Reader<'_> {
-    fn byte(&mut self) -> Result<u8, Corrupt> {
+    pub(crate) fn byte(&mut self) -> Result<u8, Corrupt> {
         let (&first, rest) = self
             .bytes
             .split_first()
@@ -354,7 +356,7 @@ impl Reader<'_> {
         Ok(first)
     }
 
-    fn varint(&mut self) -> Result<u64, Corrupt> {
+    pub(crate) fn varint(&mut self) -> Result<u64, Corrupt> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = self.byte()?;
@@ -371,7 +373,7 @@ impl Reader<'_> {
 
     /// A count of things that each take at least one byte: never more than the bytes left, so
     /// a damaged count cannot make us allocate more than the file's size.
-    fn count(&mut self, what: &'static str) -> Result<usize, Corrupt> {
+    pub(crate) fn count(&mut self, what: &'static str) -> Result<usize, Corrupt> {
         let count = self.varint()?;
         usize::try_from(count)
             .ok()
@@ -379,7 +381,7 @@ impl Reader<'_> {
             .ok_or(Corrupt::Malformed(what))
     }
 
-    fn string(&mut self, what: &'static str) -> Result<String, Corrupt> {
+    pub(crate) fn string(&mut self, what: &'static str) -> Result<String, Corrupt> {
         let len = self.count(what)?;
         let (text, rest) = self.bytes.split_at(len);
         self.bytes = rest;

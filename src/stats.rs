@@ -20,11 +20,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{never, select, Receiver, Sender};
 
 use crate::persist::Saver;
 use crate::proc_net_dev::{Counters, COUNTERS, COUNTER_NAMES};
 use crate::rates::{self, Change, Delta, Slot};
+use crate::restart::{self, Handoff, HealthCounters, Reason, Restarts};
 use crate::slot_ring::Cursor;
 use crate::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
 use crate::state::{SavedInterface, SavedSlot, State};
@@ -260,6 +261,7 @@ impl Stats {
                 last_save_at: None,
                 last_save_error: None,
                 state_restore_error: None,
+                restarts: Restarts::default(),
             },
         }
     }
@@ -512,6 +514,45 @@ impl Stats {
         self.interfaces.len()
     }
 
+    /// Everything a new process image needs to continue from here, `reason` being why it
+    /// replaces this one and `daemon_age` how long the daemon has been running (see
+    /// [`crate::restart`]).
+    pub fn handoff(&self, reason: Reason, daemon_age: Duration) -> Handoff {
+        let (now, handed_at, wall) = (Instant::now(), restart::monotonic_now(), SystemTime::now());
+        let c = &self.collection;
+        Handoff {
+            handed_at,
+            daemon_age,
+            restarts: Restarts {
+                total: c.restarts.total + 1,
+                last: Some((reason, wall)),
+            },
+            health: HealthCounters {
+                samples_total: c.samples_total,
+                collection_errors_total: c.collection_errors_total,
+                parse_errors_total: c.parse_errors_total,
+                interfaces_refused_total: c.interfaces_refused_total,
+                last_save_at: c.last_save_at,
+            },
+            interfaces: self.export(now, wall, ""),
+        }
+    }
+
+    /// Continues from the previous process image's `handoff`, before the first sample, `gap`
+    /// after it was made. Returns how many interfaces were taken over.
+    pub fn take_over(&mut self, handoff: Handoff, gap: Duration) -> usize {
+        let health = handoff.health;
+        let c = &mut self.collection;
+        c.samples_total = health.samples_total;
+        c.collection_errors_total = health.collection_errors_total;
+        c.parse_errors_total = health.parse_errors_total;
+        c.interfaces_refused_total = health.interfaces_refused_total;
+        c.last_save_at = health.last_save_at;
+        c.restarts = handoff.restarts;
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        self.restore(handoff.interfaces, now, wall, gap, true)
+    }
+
     /// What the API shows now.
     pub fn view(&self) -> StatsView {
         let now_us = self.latest.map_or(0, |latest| latest.at_us);
@@ -528,25 +569,49 @@ impl Stats {
     }
 }
 
+/// A request for the statistics, encoded for the next process image (see [`crate::restart`]).
+pub struct HandoffRequest {
+    /// Why the image is replaced.
+    pub reason: Reason,
+    /// How long the daemon has been running.
+    pub daemon_age: Duration,
+    /// Where to send the encoded [`Handoff`].
+    pub reply: Sender<Vec<u8>>,
+}
+
 /// The statistics thread's body: folds in samples, gives their snapshots back to the sampler
 /// through `spent`, and publishes views until the sampler hangs up, saving the state when due and
-/// once more at the end.
+/// once more at the end; and answers `handoffs` with everything it has.
 pub fn run(
     mut stats: Stats,
     samples: Receiver<Sample>,
     spent: Sender<Snapshot>,
     shared: &SharedView,
     saver: Option<Saver>,
+    handoffs: Receiver<HandoffRequest>,
 ) {
     let mut saver = saver;
-    for sample in samples {
-        if let Some(snapshot) = stats.apply(sample) {
-            let _ = spent.try_send(snapshot); // a full channel or a gone sampler: just dropped
+    let mut handoffs = handoffs;
+    loop {
+        select! {
+            recv(samples) -> sample => {
+                let Ok(sample) = sample else { break };
+                if let Some(snapshot) = stats.apply(sample) {
+                    let _ = spent.try_send(snapshot); // a full channel or a gone sampler: dropped
+                }
+                if let Some(saver) = saver.as_mut().filter(|s| s.due()) {
+                    saver.save(&mut stats);
+                }
+                shared.publish(stats.view());
+            }
+            recv(handoffs) -> request => match request {
+                Ok(request) => {
+                    let handoff = stats.handoff(request.reason, request.daemon_age);
+                    let _ = request.reply.send(restart::encode(&handoff));
+                }
+                Err(_) => handoffs = never(),
+            },
         }
-        if let Some(saver) = saver.as_mut().filter(|s| s.due()) {
-            saver.save(&mut stats);
-        }
-        shared.publish(stats.view());
     }
     if let Some(saver) = saver.as_mut() {
         saver.save(&mut stats);

@@ -11,6 +11,7 @@ use serde::{Serialize, Serializer};
 
 use crate::proc_net_dev::Counters;
 use crate::rates::Rate;
+use crate::restart::Restarts;
 use crate::slot_ring::SlotRing;
 use crate::snapshot::OperState;
 
@@ -164,6 +165,8 @@ pub struct Collection {
     pub last_save_error: Option<String>,
     /// Why the state file could not be restored at start-up, if it could not.
     pub state_restore_error: Option<String>,
+    /// The seamless restarts so far (see [`crate::restart`]).
+    pub restarts: Restarts,
 }
 
 /// Everything the API serves, as of one sample.

@@ -1,6 +1,6 @@
 //! The watchdog's look: it notices the two ways the daemon can stop serving without the request
-//! loop being told, and ends the process with status 1, loudly, so that its supervisor (procd,
-//! systemd) restarts it rather than leaving a daemon that answers nothing:
+//! loop being told, so that the reaper restarts it (seamlessly, see [`crate::restart`]) rather
+//! than leaving a daemon that answers nothing:
 //! - tiny_http's accept thread is gone. It panics when it cannot start a thread for a
 //!   connection (`shared/reference/tiny_http.md` §3i), and the listening socket, which it owns,
 //!   closes with it; the loop then waits for ever. Seen here: the listener's descriptor no longer
@@ -11,7 +11,7 @@
 //!
 //! The reaper thread looks at each of its own looks (see [`crate::reaper::run`]): a thread of its
 //! own, waking every few seconds, cost more CPU than the look itself, and more than the sampler.
-//! Each look costs one `readlink` and one atomic load.
+//! Each look costs one `readlink` and one lock of an uncontended mutex.
 
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
@@ -43,27 +43,10 @@ pub fn verdict(listener_open: bool, busy_for: Option<Duration>) -> Verdict {
 }
 
 /// Looks at the listener `(fd, inode)` (see [`reaper::listener`]; `None` if it was not found)
-/// and at the loop's `activity` at `now`, and ends the process if either is lost.
-pub fn look(listener: Option<(RawFd, u64)>, activity: &Activity, now: Instant) {
+/// and at the loop's `activity` at `now`.
+pub fn look(listener: Option<(RawFd, u64)>, activity: &Activity, now: Instant) -> Verdict {
     let open = listener.is_none_or(|(fd, inode)| reaper::still_open(fd, inode));
-    match verdict(open, activity.busy_for(now)) {
-        Verdict::Fine => {}
-        Verdict::ListenerGone => {
-            log::error!(
-                "watchdog: the listening socket is closed (tiny_http's accept thread died); \
-                 exiting so that the supervisor restarts the daemon"
-            );
-            std::process::exit(1);
-        }
-        Verdict::Wedged(busy) => {
-            log::error!(
-                "watchdog: the request loop has been answering one request for {} s: it is \
-                 wedged; exiting so that the supervisor restarts the daemon",
-                busy.as_secs()
-            );
-            std::process::exit(1);
-        }
-    }
+    verdict(open, activity.busy_for(now))
 }
 
 #[cfg(test)]

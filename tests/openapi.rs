@@ -602,6 +602,9 @@ fn nullable_exactly_where_the_rust_field_is_an_option() {
         last_save_at: None,
         last_save_error: None,
         state_restore_error: None,
+        restarts_total: 0,
+        last_restart_reason: None,
+        last_restart_at: None,
     };
     let list = InterfaceList {
         updated_at: view.updated_at,
