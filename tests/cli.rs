@@ -648,20 +648,36 @@ fn wedged_daemon(test: &str) -> (TempDir, Daemon, socket2::Socket) {
 }
 
 /// The same wedge without a signal: once the loop has been on one request for over 15 s, the
-/// watchdog (the reaper's look, every 0.5 s here) ends the daemon with status 1 so that its
-/// supervisor restarts it.
+/// watchdog (the reaper's look, every 0.5 s here) restarts the daemon in a new process image:
+/// the same process, which serves again, with its statistics.
 #[test]
-fn the_watchdog_ends_a_wedged_daemon_with_status_1() {
+fn the_watchdog_restarts_a_wedged_daemon_in_a_new_image() {
     let (_dir, mut daemon, _reader) = wedged_daemon("watchdog");
-    let status = daemon.wait_exit(Duration::from_secs(60));
-    assert_eq!(status.code(), Some(1), "{status}");
+    let mut health = serde_json::Value::Null;
+    wait_until("a restart", Duration::from_secs(60), || {
+        assert!(
+            daemon.child.0.try_wait().unwrap().is_none(),
+            "the process exited"
+        );
+        health = match try_fetch(daemon.addr, "GET", "/health", Duration::from_millis(500)) {
+            Ok(response) => response.json(),
+            Err(_) => return false,
+        };
+        true
+    });
+    assert_eq!(health["restarts_total"], 1, "{health}");
+    assert_eq!(health["last_restart_reason"], "loop_wedged", "{health}");
+    assert_eq!(
+        health["interfaces"], 4000,
+        "every interface taken over: {health}"
+    );
     let log = daemon.stderr();
     assert!(
-        log.contains("watchdog: the request loop has been answering one request for"),
+        log.contains("the request loop has been answering one request for"),
         "{log}"
     );
     assert!(
-        log.contains("exiting so that the supervisor restarts"),
+        log.contains("restarted in a new process image (restart 1)"),
         "{log}"
     );
 }

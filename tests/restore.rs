@@ -192,3 +192,66 @@ fn a_saved_hour_is_compact() {
     assert!(per_interface_hour < 12_000, "{per_interface_hour} bytes");
     eprintln!("figure: one interface-hour at 10 s, 100 B/s: {per_interface_hour} bytes");
 }
+
+/// A seamless restart (see `ifstatsd::restart`) hands every interface over through memory: the
+/// new image has the same counters, events, uptime and ring slots, laid out on its own clock
+/// exactly as they were (to the microsecond the handoff format keeps).
+#[test]
+fn a_handoff_gives_the_next_image_every_statistic() {
+    use ifstatsd::restart::{decode, encode, monotonic_now, Reason};
+    // Samples an hour long, the last one now, on the real clock (the handoff reads it).
+    let now = Instant::now();
+    let Some(start) = now.checked_sub(Duration::from_secs(3600)) else {
+        return eprintln!("skipped: this machine has been up for less than an hour");
+    };
+    let clock = Clock {
+        t0: start,
+        wall0: SystemTime::now() - Duration::from_secs(3600),
+    };
+    let mut old = Stats::new("/proc/net/dev", INTERVAL);
+    for t in (0..=3600).step_by(10) {
+        // Re-created half-way (a new ifindex): a reset, counted as an event.
+        let ifindex = if t < 1800 { 2 } else { 3 };
+        clock.apply(&mut old, t, t * 1_234_567, ifindex);
+    }
+    let handoff = old.handoff(Reason::StuckConnections, Duration::from_secs(7200));
+    let bytes = encode(&handoff);
+    let mut new = Stats::new("/proc/net/dev", INTERVAL);
+    let taken = decode(&bytes).expect("the handoff decodes");
+    let gap = monotonic_now().saturating_sub(taken.handed_at);
+    assert_eq!(new.take_over(taken, gap), 1);
+
+    let (old_view, new_view) = (old.view(), new.view());
+    assert_eq!(new_view.collection.restarts.total, 1);
+    assert_eq!(
+        new_view.collection.samples_total,
+        old_view.collection.samples_total
+    );
+    let (before, after) = (eth0(&old), eth0(&new));
+    assert_eq!(after.counters, before.counters);
+    assert_eq!(after.events, before.events);
+    assert_eq!(before.events.resets, 1, "the test re-creates the interface");
+    assert_eq!(after.ifindex, before.ifindex);
+    assert_eq!(after.uptime_is_lower_bound, before.uptime_is_lower_bound);
+    assert_eq!(old_view.interfaces.len(), new_view.interfaces.len());
+    // Slot by slot: the same totals, at the same distance from each other.
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    let slots = |stats: &Stats| stats.export(now, wall, BOOT).interfaces[0].slots.clone();
+    let (old_slots, new_slots) = (slots(&old), slots(&new));
+    assert!(
+        old_slots.len() >= 360,
+        "an hour of slots: {}",
+        old_slots.len()
+    );
+    assert_eq!(new_slots.len(), old_slots.len());
+    for (a, b) in old_slots.iter().zip(&new_slots) {
+        assert_eq!(a.totals, b.totals);
+        // The new image's slots are `gap` older at the same instant, give or take the
+        // microsecond each clock reading is truncated to.
+        let shifted = a.age + gap;
+        assert!(
+            b.age.abs_diff(shifted) <= Duration::from_micros(3),
+            "{a:?} vs {b:?}"
+        );
+    }
+}
