@@ -19,11 +19,13 @@
 //!   clients, and ends a daemon that cannot serve any more;
 //! - `metrics`, `dashboard`, `docs`: the Prometheus text, the dashboard page and Swagger UI,
 //!   rendered by `api` from the same view;
-//! - `config`, `filter`, `logging`: the command line, the interface globs, the log.
+//! - `config`, `filter`, `logging`: the command line, the interface globs, the log;
+//! - `activation`: the listening socket passed by systemd (socket activation), if any.
 
-#![deny(unsafe_code)] // three exceptions, with their reasons: reaper, memory, netlink
+#![deny(unsafe_code)] // four exceptions, with their reasons: reaper, memory, netlink, activation
 #![warn(missing_docs)]
 
+pub mod activation;
 pub mod api;
 pub mod config;
 pub mod dashboard;

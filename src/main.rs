@@ -1,6 +1,8 @@
 //! The ifstatsd daemon: configuration, logging, signals, the first sample, the threads, the loop.
 
 use std::error::Error;
+use std::io;
+use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -14,12 +16,14 @@ use ifstatsd::sampler::{self, Sampler};
 use ifstatsd::shutdown::{self, Stoppers};
 use ifstatsd::stats::{self, Stats};
 use ifstatsd::view::SharedView;
-use ifstatsd::{api, http, logging, state};
+use ifstatsd::{activation, api, http, logging, state};
 
 fn main() -> ExitCode {
+    // First, before any thread or file: it takes descriptor 3 and edits the environment.
+    let inherited = activation::inherited_listener();
     ifstatsd::memory::configure();
     match config::parse_args(std::env::args_os().skip(1)) {
-        Ok(Command::Run(config)) => match run(*config) {
+        Ok(Command::Run(config)) => match run(*config, inherited) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("ifstatsd: {e}");
@@ -41,7 +45,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: Config) -> Result<(), Box<dyn Error>> {
+/// Runs the daemon, on the listener `inherited` by socket activation if there is one.
+fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(), Box<dyn Error>> {
+    let inherited = inherited.map_err(|e| format!("socket activation: {e}"))?;
     logging::init(config.log_level, config.log_target)?;
     // One log line per panic (tiny_http's, caught in the request loop), not a backtrace on stderr.
     std::panic::set_hook(Box::new(|info| log::error!("panic: {info}")));
@@ -62,8 +68,25 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
     stats.apply(sampler.first_sample()?);
     let shared = Arc::new(SharedView::new(stats.view()));
 
-    let server = http::bind_with(config.listen, config.write_timeout)
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let listener = match inherited {
+        Some(listener) => {
+            let addr = listener.local_addr()?;
+            log::info!("listening on {addr} (inherited: socket activation)");
+            listener
+        }
+        None => {
+            let listen = config.listen;
+            if !http::is_local_now(listen) {
+                log::info!(
+                    "{} is not an address of this host yet: serving once it is",
+                    listen.ip()
+                );
+            }
+            http::listen(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?
+        }
+    };
+    let server = http::server_on(listener, config.write_timeout)
+        .map_err(|e| format!("cannot serve on the listening socket: {e}"))?;
     let server = Arc::new(server);
     let (sample_tx, sample_rx) = crossbeam_channel::bounded(4);
     let spent_tx = sampler.recycler();
