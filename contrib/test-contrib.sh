@@ -9,7 +9,11 @@
 #     the exact command line expected, for the shipped UCI file, a disabled one
 #     and one with every option set; the shipped one's command line starts
 #     the real daemon, which saves its state and exits 0 on SIGTERM;
-#  4. systemd-analyze verify accepts the unit, where systemd-analyze exists.
+#  4. procd and systemd never give up restarting the daemon: procd's respawn
+#     retry is 0, the service has StartLimitIntervalSec=0 and Restart=always;
+#  5. the socket unit listens where the binary does by default, with the
+#     binary's backlog, FreeBind= and one TCP socket the daemon takes itself;
+#     systemd-analyze verify accepts both units, where systemd-analyze exists.
 # The closing line is "contrib: N passed, N failed"; the exit status is 1 if
 # any check failed.
 # IFSTATSD_BIN: the binary to check; otherwise `cargo build` makes one.
@@ -32,6 +36,7 @@ help=$("$IFSTATSD_BIN" --help) || { echo "$IFSTATSD_BIN --help failed"; exit 1; 
 init=contrib/openwrt/ifstatsd.init
 uci=contrib/openwrt/ifstatsd.config
 unit=contrib/systemd/ifstatsd.service
+socket=contrib/systemd/ifstatsd.socket
 envfile=contrib/systemd/ifstatsd.env
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
@@ -101,7 +106,7 @@ expect() { # NAME UCI_DIR EXPECTED
         fail "procd is given the $1:"; diff <(echo "$3") <(echo "$got")
     fi
 }
-procd_tail="respawn: 60 5 10
+procd_tail="respawn: 3600 5 0
 term_timeout: 10
 limits: 'nofile=4096 4096'
 env: RUST_MIN_STACK=131072
@@ -166,11 +171,48 @@ rc=$?
 [ -s "$scratch/state" ] || rc="$rc, no state file"
 verdict "$rc" "the shipped config runs the daemon" "exit $rc, $(head -c 300 "$scratch/log")"
 
-# --- 4. the systemd unit, pointed at the binary under test
+# --- 4. restarts for ever
+# procd's `respawn THRESHOLD TIMEOUT RETRY` gives up after RETRY quick exits in
+# a row, unless RETRY is 0 (service/instance.c, instance_exit()).
+read -r _ threshold timeout retry rest <<<"$(procd_gets "$scratch/shipped" | grep '^respawn:')"
+[ "$retry" = 0 ] && [ "${timeout:-0}" -ge 1 ] && [ -n "$threshold" ] && [ -z "$rest" ]
+verdict $? "procd respawns for ever, a delay apart" "respawn $threshold $timeout $retry $rest"
+
+# unit_value FILE SECTION KEY: the last value KEY= is given in [SECTION].
+unit_value() {
+    awk -v section="[$2]" -v key="$3" '/^\[/ { in_section = ($0 == section) }
+        in_section && index($0, key "=") == 1 { value = substr($0, length(key) + 2) }
+        END { print value }' "$1"
+}
+# expect_value FILE SECTION KEY VALUE [WHY]
+expect_value() {
+    local got
+    got=$(unit_value "$1" "$2" "$3")
+    [ "$got" = "$4" ]
+    verdict $? "$1: $3=$4${5:+ ($5)}" "it is \"$got\""
+}
+expect_value "$unit" Unit StartLimitIntervalSec 0 "systemd never stops restarting it"
+expect_value "$unit" Service Restart always
+expect_value "$unit" Service RestartPreventExitStatus 2 "but a bad flag stops it"
+
+# --- 5. the socket unit, and both units pointed at the binary under test
+default_listen=$(awk '$1 == "--listen" { print $2 }' <<<"$defaults")
+backlog=$(sed -n 's/^const BACKLOG: i32 = \([0-9]*\);/\1/p' src/http.rs)
+expect_value "$socket" Socket ListenStream "$default_listen" "the binary's default"
+listens=$(grep -cE '^(Listen[A-Za-z]*|Accept)=' "$socket")
+verdict "$((listens - 2))" "$socket: one ListenStream= and Accept=, no other Listen*=" \
+    "$(grep -E '^(Listen[A-Za-z]*|Accept)=' "$socket" | tr '\n' ' ')"
+expect_value "$socket" Socket Accept no "the daemon takes the listener"
+expect_value "$socket" Socket Backlog "$backlog" "src/http.rs BACKLOG"
+expect_value "$socket" Socket FreeBind true
+expect_value "$socket" Socket NoDelay true
+expect_value "$socket" Install Also ifstatsd.service "the daemon starts at boot, not at the first request"
 if command -v systemd-analyze >/dev/null; then
     sed "s#/usr/local/bin/ifstatsd#$(realpath "$IFSTATSD_BIN")#" "$unit" >"$scratch/ifstatsd.service"
-    out=$(systemd-analyze verify --man=no "$scratch/ifstatsd.service" 2>&1) || out="failed $out"
-    verdict "${#out}" "systemd-analyze verify $unit" "$out"
+    cp "$socket" "$scratch/ifstatsd.socket"
+    out=$(systemd-analyze verify --man=no "$scratch/ifstatsd.socket" \
+        "$scratch/ifstatsd.service" 2>&1) || out="failed $out"
+    verdict "${#out}" "systemd-analyze verify $unit $socket" "$out"
 else
     echo "skipped: systemd-analyze is not installed"
 fi

@@ -29,35 +29,73 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_millis(300);
 /// thread for each. At 128, a burst of 500 connections from one client overflowed it every time
 /// here: the kernel dropped SYNs, and a client that came during the burst waited a whole second
 /// for its SYN to be sent again. The kernel caps it at `net.core.somaxconn` (4096 by default
-/// since Linux 5.4); a queued connection costs kernel memory only while it waits.
+/// since Linux 5.4); a queued connection costs kernel memory only while it waits. The systemd
+/// socket unit (`contrib/systemd/ifstatsd.socket`) asks for the same.
 const BACKLOG: i32 = 1024;
 
 /// Binds `addr` and starts tiny_http's accept thread on it.
-///
-/// The listener is built here rather than by tiny_http so that accepted sockets inherit
-/// `TCP_NODELAY` (tiny_http writes headers and body separately, and without it every response
-/// over about 1 KB waits 44 ms for the client's delayed ACK: `shared/reference/tiny_http.md` §7)
-/// and the write timeout.
 pub fn bind(addr: SocketAddr) -> io::Result<Server> {
     bind_with(addr, WRITE_TIMEOUT)
 }
 
 /// [`bind`] with another write timeout.
 pub fn bind_with(addr: SocketAddr, write_timeout: Duration) -> io::Result<Server> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(BACKLOG)?;
-    serve_on(socket.into(), write_timeout)
+    server_on(listen(addr)?, write_timeout)
 }
 
-/// Starts tiny_http's accept thread on `listener` (bound by [`bind_with`], or inherited), with
-/// the options its accepted sockets inherit: `TCP_NODELAY` and the write timeout.
-pub fn serve_on(listener: TcpListener, write_timeout: Duration) -> io::Result<Server> {
-    let socket = socket2::SockRef::from(&listener);
-    socket.set_tcp_nodelay(true)?;
-    socket.set_write_timeout(Some(write_timeout))?;
-    Server::from_listener(listener, None).map_err(io::Error::other)
+/// A listening socket on `addr`, for [`server_on`].
+///
+/// It is bound with `IP_FREEBIND` (`IPV6_FREEBIND`), so `addr` need not be an address of this
+/// host yet: at boot a router starts its daemons before netifd has put the LAN address on
+/// br-lan, and without it the bind fails ("Address not available") and the daemon exits. The
+/// kernel delivers connections to it as soon as the address is added. (A systemd `.socket`
+/// unit does the same with `FreeBind=true`.)
+pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    match addr {
+        SocketAddr::V4(_) => socket.set_freebind_v4(true)?,
+        SocketAddr::V6(_) => socket.set_freebind_v6(true)?,
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Whether `addr`'s IP address is one of this host's now (or a wildcard): with [`listen`]'s
+/// `IP_FREEBIND` a mistyped address no longer fails, so the daemon says when it waits for one.
+pub fn is_local_now(addr: SocketAddr) -> bool {
+    let probe = SocketAddr::new(addr.ip(), 0);
+    Socket::new(
+        Domain::for_address(probe),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )
+    .and_then(|socket| socket.bind(&probe.into()))
+    .is_ok()
+}
+
+/// Starts tiny_http's accept thread on `listener`, bound by [`listen`] or inherited (socket
+/// activation, `crate::activation`): the options accepted sockets inherit are set here, the one
+/// place for both.
+///
+/// The listener is built outside tiny_http so that accepted sockets inherit `TCP_NODELAY`
+/// (tiny_http writes headers and body separately, and without it every response over about
+/// 1 KB waits 44 ms for the client's delayed ACK: `shared/reference/tiny_http.md` §7) and the
+/// write timeout (`SO_SNDTIMEO`).
+pub fn server_on(listener: TcpListener, write_timeout: Duration) -> io::Result<Server> {
+    let socket = Socket::from(listener);
+    set_inherited_options(&socket, write_timeout)?;
+    Server::from_listener(TcpListener::from(socket), None).map_err(io::Error::other)
+}
+
+/// Sets on a listening socket what each socket it accepts inherits, and makes `accept` block:
+/// tiny_http's accept thread ends at its first error, `EAGAIN` included, and a socket passed by
+/// another process may come non-blocking.
+fn set_inherited_options(listener: &Socket, write_timeout: Duration) -> io::Result<()> {
+    listener.set_nonblocking(false)?;
+    listener.set_tcp_nodelay(true)?;
+    listener.set_write_timeout(Some(write_timeout))
 }
 
 /// The address `server` listens on (useful after binding port 0).
@@ -479,6 +517,7 @@ fn to_response(reply: Reply) -> Response<io::Cursor<Vec<u8>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::TcpStream;
 
     #[test]
     fn a_content_length_is_one_number() {
@@ -499,5 +538,42 @@ mod tests {
         assert!(length(&["1e3"]).is_err());
         assert!(length(&[""]).is_err());
         assert!(length(&["5, 5"]).is_err());
+    }
+
+    #[test]
+    fn accepted_sockets_inherit_nodelay_and_the_write_timeout() {
+        // As a socket passed by another process may come: non-blocking, no options.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let listener = Socket::from(listener);
+        set_inherited_options(&listener, Duration::from_millis(700)).unwrap();
+        assert!(
+            !listener.nonblocking().unwrap(),
+            "accept would fail with EAGAIN"
+        );
+
+        let listener = TcpListener::from(listener);
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        let accepted = Socket::from(accepted);
+        assert!(accepted.tcp_nodelay().unwrap());
+        assert_eq!(
+            accepted.write_timeout().unwrap(),
+            Some(Duration::from_millis(700))
+        );
+    }
+
+    #[test]
+    fn listen_binds_an_address_this_host_does_not_have_yet() {
+        // 192.0.2.1 and 2001:db8::1 are documentation addresses, never configured here.
+        for absent in ["192.0.2.1:0", "[2001:db8::1]:0"] {
+            let addr: SocketAddr = absent.parse().unwrap();
+            assert!(!is_local_now(addr), "{absent} is an address of this host");
+            let listener = listen(addr).unwrap_or_else(|e| panic!("{absent}: {e}"));
+            assert_eq!(listener.local_addr().unwrap().ip(), addr.ip());
+        }
+        for present in ["127.0.0.1:0", "0.0.0.0:0"] {
+            assert!(is_local_now(present.parse().unwrap()), "{present}");
+        }
     }
 }

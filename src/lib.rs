@@ -19,9 +19,10 @@
 //!   clients, and ends a daemon that cannot serve any more;
 //! - `metrics`, `dashboard`, `docs`: the Prometheus text, the dashboard page and Swagger UI,
 //!   rendered by `api` from the same view;
-//! - `config`, `filter`, `logging`: the command line, the interface globs, the log.
+//! - `config`, `filter`, `logging`: the command line, the interface globs, the log;
+//! - `activation`: the listening socket passed by systemd (socket activation), if any.
 
-#![deny(unsafe_code)] // exceptions, with their reasons: reaper, memory, netlink, restart, activation
+#![deny(unsafe_code)] // exceptions, with their reasons: reaper, memory, netlink, activation, restart
 #![warn(missing_docs)]
 
 pub mod activation;

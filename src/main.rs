@@ -1,6 +1,8 @@
 //! The ifstatsd daemon: configuration, logging, signals, the first sample, the threads, the loop.
 
 use std::error::Error;
+use std::io;
+use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -22,9 +24,11 @@ use ifstatsd::{activation, api, http, logging, restart, state};
 static ALLOCATOR: ifstatsd::memory::Allocator = ifstatsd::memory::Allocator;
 
 fn main() -> ExitCode {
+    // First, before any thread or file: it takes descriptor 3 and edits the environment.
+    let inherited = activation::inherited_listener();
     ifstatsd::memory::configure();
     match config::parse_args(std::env::args_os().skip(1)) {
-        Ok(Command::Run(config)) => match run(*config) {
+        Ok(Command::Run(config)) => match run(*config, inherited) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("ifstatsd: {e}");
@@ -46,15 +50,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: Config) -> Result<(), Box<dyn Error>> {
+/// Runs the daemon, on the listener `inherited` by socket activation if there is one.
+fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(), Box<dyn Error>> {
+    let inherited = inherited.map_err(|e| format!("socket activation: {e}"))?;
     logging::init(config.log_level, config.log_target)?;
     // One log line per panic (tiny_http's, caught in the request loop), not a backtrace on stderr.
     std::panic::set_hook(Box::new(|info| log::error!("panic: {info}")));
-    // What a previous image of this process, or systemd, handed over (before any thread starts).
-    let inherited_listener = activation::inherited_listener()
-        .map_err(|e| format!("cannot use the inherited listening socket: {e}"))?;
+    // What a previous image of this process handed over (before any thread starts).
     let handoff = restart::inherited();
-    restart::reserve_descriptors(inherited_listener.is_some())
+    restart::reserve_descriptors(inherited.is_some())
         .map_err(|e| format!("cannot keep descriptors 3 and 4 for a restart: {e}"))?;
     let signals = shutdown::signals()?;
     let descriptors = reaper::raise_descriptor_limit();
@@ -100,12 +104,30 @@ fn run(config: Config) -> Result<(), Box<dyn Error>> {
     stats.apply(sampler.first_sample()?);
     let shared = Arc::new(SharedView::new(stats.view()));
 
-    let server = match inherited_listener {
-        Some(listener) => http::serve_on(listener, config.write_timeout)
-            .map_err(|e| format!("cannot serve on the inherited listening socket: {e}"))?,
-        None => http::bind_with(config.listen, config.write_timeout)
-            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?,
+    let listener = match inherited {
+        Some(listener) => {
+            let addr = listener.local_addr()?;
+            let from = if taken_over {
+                "the previous process image"
+            } else {
+                "socket activation"
+            };
+            log::info!("listening on {addr} (inherited: {from})");
+            listener
+        }
+        None => {
+            let listen = config.listen;
+            if !http::is_local_now(listen) {
+                log::info!(
+                    "{} is not an address of this host yet: serving once it is",
+                    listen.ip()
+                );
+            }
+            http::listen(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?
+        }
     };
+    let server = http::server_on(listener, config.write_timeout)
+        .map_err(|e| format!("cannot serve on the listening socket: {e}"))?;
     let server = Arc::new(server);
     let (sample_tx, sample_rx) = crossbeam_channel::bounded(4);
     let spent_tx = sampler.recycler();

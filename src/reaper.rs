@@ -7,8 +7,9 @@
 //! listener, and `shutdown()`s the ones to cut. tiny_http's worker then sees end-of-file and
 //! exits, closing its descriptors.
 //!
-//! This is one of the crate's three pieces of `unsafe` code (the others call the C library's
-//! allocator, [`crate::memory`], and receive from a netlink socket, `crate::netlink`): [`BorrowedFd::borrow_raw`] on a descriptor number read
+//! This is one of the crate's four pieces of `unsafe` code (the others call the C library's
+//! allocator, [`crate::memory`], receive from a netlink socket, `crate::netlink`, and take the
+//! socket passed by socket activation, [`crate::activation`]): [`BorrowedFd::borrow_raw`] on a descriptor number read
 //! from `/proc/self/fd`, and `poll` on the listening socket (see `connection_waits`). The descriptor may be closed by tiny_http at any moment; a call on a
 //! closed descriptor fails with `EBADF`, and before a `shutdown()` the descriptor's inode is read
 //! again, so that a number reused for another socket in between is left alone.

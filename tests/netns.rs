@@ -1,10 +1,12 @@
 //! The numbers against real kernel interfaces: each test makes its own network namespace with
 //! veth pairs, runs the real daemon inside it, pushes a known number of bytes through, causes
-//! faults, and compares what is served with what was sent and what the kernel counts.
+//! faults, and compares what is served with what was sent and what the kernel counts. Two more
+//! start the daemon on an address its namespace does not have yet, and add it.
 //!
 //! These need root and iproute2. Without them a test says why it skipped; under `CI=true` it
 //! fails instead. Namespaces are named `ifsd-<pid>-<test>` and deleted even when a test fails.
-//! IPv6 is off inside them, so nothing but the test's own frames crosses the links.
+//! IPv6 is off inside them, so nothing but the test's own frames crosses the links (but for the
+//! test that listens on an IPv6 address).
 
 mod support;
 
@@ -22,6 +24,8 @@ use support::{counters_of, wait_until};
 
 /// Samples in these tests are 200 ms apart.
 const INTERVAL_MS: u64 = 200;
+/// Where the daemon listens in its namespace, unless a test says otherwise.
+const LOOPBACK: &str = "127.0.0.1:9310";
 const SEND_FRAMES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/send_frames.py");
 
 fn run(program: &str, args: &[&str]) -> Output {
@@ -142,14 +146,25 @@ impl Netns {
         self.exec(&full).trim().parse().expect("a count")
     }
 
-    /// Starts the daemon inside the namespace, with `extra` flags.
+    /// Starts the daemon inside the namespace, with `extra` flags, and waits until it answers.
     fn daemon(&self, interval_ms: u64, extra: &[&str]) -> NsDaemon {
+        let daemon = self.spawn_daemon(LOOPBACK, interval_ms, extra);
+        wait_until(
+            "the daemon answers in the namespace",
+            Duration::from_secs(10),
+            || daemon.try_json("/health").is_some(),
+        );
+        daemon
+    }
+
+    /// Starts the daemon inside the namespace on `listen`, with `extra` flags.
+    fn spawn_daemon(&self, listen: &str, interval_ms: u64, extra: &[&str]) -> NsDaemon {
         let interval = format!("{interval_ms}ms");
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.name, env!("CARGO_BIN_EXE_ifstatsd")])
             .args([
                 "--listen",
-                "127.0.0.1:9310",
+                listen,
                 "--interval",
                 &interval,
                 "--log-level",
@@ -171,17 +186,12 @@ impl Netns {
                 }
             }
         });
-        let daemon = NsDaemon {
+        NsDaemon {
             ns: self.name.clone(),
+            listen: listen.to_owned(),
             child,
             log,
-        };
-        wait_until(
-            "the daemon answers in the namespace",
-            Duration::from_secs(10),
-            || daemon.try_json("/health").is_some(),
-        );
-        daemon
+        }
     }
 }
 
@@ -194,25 +204,61 @@ impl Drop for Netns {
 /// The daemon in a namespace, queried with curl from inside it; killed when dropped.
 struct NsDaemon {
     ns: String,
+    /// The `--listen` address, `127.0.0.1:9310` or `[2001:db8::1]:9310`.
+    listen: String,
     child: Child,
     log: Arc<Mutex<Vec<String>>>,
 }
 
 impl NsDaemon {
     fn try_json(&self, path: &str) -> Option<Value> {
-        let url = format!("http://127.0.0.1:9310{path}");
+        let url = format!("http://{}{path}", self.listen);
+        // -g: brackets in the URL are an IPv6 address, not a glob.
         let args = [
             "netns",
             "exec",
             &self.ns,
             "curl",
-            "-s",
+            "-sg",
             "--max-time",
             "5",
             &url,
         ];
         let output = run("ip", &args);
         serde_json::from_slice(&output.stdout).ok()
+    }
+
+    /// The HTTP status of a GET of `path`; `None` if nothing answered.
+    fn status(&self, path: &str) -> Option<u16> {
+        let url = format!("http://{}{path}", self.listen);
+        let args = [
+            "netns",
+            "exec",
+            &self.ns,
+            "curl",
+            "-sg",
+            "--max-time",
+            "5",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &url,
+        ];
+        // curl prints 000 when nothing answered.
+        let status = String::from_utf8_lossy(&run("ip", &args).stdout)
+            .parse()
+            .ok();
+        status.filter(|&code| code != 0)
+    }
+
+    /// Whether a line the daemon logged contains `text`.
+    fn logged(&self, text: &str) -> bool {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|line| line.contains(text))
     }
 
     fn json(&self, path: &str) -> Value {
@@ -253,10 +299,12 @@ impl NsDaemon {
     }
 
     fn assert_alive(&mut self) {
-        assert!(
-            self.child.try_wait().unwrap().is_none(),
-            "the daemon exited"
-        );
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!(
+                "the daemon exited ({status}): {:?}",
+                self.log.lock().unwrap()
+            );
+        }
         let log = self.log.lock().unwrap();
         assert!(
             !log.iter().any(|l| l.contains("panicked")),
@@ -526,6 +574,73 @@ fn a_thousand_interfaces_are_all_served() {
          over {} samples ({:.2}% of the 1 s interval; debug build)",
         durations.len(),
         median as f64 / 10_000.0
+    );
+}
+
+/// At boot a router starts its daemons before netifd has put the LAN address on br-lan. The
+/// daemon started on `listen`, an address the namespace does not have yet, must serve on it
+/// once `add_address` adds it to the interface lan0.
+fn serves_an_address_added_after_it_started(ns: &Netns, listen: &str, add_address: &[&str]) {
+    let mut daemon = ns.spawn_daemon(listen, 1000, &[]);
+    let serving = format!("serving http://{listen}/");
+    wait_until("the daemon serves", Duration::from_secs(10), || {
+        daemon.assert_alive();
+        daemon.logged(&serving)
+    });
+    let ip = listen.rsplit_once(':').unwrap().0.trim_matches(['[', ']']);
+    assert!(
+        daemon.logged(&format!("{ip} is not an address of this host yet")),
+        "{:?}",
+        daemon.log.lock().unwrap()
+    );
+    ns.ip(add_address);
+    wait_until(
+        &format!("/health answers 200 on {listen}"),
+        Duration::from_secs(5),
+        || daemon.status("/health") == Some(200),
+    );
+    daemon.assert_alive();
+}
+
+#[test]
+fn serves_an_ipv4_address_added_after_it_started() {
+    let Some(ns) = Netns::create("freebind4") else {
+        return;
+    };
+    ns.veth("lan0", "peer0");
+    serves_an_address_added_after_it_started(
+        &ns,
+        "192.0.2.1:9310",
+        &["addr", "add", "192.0.2.1/24", "dev", "lan0"],
+    );
+}
+
+#[test]
+fn serves_an_ipv6_address_added_after_it_started() {
+    let Some(ns) = Netns::create("freebind6") else {
+        return;
+    };
+    ns.veth("lan0", "peer0");
+    for scope in ["all", "default", "lo", "lan0"] {
+        ns.exec(&[
+            "sysctl",
+            "-qw",
+            &format!("net.ipv6.conf.{scope}.disable_ipv6=0"),
+        ]);
+    }
+    // nodad: usable at once, not tentative for a second while duplicate detection runs.
+    serves_an_address_added_after_it_started(
+        &ns,
+        "[2001:db8::1]:9310",
+        &[
+            "-6",
+            "addr",
+            "add",
+            "2001:db8::1/64",
+            "dev",
+            "lan0",
+            "nodad",
+        ],
     );
 }
 
