@@ -14,6 +14,10 @@ interfaces churning.
 
     BENCH_QUICK=1 make bench     # short runs (about 3 minutes), for working on the harness
     make bench                   # the full run (about 20 minutes)
+    python3 tests/bench/run.py background sample_cpu    # chosen areas only (names: AREAS below)
+
+Chosen areas print their tables and figures to stdout and leave BENCHMARKS.md alone: a document
+with some sections missing would read as a whole run.
 
 Needs root (network namespaces), cargo, and Debian's gcc, wrk, vnstat and
 prometheus-node-exporter, which it installs with apt-get when they are missing. Whatever it
@@ -1241,9 +1245,44 @@ def render(figures, started, elapsed, load_before):
 # ---------------------------------------------------------------------------------------------
 
 
+# The areas in the order of a whole run; a run of chosen areas keeps this order.
+AREAS = ("background", "sampling", "sample_cpu", "memory", "http", "size")
+
+
+def render_chosen(figures):
+    """The tables of a run of chosen areas, each that its figures allow (memory's and the
+    scrapes' also need the background's and HTTP's), then every figure as JSON."""
+    sections = {
+        "CPU per hour": lambda f: render_cpu(f["background"]),
+        "Flash writes": lambda f: render_writes(f["background"]),
+        "Steady state": lambda f: render_steady(f["background"]),
+        "Sampling": lambda f: render_sampling(f["sampling"]),
+        "Fresh replies": lambda f: render_fresh(f["sampling"]),
+        "CPU per sample": lambda f: render_sample_cpu(f["sample_cpu"]),
+        "HTTP": lambda f: render_http(f["http"]),
+        "Scrapes": lambda f: render_scrape(f["http"], f["background"]),
+        "Load test": lambda f: render_load(f["http"]),
+        "Memory": lambda f: render_memory(f["memory"], f["background"], f["http"]),
+        "Size": lambda f: render_size(f["size"]),
+    }
+    parts = []
+    for title, section in sections.items():
+        try:
+            parts.append(f"## {title}\n\n{section(figures)}\n")
+        except KeyError:
+            pass  # an area this section needs was not run
+    parts.append("## Figures\n\n```json\n" + json.dumps(figures, indent=1, default=str) + "\n```\n")
+    return "\n".join(parts)
+
+
 def main():
     if len(sys.argv) == 5 and sys.argv[1] == "scrape":
         return scrape_main(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    chosen = sys.argv[1:] or list(AREAS)
+    unknown = [a for a in chosen if a not in AREAS]
+    if unknown:
+        sys.exit(f"unknown area {' '.join(unknown)}; areas: {' '.join(AREAS)}")
+    whole = set(chosen) == set(AREAS)
     if os.geteuid() != 0:
         sys.exit("make bench needs root: it creates network namespaces")
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -1258,16 +1297,29 @@ def main():
     try:
         ensure_packages()
         build()
-        figures = {"background": area_background()}
-        namespaces = {n: make_namespace(f"n{n}", n) for n in S.sampling_sizes}
-        figures["sampling"] = area_sampling(namespaces)
-        figures["sample_cpu"] = area_sample_cpu()
-        figures["memory"] = area_memory(namespaces)
-        figures["http"] = area_http(make_namespace("http", S.idle_interfaces))
-        figures["size"] = area_size()
-        report = render(figures, started, time.monotonic() - t0, load_before)
-        (ROOT / "BENCHMARKS.md").write_text(report)
-        log(f"BENCHMARKS.md written ({(time.monotonic() - t0) / 60:.1f} min)")
+        figures = {}
+        if "background" in chosen:
+            figures["background"] = area_background()
+        if "sampling" in chosen or "memory" in chosen:
+            namespaces = {n: make_namespace(f"n{n}", n) for n in S.sampling_sizes}
+        if "sampling" in chosen:
+            figures["sampling"] = area_sampling(namespaces)
+        if "sample_cpu" in chosen:
+            figures["sample_cpu"] = area_sample_cpu()
+        if "memory" in chosen:
+            figures["memory"] = area_memory(namespaces)
+        if "http" in chosen:
+            figures["http"] = area_http(make_namespace("http", S.idle_interfaces))
+        if "size" in chosen:
+            figures["size"] = area_size()
+        if whole:
+            report = render(figures, started, time.monotonic() - t0, load_before)
+            (ROOT / "BENCHMARKS.md").write_text(report)
+            log(f"BENCHMARKS.md written ({(time.monotonic() - t0) / 60:.1f} min)")
+        else:
+            print(render_chosen(figures), flush=True)
+            log(f"areas {' '.join(chosen)} done ({(time.monotonic() - t0) / 60:.1f} min); "
+                "BENCHMARKS.md left as it was")
     finally:
         HARNESS.cleanup()
 
