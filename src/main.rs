@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use ifstatsd::config::{self, Command, Config};
 use ifstatsd::persist::{self, Saver};
-use ifstatsd::reaper::{self, Activity, Limits, Restarter};
+use ifstatsd::reaper::{self, Activity, Limits, QuietWatch, Restarter};
 use ifstatsd::sampler::{self, Sampler};
 use ifstatsd::shutdown::{self, Stoppers};
 use ifstatsd::stats::{self, Stats};
@@ -138,9 +138,10 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
 
     let interval = config.interval;
     let reaper_stop = stop_rx.clone();
+    let (quiet_watch, nudge) = QuietWatch::new()?;
     let sampler = thread::Builder::new()
         .name("sampler".into())
-        .spawn(move || sampler::run(sampler, interval, sample_tx, stop_rx))?;
+        .spawn(move || sampler::run(sampler, interval, sample_tx, stop_rx, || nudge.check()))?;
     let stats = thread::Builder::new().name("stats".into()).spawn({
         let shared = Arc::clone(&shared);
         move || stats::run(stats, sample_rx, spent_tx, &shared, saver, handoff_rx)
@@ -169,7 +170,7 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
     };
     thread::Builder::new().name("reaper".into()).spawn({
         let activity = activity.clone();
-        move || reaper::run(addr, limits, activity, restarter, reaper_stop)
+        move || reaper::run(addr, limits, activity, restarter, quiet_watch, reaper_stop)
     })?;
     log::info!(
         "serving http://{addr}/ every {:?} from {}",

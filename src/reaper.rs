@@ -16,9 +16,11 @@
 
 use std::collections::HashMap;
 use std::fs;
+use std::io::{self, Read, Write};
 use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpStream};
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -34,12 +36,6 @@ use crate::watchdog::{self, Verdict};
 /// that arrives in a burst without a thread until the reaper cuts another
 /// (`shared/reference/tiny_http.md` §3a), so the reaper's delay is then an ordinary client's.
 pub const SCAN_EVERY: Duration = Duration::from_millis(500);
-/// How often the reaper looks while no connection is open (one `stat` and the watchdog's look):
-/// an idle daemon wakes for little else than its samples. In between, it waits on the listening
-/// socket, so a burst of connections (the only way to strand a request: more connections at
-/// once than tiny_http's four idle threads) wakes it at once; a lone silent connection that
-/// tiny_http accepts first waits at most this long for its first look.
-pub const QUIET_LOOK_EVERY: Duration = Duration::from_secs(5);
 /// A connection still open this long after it was shut down is stuck for good.
 ///
 /// A thread that is not stuck sees the shutdown at once: reads and writes on a shut socket fail.
@@ -445,6 +441,7 @@ pub fn run(
     limits: Limits,
     activity: Activity,
     mut restarter: Restarter,
+    quiet_watch: QuietWatch,
     stop: Receiver<()>,
 ) {
     let port = listen.port();
@@ -474,14 +471,15 @@ pub fn run(
     // The stuck count last logged.
     let mut stuck_reported = 0;
     loop {
-        // While quiet, a connection arriving wakes the reaper (see `connection_waits`): a burst
-        // can strand a request before any reaches the loop to say so.
+        // While quiet, only a connection arriving or a nudge wakes the reaper (see
+        // `QuietWatch`): a burst can strand a request before any reaches the loop to say so.
         let arrived = match (quiet_descriptors, listening) {
-            (Some(_), Some((fd, _))) => {
+            (Some(descriptors), Some((fd, _))) => {
+                let arrived = quiet_watch.sleep(fd, descriptors);
                 if let Err(TryRecvError::Disconnected) = stop.try_recv() {
                     return;
                 }
-                connection_waits(fd, QUIET_LOOK_EVERY)
+                arrived
             }
             _ => {
                 select! {
@@ -617,14 +615,8 @@ pub fn run(
             && trim_again_at.is_none();
         let was_quiet = quiet_descriptors.is_some();
         quiet_descriptors = quiet.then(descriptor_count).flatten();
-        if quiet_descriptors.is_some() {
-            if !was_quiet {
-                log::debug!(
-                    "reaper: no connection open; looking every {} s",
-                    QUIET_LOOK_EVERY.as_secs()
-                );
-            }
-            next_look = QUIET_LOOK_EVERY;
+        if quiet_descriptors.is_some() && !was_quiet {
+            log::debug!("reaper: no connection open; quiet until one comes");
         }
     }
 }
@@ -657,23 +649,89 @@ fn kick_the_pool(listen: SocketAddr) {
     let _ = TcpStream::connect_timeout(&SocketAddr::new(ip, listen.port()), KICK_TIMEOUT);
 }
 
-/// Waits until a connection waits to be accepted on the listening socket `fd`, or `timeout`
-/// passes; whether one does. tiny_http's accept thread may take it first, and then this goes on
-/// waiting: a lone connection can be missed, but not a burst, whose connections wait while the
-/// accept thread starts a thread for each, and only a burst can strand a request.
-fn connection_waits(fd: RawFd, timeout: Duration) -> bool {
-    let mut listener = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let timeout_ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
-    // SAFETY: `poll` reads and writes the one `pollfd` given, which lives through the call. A
-    // descriptor closed meanwhile makes it return POLLNVAL, and the watchdog's look then ends
-    // the process (the listener is gone).
-    #[allow(unsafe_code)]
-    let ready = unsafe { libc::poll(&mut listener, 1, timeout_ms) };
-    ready > 0
+/// How the reaper sleeps while no connection is open: without a timeout, so that an idle daemon
+/// wakes for its samples and nothing else. Two things wake it:
+/// - a connection waiting to be accepted on the listening socket: a burst of connections, the
+///   only way to strand a request (more at once than tiny_http's four idle threads), keeps the
+///   listener readable while tiny_http's accept thread starts a thread for each. A lone
+///   connection may be accepted before the reaper sees it;
+/// - a [`Nudge`] from the sampler, which after each sample looks (one `stat`) whether the
+///   process's descriptor count has changed since the reaper fell quiet: a lone connection
+///   accepted meanwhile, or the listener closed. So a silent connection gets its first look
+///   within one sampling interval, and is cut at the idle timeout after it.
+pub struct QuietWatch {
+    nudges: UnixStream,
+    shared: Arc<Quiet>,
+}
+
+#[derive(Debug)]
+struct Quiet {
+    /// The descriptor count when the reaper fell quiet; 0 while it is not quiet.
+    descriptors: AtomicUsize,
+    /// The sampler's end of the wake-up pipe.
+    wake: UnixStream,
+}
+
+/// The sampler's side of a [`QuietWatch`].
+#[derive(Clone, Debug)]
+pub struct Nudge(Arc<Quiet>);
+
+impl QuietWatch {
+    /// A watch, and the nudge to give the sampler.
+    pub fn new() -> io::Result<(QuietWatch, Nudge)> {
+        let (nudges, wake) = UnixStream::pair()?;
+        nudges.set_nonblocking(true)?;
+        wake.set_nonblocking(true)?;
+        let shared = Arc::new(Quiet {
+            descriptors: AtomicUsize::new(0),
+            wake,
+        });
+        let nudge = Nudge(Arc::clone(&shared));
+        Ok((QuietWatch { nudges, shared }, nudge))
+    }
+
+    /// Sleeps until a connection waits on the listening socket `listener` (then `true`) or the
+    /// sampler nudges (`false`), `descriptors` being the count now.
+    fn sleep(&self, listener: RawFd, descriptors: u64) -> bool {
+        let count = usize::try_from(descriptors).unwrap_or(usize::MAX).max(1);
+        self.shared.descriptors.store(count, Ordering::Relaxed);
+        let mut waits = [
+            libc::pollfd {
+                fd: listener,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.nudges.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: `poll` reads and writes the two `pollfd`s given, which live through the call.
+        // A listener closed meanwhile makes it return POLLNVAL, and the watchdog's look then
+        // sees it gone.
+        #[allow(unsafe_code)]
+        let ready = unsafe { libc::poll(waits.as_mut_ptr(), 2, -1) };
+        self.shared.descriptors.store(0, Ordering::Relaxed);
+        let mut drained = [0; 16];
+        while matches!((&self.nudges).read(&mut drained), Ok(n) if n > 0) {}
+        ready > 0 && waits[0].revents != 0
+    }
+}
+
+impl Nudge {
+    /// Wakes the reaper if it is quiet and the descriptor count changed since it fell quiet.
+    /// Costs one atomic load while the reaper is busy, and one `stat` while it is quiet.
+    pub fn check(&self) {
+        let quiet = self.0.descriptors.load(Ordering::Relaxed);
+        if quiet == 0 {
+            return;
+        }
+        let now = descriptor_count().and_then(|n| usize::try_from(n).ok());
+        if now != Some(quiet) {
+            let _ = (&self.0.wake).write(&[1]);
+        }
+    }
 }
 
 /// How many descriptors the process has open: the size Linux 6.2 and later give

@@ -23,7 +23,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{select, Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::config::{DEFAULT_SOURCE, DEFAULT_SYSFS};
 use crate::filter::Filter;
@@ -303,24 +303,36 @@ fn read_whole(mut file: File, buffer: &mut Vec<u8>) -> io::Result<usize> {
     }
 }
 
-/// The sampling thread's body: a sample on every tick until `shutdown` disconnects.
+/// The sampling thread's body: a sample every `interval`, on a fixed grid from the start (a late
+/// wake-up delays no later sample), each followed by `after_each` (the HTTP guard's look at the
+/// descriptor count, see [`crate::reaper::Nudge`]), until `shutdown` disconnects.
 pub fn run(
     mut sampler: Sampler,
     interval: Duration,
     samples: Sender<Sample>,
     shutdown: Receiver<()>,
+    mut after_each: impl FnMut(),
 ) {
-    let ticker = crossbeam_channel::tick(interval);
+    let mut next = Instant::now() + interval;
     loop {
-        select! {
-            recv(ticker) -> _ => match samples.try_send(sampler.sample()) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => {
-                    log::warn!("the statistics thread is behind; a sample was dropped");
-                }
-                Err(TrySendError::Disconnected(_)) => return,
-            },
-            recv(shutdown) -> _ => return,
+        match shutdown.recv_deadline(next) {
+            Err(RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        match samples.try_send(sampler.sample()) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                log::warn!("the statistics thread is behind; a sample was dropped");
+            }
+            Err(TrySendError::Disconnected(_)) => return,
+        }
+        after_each();
+        next += interval;
+        let now = Instant::now();
+        if next <= now {
+            // A whole interval missed (a suspended process): the grid starts again, rather than
+            // samples being taken back to back to catch up.
+            next = now + interval;
         }
     }
 }

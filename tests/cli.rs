@@ -14,7 +14,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ifstatsd::reaper::{QUIET_LOOK_EVERY, SCAN_EVERY};
+use ifstatsd::reaper::SCAN_EVERY;
 use rstest::rstest;
 use serde_json::{json, Value};
 use support::{
@@ -704,13 +704,21 @@ fn a_signal_stops_it_within_3_seconds_when_the_request_loop_is_stuck() {
     drop(half_line);
 }
 
-/// While no connection is open the reaper looks only every `QUIET_LOOK_EVERY`, and only a
-/// request makes it look sooner. Silent connections that come to a quiet daemon, with no request
-/// from anyone, are still cut: at the idle timeout after the reaper's first look at them.
+/// While no connection is open the reaper sleeps until a connection waits on the listener or the
+/// sampler sees the descriptor count change (after each sample). Silent connections that come to
+/// a quiet daemon, with no request from anyone, are still cut: at the idle timeout after the
+/// first sample that sees them.
 #[test]
 fn silent_connections_to_a_quiet_daemon_are_cut_without_any_request() {
     let dir = fixture("quiet");
-    let args = ["--idle-timeout", "1s", "--log-level", "debug"];
+    let args = [
+        "--idle-timeout",
+        "1s",
+        "--interval",
+        "1s",
+        "--log-level",
+        "debug",
+    ];
     let daemon = Daemon::start(&dir, &dir.path("net_dev"), &dir.path("sysfs"), &args);
     // Daemon::start's requests keep the reaper looking often for a few seconds after their
     // connections end (while tiny_http's surplus threads exit).
@@ -721,8 +729,9 @@ fn silent_connections_to_a_quiet_daemon_are_cut_without_any_request() {
         .map(|_| TcpStream::connect_timeout(&daemon.addr, IO_TIMEOUT).unwrap())
         .collect();
     let started = Instant::now();
+    // One interval until a sample sees them, the idle timeout, two scans, and slack.
     let deadline =
-        QUIET_LOOK_EVERY + Duration::from_secs(1) + 2 * SCAN_EVERY + Duration::from_secs(2);
+        Duration::from_secs(1) + Duration::from_secs(1) + 2 * SCAN_EVERY + Duration::from_secs(2);
     for (i, stream) in silent.iter().enumerate() {
         let left = deadline.saturating_sub(started.elapsed());
         assert!(
