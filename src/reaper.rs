@@ -7,10 +7,13 @@
 //! listener, and `shutdown()`s the ones to cut. tiny_http's worker then sees end-of-file and
 //! exits, closing its descriptors.
 //!
-//! This is one of the crate's four pieces of `unsafe` code (the others call the C library's
-//! allocator, [`crate::memory`], receive from a netlink socket, `crate::netlink`, and take the
-//! socket passed by socket activation, [`crate::activation`]): [`BorrowedFd::borrow_raw`] on a descriptor number read
-//! from `/proc/self/fd`, and `poll` on the listening socket (see `connection_waits`). The descriptor may be closed by tiny_http at any moment; a call on a
+//! It also restarts the daemon in a new process image (see [`crate::restart`]) when the
+//! connections tiny_http holds for good, or its watchdog look, call for it.
+//!
+//! Its `unsafe` code (the crate's other pieces are in `crate::memory`, `crate::netlink`,
+//! `crate::activation` and `crate::restart`): [`BorrowedFd::borrow_raw`] on a descriptor number
+//! read from `/proc/self/fd`, `poll` on the listening socket (see [`QuietWatch`]), and
+//! `getrlimit`/`setrlimit`. The descriptor may be closed by tiny_http at any moment; a call on a
 //! closed descriptor fails with `EBADF`, and before a `shutdown()` the descriptor's inode is read
 //! again, so that a number reused for another socket in between is left alone.
 
@@ -432,8 +435,8 @@ impl Restarter {
 }
 
 /// The reaper thread's body: every [`SCAN_EVERY`] while a connection is open (every
-/// [`RESCAN_UNREAD_EVERY`] while a request waits unread, every [`QUIET_LOOK_EVERY`] while none
-/// is open, and at once when the loop hears from a new client), cuts what [`to_cut`] says,
+/// [`RESCAN_UNREAD_EVERY`] while a request waits unread, and at once when the loop hears from a
+/// new client; while none is open, when its [`QuietWatch`] wakes it), cuts what [`to_cut`] says,
 /// starts a thread for a stranded request, makes the [`watchdog`] look, and restarts the
 /// daemon when it or the stuck connections call for it, until `stop` disconnects.
 pub fn run(

@@ -91,6 +91,8 @@ def main():
                               ("ifstatsd_collection_errors", "counter"),
                               ("ifstatsd_parse_errors", "counter"),
                               ("ifstatsd_interfaces_refused", "counter"),
+                              ("ifstatsd_restarts", "counter"),
+                              ("ifstatsd_last_restart_timestamp_seconds", "gauge"),
                               ("ifstatsd_last_sample_age_seconds", "gauge"),
                               ("ifstatsd_sample_interval_seconds", "gauge"),
                               ("ifstatsd_build_info", "gauge")]:
@@ -99,6 +101,10 @@ def main():
     assert families["ifstatsd_sample_interval_seconds"].samples[0].value == health["sample_interval_seconds"]
     assert families["ifstatsd_build_info"].samples[0].labels == {"version": health["version"]}
     assert families["ifstatsd_samples"].samples[0].value <= health["samples_total"]
+    assert families["ifstatsd_restarts"].samples[0].value == health["restarts_total"]
+    # Absent before the first restart, like the JSON's null.
+    assert (families["ifstatsd_last_restart_timestamp_seconds"].samples == []) == (
+        health["last_restart_at"] is None)
     print(f"prometheus_check: OK: {len(families)} metric families, {checked} values equal the JSON API's")
 
 
