@@ -587,7 +587,7 @@ fn a_query_string_is_ignored(#[case] path: &str) {
 // Health.
 
 /// The fields of `/health`, as documented.
-const HEALTH_FIELDS: [&str; 17] = [
+const HEALTH_FIELDS: [&str; 20] = [
     "status",
     "version",
     "uptime_seconds",
@@ -605,18 +605,25 @@ const HEALTH_FIELDS: [&str; 17] = [
     "last_save_at",
     "last_save_error",
     "state_restore_error",
+    "restarts_total",
+    "last_restart_reason",
+    "last_restart_at",
 ];
 
-/// The persistence fields of `/health` when there is no state file.
-fn no_persistence(mut health: Value) -> Value {
+/// The persistence fields of `/health` when there is no state file, and its restart fields
+/// before any restart.
+fn no_persistence_no_restart(mut health: Value) -> Value {
     for field in [
         "state_file",
         "last_save_at",
         "last_save_error",
         "state_restore_error",
+        "last_restart_reason",
+        "last_restart_at",
     ] {
         health[field] = Value::Null;
     }
+    health["restarts_total"] = json!(0);
     health
 }
 
@@ -671,7 +678,7 @@ fn health_follows_the_age_of_the_last_success(
     let (health, uptime, age) = split_health(&response);
     assert_eq!(
         health,
-        no_persistence(json!({
+        no_persistence_no_restart(json!({
             "status": word,
             "version": env!("CARGO_PKG_VERSION"),
             "source": SOURCE,
@@ -705,7 +712,7 @@ fn health_without_any_successful_sample_is_degraded() {
     let (health, uptime, age) = split_health(&response);
     assert_eq!(
         health,
-        no_persistence(json!({
+        no_persistence_no_restart(json!({
             "status": "degraded",
             "version": env!("CARGO_PKG_VERSION"),
             "source": SOURCE,
@@ -783,7 +790,7 @@ fn health_reports_failures_skipped_lines_and_saves_but_stays_ok_while_fresh() {
     assert_eq!(health["last_error"], failure);
     assert_eq!(health["last_sample_at"], "2027-01-15T08:00:10.123Z");
     assert_clock("last_sample_age_seconds", age.unwrap(), 2.0);
-    assert_eq!(health, no_persistence(health.clone()));
+    assert_eq!(health, no_persistence_no_restart(health.clone()));
 
     // The state file and how saving and restoring it went.
     stats.set_state_file("/var/lib/ifstatsd/state");

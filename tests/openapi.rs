@@ -38,7 +38,8 @@ const UNREACHABLE: [(u64, &str); 1] = [(500, "internal_error")];
 
 /// Error codes the HTTP layer (`src/http.rs`) sends before a request reaches `api::handle`, for
 /// heads and bodies no client of the API sends; tests/hardening.rs checks each.
-const HTTP_LAYER: [(u64, &str); 4] = [
+const HTTP_LAYER: [(u64, &str); 5] = [
+    (400, "bad_content_length"),
     (413, "payload_too_large"),
     (414, "uri_too_long"),
     (417, "expectation_failed"),
