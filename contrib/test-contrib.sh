@@ -197,13 +197,13 @@ expect_value "$unit" Service RestartPreventExitStatus 2 "but a bad flag stops it
 
 # --- 5. the socket unit, and both units pointed at the binary under test
 default_listen=$(awk '$1 == "--listen" { print $2 }' <<<"$defaults")
-backlog=$(sed -n 's/^const BACKLOG: i32 = \([0-9]*\);/\1/p' src/http.rs)
+backlog=$(sed -n 's/^const BACKLOG: i32 = \([0-9]*\);/\1/p' src/serve/mod.rs)
 expect_value "$socket" Socket ListenStream "$default_listen" "the binary's default"
 listens=$(grep -cE '^(Listen[A-Za-z]*|Accept)=' "$socket")
 verdict "$((listens - 2))" "$socket: one ListenStream= and Accept=, no other Listen*=" \
     "$(grep -E '^(Listen[A-Za-z]*|Accept)=' "$socket" | tr '\n' ' ')"
 expect_value "$socket" Socket Accept no "the daemon takes the listener"
-expect_value "$socket" Socket Backlog "$backlog" "src/http.rs BACKLOG"
+expect_value "$socket" Socket Backlog "$backlog" "src/serve/mod.rs BACKLOG"
 expect_value "$socket" Socket FreeBind true
 expect_value "$socket" Socket NoDelay true
 expect_value "$socket" Install Also ifstatsd.service "the daemon starts at boot, not at the first request"

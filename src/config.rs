@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::filter::Filter;
+use crate::sample::filter::Filter;
 
 /// The default `--listen` address: loopback only, so nothing is exposed by accident.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9310";
@@ -37,7 +37,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
 /// The default `--idle-timeout`: longer than the dashboard's 5 s refresh.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15);
 /// The default `--write-timeout`.
-pub const DEFAULT_WRITE_TIMEOUT: Duration = crate::http::WRITE_TIMEOUT;
+pub const DEFAULT_WRITE_TIMEOUT: Duration = crate::serve::WRITE_TIMEOUT;
 
 /// Everything the daemon needs to run.
 #[derive(Clone, Debug, PartialEq)]

@@ -26,28 +26,12 @@
 #![warn(missing_docs)]
 
 pub mod activation;
-pub mod api;
 pub mod config;
-pub mod dashboard;
-pub mod docs;
-pub mod filter;
-pub mod http;
 pub mod logging;
 pub mod memory;
-pub mod metrics;
-pub mod netlink;
-pub mod persist;
-pub mod proc_net_dev;
-pub mod rates;
-pub mod reaper;
 pub mod restart;
-pub mod ring;
-pub mod routes;
-pub mod sampler;
+pub mod sample;
+pub mod serve;
 pub mod shutdown;
-pub mod slot_ring;
-pub mod snapshot;
-pub mod state;
 pub mod stats;
-pub mod view;
-pub mod watchdog;
+pub mod store;

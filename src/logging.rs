@@ -91,8 +91,8 @@ mod tests {
     #[test]
     fn lines_carry_facility_daemon_and_the_severity() {
         assert_eq!(
-            syslog_line(42, Level::Warn, "ifstatsd::sampler", "sampling failed"),
-            "<28>ifstatsd[42]: ifstatsd::sampler: sampling failed"
+            syslog_line(42, Level::Warn, "ifstatsd::sample", "sampling failed"),
+            "<28>ifstatsd[42]: ifstatsd::sample: sampling failed"
         );
         assert!(syslog_line(1, Level::Error, "t", "m").starts_with("<27>"));
         assert!(syslog_line(1, Level::Info, "t", "m").starts_with("<30>"));

@@ -10,13 +10,15 @@ use std::thread;
 use std::time::Instant;
 
 use ifstatsd::config::{self, Command, Config};
-use ifstatsd::persist::{self, Saver};
-use ifstatsd::reaper::{self, Activity, Limits, QuietWatch, Restarter};
-use ifstatsd::sampler::{self, Sampler};
+use ifstatsd::sample::{self, Sampler};
+use ifstatsd::serve::reaper::{self, Activity, Limits, QuietWatch, Restarter};
+use ifstatsd::serve::{self, api};
 use ifstatsd::shutdown::{self, Stoppers};
+use ifstatsd::stats::view::SharedView;
 use ifstatsd::stats::{self, Stats};
-use ifstatsd::view::SharedView;
-use ifstatsd::{activation, api, http, logging, restart, state};
+use ifstatsd::store::state;
+use ifstatsd::store::{self, Saver};
+use ifstatsd::{activation, logging, restart};
 
 /// Large blocks mapped without a reservation: a hostile body length must not abort the process
 /// (see `ifstatsd::memory`).
@@ -96,7 +98,7 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
         let boot_id = state::read_boot_id(&config.boot_id_file);
         stats.set_state_file(&path.display().to_string());
         if !taken_over {
-            persist::restore(&mut stats, path, &boot_id);
+            store::restore(&mut stats, path, &boot_id);
         }
         Saver::new(path, config.save_interval, boot_id)
     });
@@ -117,16 +119,16 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
         }
         None => {
             let listen = config.listen;
-            if !http::is_local_now(listen) {
+            if !serve::is_local_now(listen) {
                 log::info!(
                     "{} is not an address of this host yet: serving once it is",
                     listen.ip()
                 );
             }
-            http::listen(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?
+            serve::listen(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?
         }
     };
-    let server = http::server_on(listener, config.write_timeout)
+    let server = serve::server_on(listener, config.write_timeout)
         .map_err(|e| format!("cannot serve on the listening socket: {e}"))?;
     let server = Arc::new(server);
     let (sample_tx, sample_rx) = crossbeam_channel::bounded(4);
@@ -141,7 +143,7 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
     let (quiet_watch, nudge) = QuietWatch::new()?;
     let sampler = thread::Builder::new()
         .name("sampler".into())
-        .spawn(move || sampler::run(sampler, interval, sample_tx, stop_rx, || nudge.check()))?;
+        .spawn(move || sample::run(sampler, interval, sample_tx, stop_rx, || nudge.check()))?;
     let stats = thread::Builder::new().name("stats".into()).spawn({
         let shared = Arc::clone(&shared);
         move || stats::run(stats, sample_rx, spent_tx, &shared, saver, handoff_rx)
@@ -156,7 +158,7 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
         .name("signals".into())
         .spawn(move || shutdown::run(signals, stoppers))?;
 
-    let addr = http::local_addr(&server).unwrap_or(config.listen);
+    let addr = serve::local_addr(&server).unwrap_or(config.listen);
     let activity = Activity::default();
     let limits = Limits {
         idle_timeout: config.idle_timeout,
@@ -177,7 +179,8 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
         interval,
         config.source.display()
     );
-    let served = http::Loop::new(&shared, started, &stopping, activity, addr.port()).serve(&server);
+    let served =
+        serve::Loop::new(&shared, started, &stopping, activity, addr.port()).serve(&server);
     if let Err(e) = served {
         // The listening socket went with tiny_http's accept thread: the reaper's watchdog sees
         // it closed at its next look and restarts the daemon in a new image, which binds again.

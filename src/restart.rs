@@ -3,7 +3,7 @@
 //!
 //! Three things cannot be mended from outside tiny_http: threads deadlocked for good by an
 //! HTTP/2.0 request line (each holds a thread and two descriptors), requests parked because their
-//! announced body cannot be mapped (see `crate::http`), and a request loop that has stopped
+//! announced body cannot be mapped (see `crate::serve`), and a request loop that has stopped
 //! moving. A process image that has collected enough of them is replaced:
 //!
 //! 1. the statistics thread encodes everything it has ([`Handoff`]: counters, rings, events,
@@ -29,7 +29,7 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::state::{self, put, put_bytes, Corrupt, Reader, State};
+use crate::store::state::{self, put, put_bytes, Corrupt, Reader, State};
 
 /// The environment variable that names the memfd holding the [`Handoff`].
 pub const HANDOFF_FD_VAR: &str = "IFSTATSD_HANDOFF_FD";
@@ -370,14 +370,14 @@ pub fn inherited() -> Option<Result<Handoff, String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proc_net_dev::Counters;
-    use crate::state::{SavedInterface, SavedSlot};
-    use crate::view::Events;
+    use crate::sample::proc_net_dev::Counters;
+    use crate::stats::view::Events;
+    use crate::store::state::{SavedInterface, SavedSlot};
 
     fn handoff() -> Handoff {
         let slot = |age_s, bytes| SavedSlot {
             age: Duration::from_secs(age_s),
-            totals: [bytes; crate::proc_net_dev::COUNTERS],
+            totals: [bytes; crate::sample::proc_net_dev::COUNTERS],
         };
         Handoff {
             handed_at: Duration::new(12_345, 678_901_234),
@@ -404,7 +404,7 @@ mod tests {
                 interfaces: vec![SavedInterface {
                     name: "eth0".into(),
                     present: true,
-                    counters: Counters::from_array([7; crate::proc_net_dev::COUNTERS]),
+                    counters: Counters::from_array([7; crate::sample::proc_net_dev::COUNTERS]),
                     ifindex: Some(2),
                     oper_state: None,
                     last_seen_age: Duration::from_micros(5),

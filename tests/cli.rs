@@ -14,7 +14,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ifstatsd::reaper::SCAN_EVERY;
+use ifstatsd::serve::reaper::SCAN_EVERY;
 use rstest::rstest;
 use serde_json::{json, Value};
 use support::{
@@ -427,7 +427,7 @@ fn the_log_level_is_applied(#[case] level: &str, #[case] info: bool, #[case] deb
     // The access line is logged after the response is sent: poll for it.
     if debug {
         wait_until("the request is logged", IO_TIMEOUT, || {
-            logged("DEBUG ifstatsd::http: GET \"/api/v1/interfaces\" 200")
+            logged("DEBUG ifstatsd::serve: GET \"/api/v1/interfaces\" 200")
         });
     }
     assert_eq!(logged(&serving), info, "{}", daemon.stderr());

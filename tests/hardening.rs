@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use ifstatsd::reaper::MAX_STUCK;
+use ifstatsd::serve::reaper::MAX_STUCK;
 use rstest::rstest;
 use support::{closed_within, request_text, try_fetch, wait_until, Client, Daemon};
 

@@ -14,13 +14,13 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
-use ifstatsd::api::{self, Clock, ViewCache, OPENAPI_YAML};
-use ifstatsd::http;
-use ifstatsd::proc_net_dev::{Counters, ParseError, ParseErrorKind};
-use ifstatsd::routes;
-use ifstatsd::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use ifstatsd::sample::proc_net_dev::{Counters, ParseError, ParseErrorKind};
+use ifstatsd::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use ifstatsd::serve;
+use ifstatsd::serve::api::{self, Clock, ViewCache, OPENAPI_YAML};
+use ifstatsd::serve::routes;
+use ifstatsd::stats::view::{SharedView, StatsView};
 use ifstatsd::stats::Stats;
-use ifstatsd::view::{SharedView, StatsView};
 use rstest::rstest;
 use serde_json::{json, Value};
 use support::{fetch, request_text, Client, Response, IO_TIMEOUT};
@@ -33,7 +33,7 @@ const SOURCE: &str = "/test/proc/net/dev";
 // ---------------------------------------------------------------------------------------------
 // A server in this process.
 
-/// `http::serve` on 127.0.0.1:0 in a thread; stopped (flag, then unblock) and joined when dropped,
+/// `serve::serve` on 127.0.0.1:0 in a thread; stopped (flag, then unblock) and joined when dropped,
 /// asserting that the loop returned `Ok`.
 struct TestServer {
     addr: SocketAddr,
@@ -46,13 +46,13 @@ struct TestServer {
 impl TestServer {
     /// Serves `view`, as a daemon started at `started`.
     fn start(view: StatsView, started: Instant) -> TestServer {
-        let server = Arc::new(http::bind("127.0.0.1:0".parse().unwrap()).expect("bind port 0"));
-        let addr = http::local_addr(&server).expect("an IP address");
+        let server = Arc::new(serve::bind("127.0.0.1:0".parse().unwrap()).expect("bind port 0"));
+        let addr = serve::local_addr(&server).expect("an IP address");
         let shared = Arc::new(SharedView::new(view));
         let stopping = Arc::new(AtomicBool::new(false));
         let thread = thread::spawn({
             let (server, shared, stopping) = (server.clone(), shared.clone(), stopping.clone());
-            move || http::serve(&server, &shared, started, &stopping)
+            move || serve::serve(&server, &shared, started, &stopping)
         });
         TestServer {
             addr,
@@ -992,14 +992,14 @@ fn the_loop_returns_err_when_unblocked_without_stopping() {
 
 #[test]
 fn bind_reports_its_port_and_refuses_a_port_in_use() {
-    let server = http::bind("127.0.0.1:0".parse().unwrap()).expect("bind port 0");
-    let addr = http::local_addr(&server).expect("an IP address");
+    let server = serve::bind("127.0.0.1:0".parse().unwrap()).expect("bind port 0");
+    let addr = serve::local_addr(&server).expect("an IP address");
     assert_eq!(addr.ip().to_string(), "127.0.0.1");
     assert_ne!(addr.port(), 0);
-    let again = http::bind(addr).map(|_| ());
+    let again = serve::bind(addr).map(|_| ());
     assert_eq!(again.map_err(|e| e.kind()), Err(io::ErrorKind::AddrInUse));
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let again = http::bind(taken.local_addr().unwrap()).map(|_| ());
+    let again = serve::bind(taken.local_addr().unwrap()).map(|_| ());
     assert_eq!(again.map_err(|e| e.kind()), Err(io::ErrorKind::AddrInUse));
 }
 
@@ -1015,7 +1015,7 @@ fn the_dashboard_is_served_at_the_root() {
         page.header("content-type"),
         Some("text/html; charset=utf-8")
     );
-    assert_eq!(page.body, ifstatsd::dashboard::PAGE.as_bytes());
+    assert_eq!(page.body, ifstatsd::serve::dashboard::PAGE.as_bytes());
     assert_eq!(server.fetch("HEAD", "/").content_length(), page.body.len());
 }
 

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use ifstatsd::proc_net_dev::COUNTER_NAMES;
+use ifstatsd::sample::proc_net_dev::COUNTER_NAMES;
 use serde_json::Value;
 use support::{counters_of, wait_until};
 

@@ -12,14 +12,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant, SystemTime};
 
-use ifstatsd::api::{
+use ifstatsd::sample::proc_net_dev::{Counters, MAX_NAME_BYTES};
+use ifstatsd::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use ifstatsd::serve::api::{
     self, Clock, ErrorBody, ErrorDetail, Health, History, InterfaceList, Point, Reply, OPENAPI_YAML,
 };
-use ifstatsd::proc_net_dev::{Counters, MAX_NAME_BYTES};
-use ifstatsd::routes::route;
-use ifstatsd::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use ifstatsd::serve::routes::route;
+use ifstatsd::stats::view::{StatsView, Timestamp};
 use ifstatsd::stats::Stats;
-use ifstatsd::view::{StatsView, Timestamp};
 use openapiv3::OpenAPI;
 use serde_json::Value;
 
@@ -277,7 +277,7 @@ impl Answer {
                 String::from_utf8(self.reply.body.clone())
                     .unwrap_or_else(|e| panic!("{}: the page is not UTF-8: {e}", self.label())),
             ),
-            ifstatsd::metrics::CONTENT_TYPE => Value::String(
+            ifstatsd::serve::metrics::CONTENT_TYPE => Value::String(
                 String::from_utf8(self.reply.body.clone())
                     .unwrap_or_else(|e| panic!("{}: metrics are not UTF-8: {e}", self.label())),
             ),

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use ifstatsd::proc_net_dev::{
+use ifstatsd::sample::proc_net_dev::{
     is_valid_name, parse, parse_line, ParseError, ParseErrorKind, Parsed,
 };
 use proptest::prelude::*;

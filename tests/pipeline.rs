@@ -4,12 +4,12 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use ifstatsd::api::{self, Clock};
-use ifstatsd::proc_net_dev::{self, Counters};
-use ifstatsd::routes::route;
-use ifstatsd::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use ifstatsd::sample::proc_net_dev::{self, Counters};
+use ifstatsd::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use ifstatsd::serve::api::{self, Clock};
+use ifstatsd::serve::routes::route;
+use ifstatsd::stats::view::{InterfaceStats, RateView, StatsView};
 use ifstatsd::stats::{ring_capacity, Stats};
-use ifstatsd::view::{InterfaceStats, RateView, StatsView};
 use serde_json::Value;
 
 const INTERVAL: Duration = Duration::from_secs(10);
@@ -267,7 +267,9 @@ fn a_reset_inside_a_window_counts_from_zero_and_restarts_uptime() {
     assert_eq!(eth0.uptime_seconds, Some(0.0));
     assert_eq!(
         eth0.up_since,
-        Some(ifstatsd::view::Timestamp(p.wall0 + Duration::from_secs(20)))
+        Some(ifstatsd::stats::view::Timestamp(
+            p.wall0 + Duration::from_secs(20)
+        ))
     );
 }
 
@@ -345,7 +347,7 @@ fn a_vanished_interface_keeps_its_data_then_is_forgotten() {
     assert_eq!(wg0.uptime_seconds, None);
     assert_eq!(
         wg0.updated_at,
-        ifstatsd::view::Timestamp(p.wall0 + Duration::from_secs(10))
+        ifstatsd::stats::view::Timestamp(p.wall0 + Duration::from_secs(10))
     );
     // Still listed just under an hour later...
     p.text(10.0 + 3599.0, &file(&[("lo", rx(0, 0))]));

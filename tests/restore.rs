@@ -3,11 +3,11 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use ifstatsd::proc_net_dev::Counters;
-use ifstatsd::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
-use ifstatsd::state::{decode, encode};
+use ifstatsd::sample::proc_net_dev::Counters;
+use ifstatsd::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use ifstatsd::stats::view::InterfaceStats;
 use ifstatsd::stats::Stats;
-use ifstatsd::view::InterfaceStats;
+use ifstatsd::store::state::{decode, encode};
 
 const INTERVAL: Duration = Duration::from_secs(10);
 const BOOT: &str = "boot-1";

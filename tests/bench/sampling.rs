@@ -50,14 +50,14 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
-use ifstatsd::api::{self, Clock};
 use ifstatsd::config::DEFAULT_SYSFS;
-use ifstatsd::filter::Filter;
-use ifstatsd::routes;
-use ifstatsd::sampler::Sampler;
-use ifstatsd::snapshot::{Sample, Snapshot};
+use ifstatsd::sample::filter::Filter;
+use ifstatsd::sample::snapshot::{Sample, Snapshot};
+use ifstatsd::sample::Sampler;
+use ifstatsd::serve::api::{self, Clock};
+use ifstatsd::serve::routes;
+use ifstatsd::stats::view::SharedView;
 use ifstatsd::stats::Stats;
-use ifstatsd::view::SharedView;
 
 /// The system allocator, counting allocations and live bytes.
 struct Counting;

@@ -357,7 +357,7 @@ impl Drop for Daemon {
 
 /// The eight counters of an interface object, in kernel order.
 pub fn counters_of(interface: &Value) -> [u64; 8] {
-    ifstatsd::proc_net_dev::COUNTER_NAMES.map(|name| {
+    ifstatsd::sample::proc_net_dev::COUNTER_NAMES.map(|name| {
         interface["counters"][name]
             .as_u64()
             .unwrap_or_else(|| panic!("no counter {name} in {interface}"))

@@ -27,7 +27,7 @@
 //! running totals of its deltas since ifstatsd first saw the interface. The sum of the deltas of
 //! the intervals inside a window is then the difference of two totals, and the seconds they cover
 //! the difference of two times. The ring keeps its slots in a compact layout (see
-//! [`crate::slot_ring`]) and rebuilds them exactly, walking back from the newest, so a window
+//! [`crate::stats::slot_ring`]) and rebuilds them exactly, walking back from the newest, so a window
 //! costs a walk over its own slots (at most 361 at the default interval), with no allocation.
 //! This is exact window arithmetic over the samples, not an exponential average.
 //!
@@ -39,8 +39,8 @@
 
 use std::time::Duration;
 
-use crate::proc_net_dev::{Counters, COUNTERS};
-use crate::slot_ring::{Cursor, SlotRing};
+use crate::sample::proc_net_dev::{Counters, COUNTERS};
+use crate::stats::slot_ring::{Cursor, SlotRing};
 
 /// 2^32, the modulus of a 32-bit counter.
 const WRAP_32: u64 = 1 << 32;

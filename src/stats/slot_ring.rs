@@ -1,7 +1,7 @@
 //! PURE: one interface's ring of [`Slot`]s in a compact layout: the newest slot in full, and for
 //! every slot the step from the one before it in 40 bytes, with an exact escape for the steps
 //! that do not fit. Owned by the statistics thread, read by the HTTP loop through
-//! [`crate::view::SharedRing`].
+//! [`crate::stats::view::SharedRing`].
 //!
 //! # Layout, and what it costs
 //!
@@ -66,11 +66,11 @@
 
 use std::collections::VecDeque;
 
-use crate::proc_net_dev::COUNTERS;
-use crate::rates::Slot;
-use crate::ring::Ring;
+use crate::sample::proc_net_dev::COUNTERS;
+use crate::stats::rates::Slot;
+use crate::stats::ring::Ring;
 
-/// The indices of the two bytes counters (rx, tx) in [`crate::proc_net_dev::Counters::to_array`]
+/// The indices of the two bytes counters (rx, tx) in [`crate::sample::proc_net_dev::Counters::to_array`]
 /// order: the only deltas given 48 bits.
 const BYTES: [usize; 2] = [0, 4];
 
@@ -88,7 +88,7 @@ const WIDE_MARK: u32 = u32::MAX;
 pub struct Step {
     /// Microseconds from the older slot to the newer.
     pub step_us: u64,
-    /// The deltas of the totals, in [`crate::proc_net_dev::Counters::to_array`] order.
+    /// The deltas of the totals, in [`crate::sample::proc_net_dev::Counters::to_array`] order.
     pub deltas: [u64; COUNTERS],
 }
 

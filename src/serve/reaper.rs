@@ -10,7 +10,7 @@
 //! It also restarts the daemon in a new process image (see [`crate::restart`]) when the
 //! connections tiny_http holds for good, or its watchdog look, call for it.
 //!
-//! Its `unsafe` code (the crate's other pieces are in `crate::memory`, `crate::netlink`,
+//! Its `unsafe` code (the crate's other pieces are in `crate::memory`, `crate::sample::netlink`,
 //! `crate::activation` and `crate::restart`): [`BorrowedFd::borrow_raw`] on a descriptor number
 //! read from `/proc/self/fd`, `poll` on the listening socket (see [`QuietWatch`]), and
 //! `getrlimit`/`setrlimit`. The descriptor may be closed by tiny_http at any moment; a call on a
@@ -32,8 +32,8 @@ use crossbeam_channel::{bounded, select, Receiver, Sender, TryRecvError};
 use socket2::SockRef;
 
 use crate::restart::{self, Reason};
+use crate::serve::watchdog::{self, Verdict};
 use crate::stats::HandoffRequest;
-use crate::watchdog::{self, Verdict};
 
 /// How often the connections are looked at while any is open: tiny_http can leave a connection
 /// that arrives in a burst without a thread until the reaper cuts another
@@ -164,7 +164,7 @@ pub fn shut_peer(port: u16, peer: SocketAddr, how: Shutdown) {
 }
 
 /// Sends `bytes` to `peer` on local `port`, if it is still connected: an answer the loop
-/// writes by hand (see `crate::http`). Blocks at most the write timeout the socket inherited.
+/// writes by hand (see `crate::serve`). Blocks at most the write timeout the socket inherited.
 pub fn send_to_peer(port: u16, peer: SocketAddr, bytes: &[u8]) {
     if let Some(connection) = connections(port).iter().find(|c| c.peer == peer) {
         if socket_inode(connection.fd) == Some(connection.inode) {
@@ -223,7 +223,7 @@ struct Shared {
     /// When the loop began the request it is answering; `None` while it waits for requests.
     /// (A mutex, not a 64-bit atomic: 32-bit MIPS and ARMv5 have none.)
     busy_since: Mutex<Option<Instant>>,
-    /// Requests the loop parked (see `crate::http`): each holds a tiny_http thread for good.
+    /// Requests the loop parked (see `crate::serve`): each holds a tiny_http thread for good.
     parked: AtomicUsize,
 }
 

@@ -12,7 +12,7 @@
 //! name, flags, kernel counters, ifindex, operstate, events, and its ring. Ring slots are stored
 //! oldest first as differences from the previous slot (time and each running total), so an idle
 //! interface costs about 10 bytes per sample and a busy one about 25: 4 to 9 KB per
-//! interface-hour at the default 10 s interval, against 14 KB in memory (see [`crate::slot_ring`]).
+//! interface-hour at the default 10 s interval, against 14 KB in memory (see [`crate::stats::slot_ring`]).
 //!
 //! # Time
 //!
@@ -34,9 +34,9 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::proc_net_dev::{Counters, COUNTERS};
-use crate::snapshot::OperState;
-use crate::view::Events;
+use crate::sample::proc_net_dev::{Counters, COUNTERS};
+use crate::sample::snapshot::OperState;
+use crate::stats::view::Events;
 
 /// The file's first bytes.
 pub const MAGIC: &[u8; 8] = b"IFSTATSD";

@@ -2,7 +2,7 @@
 //! external assets. It reads `/api/v1/interfaces` and `/history` every 5 seconds and draws its
 //! chart as SVG with its own code.
 
-use crate::docs::Asset;
+use crate::serve::docs::Asset;
 
 /// The page's source, `src/dashboard.html`.
 pub const PAGE: &str = include_str!("dashboard.html");

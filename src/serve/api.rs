@@ -6,12 +6,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
-use crate::routes::Route;
-use crate::view::{InterfaceStats, StatsView, Timestamp};
-use crate::{dashboard, docs, metrics, rates};
+use crate::serve::routes::Route;
+use crate::serve::{dashboard, docs, metrics};
+use crate::stats::rates;
+use crate::stats::view::{InterfaceStats, StatsView, Timestamp};
 
 /// The OpenAPI document served at `/openapi.yaml`, embedded at build time.
-pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
+pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
 
 /// The daemon's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,11 +1,13 @@
 //! Persistence glue: restoring the statistics from the state file at start-up, and the saver the
-//! statistics thread calls every save interval and at exit. The format lives in [`crate::state`].
+//! statistics thread calls every save interval and at exit. The format lives in [`crate::store::state`].
+
+pub mod state;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::state::{self, Loaded};
 use crate::stats::Stats;
+use state::Loaded;
 
 /// Restores `stats` from `path` if it holds a usable state. Never fails: a missing file starts
 /// fresh; an unusable one is moved aside, logged once, and reported on `/health`.

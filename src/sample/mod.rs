@@ -10,13 +10,18 @@
 //! so the next tick refills the same vector and name strings.
 //!
 //! Where ifindex and operstate come from:
-//! - From rtnetlink ([`crate::netlink`]) when the source is this namespace's `/proc/net/dev` and
+//! - From rtnetlink ([`crate::sample::netlink`]) when the source is this namespace's `/proc/net/dev` and
 //!   `--sysfs` is `/sys/class/net`, the defaults: a table kept current by the kernel's link
 //!   notifications, drained once per tick, instead of two sysfs reads per interface (about 10 µs
 //!   each time, 10 ms a tick at 1000 interfaces). A name the table does not know (an interface
 //!   created an instant before the read, or rtnetlink failing) is looked up in sysfs.
 //! - From `<sysfs>/<name>/ifindex` and `operstate`, read on every tick, otherwise: a fixture
 //!   tree given with `--sysfs`, or another source, which may be another namespace's file.
+
+pub mod filter;
+pub mod netlink;
+pub mod proc_net_dev;
+pub mod snapshot;
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -26,10 +31,10 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::config::{DEFAULT_SOURCE, DEFAULT_SYSFS};
-use crate::filter::Filter;
-use crate::netlink::Links;
-use crate::proc_net_dev::{self, Entry, ParseError, MAX_NAME_BYTES};
-use crate::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use crate::sample::filter::Filter;
+use crate::sample::netlink::Links;
+use crate::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use proc_net_dev::{Entry, ParseError, MAX_NAME_BYTES};
 
 /// How many applied snapshots may wait for the sampler to reuse them; more are dropped.
 const SPENT_SNAPSHOTS: usize = 4;
@@ -305,7 +310,7 @@ fn read_whole(mut file: File, buffer: &mut Vec<u8>) -> io::Result<usize> {
 
 /// The sampling thread's body: a sample every `interval`, on a fixed grid from the start (a late
 /// wake-up delays no later sample), each followed by `after_each` (the HTTP guard's look at the
-/// descriptor count, see [`crate::reaper::Nudge`]), until `shutdown` disconnects.
+/// descriptor count, see [`crate::serve::reaper::Nudge`]), until `shutdown` disconnects.
 pub fn run(
     mut sampler: Sampler,
     interval: Duration,

@@ -9,14 +9,14 @@
 //!   Writes give up after the write timeout and bodies are never read, so only something
 //!   unforeseen, or a write timeout set far above its default, can do this.
 //!
-//! The reaper thread looks at each of its own looks (see [`crate::reaper::run`]): a thread of its
+//! The reaper thread looks at each of its own looks (see [`crate::serve::reaper::run`]): a thread of its
 //! own, waking every few seconds, cost more CPU than the look itself, and more than the sampler.
 //! Each look costs one `readlink` and one lock of an uncontended mutex.
 
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use crate::reaper::{self, Activity};
+use crate::serve::reaper::{self, Activity};
 
 /// How long the loop may take over one request before it counts as wedged.
 pub const WEDGED_AFTER: Duration = Duration::from_secs(15);

@@ -1,6 +1,14 @@
 //! The HTTP side: the listener, and the one request loop that answers from the latest view. This
 //! is the only module that knows tiny_http.
 
+pub mod api;
+pub mod dashboard;
+pub mod docs;
+pub mod metrics;
+pub mod reaper;
+pub mod routes;
+pub mod watchdog;
+
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener};
@@ -11,11 +19,10 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, Socket, Type};
 use tiny_http::{Header, Request, Response, Server};
 
-use crate::api::{self, Clock, Reply, ViewCache, ALLOW};
 use crate::memory;
-use crate::reaper::{self, Activity};
-use crate::routes;
-use crate::view::SharedView;
+use crate::stats::view::SharedView;
+use api::{Clock, Reply, ViewCache, ALLOW};
+use reaper::Activity;
 
 /// How long one write to a client may block before the response is abandoned. tiny_http sets no
 /// timeouts; accepted sockets inherit this one from the listener (`SO_SNDTIMEO`). The one

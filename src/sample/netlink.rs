@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::snapshot::OperState;
+use crate::sample::snapshot::OperState;
 
 // The rtnetlink ABI (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h): the same numbers on
 // every architecture, unlike errno values, which come from libc.

@@ -1,5 +1,5 @@
 //! The statistics thread: it owns one fixed-size ring per interface, folds every [`Sample`] into
-//! them by the policy of [`crate::rates`], and publishes a fresh [`StatsView`] after each one.
+//! them by the policy of [`crate::stats::rates`], and publishes a fresh [`StatsView`] after each one.
 //!
 //! Interfaces:
 //! - A new interface gets a ring of `60 min / interval` intervals, allocated once.
@@ -15,6 +15,11 @@
 //! (`up`, or `unknown` for drivers that never report one). While it is down or absent there is
 //! none. It is a lower bound for interfaces that were already there at ifstatsd's first sample.
 
+pub mod rates;
+pub mod ring;
+pub mod slot_ring;
+pub mod view;
+
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,16 +27,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{never, select, Receiver, Sender};
 
-use crate::persist::Saver;
-use crate::proc_net_dev::{Counters, COUNTERS, COUNTER_NAMES};
-use crate::rates::{self, Change, Delta, Slot};
 use crate::restart::{self, Handoff, HealthCounters, Reason, Restarts};
-use crate::slot_ring::Cursor;
-use crate::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
-use crate::state::{SavedInterface, SavedSlot, State};
-use crate::view::{
+use crate::sample::proc_net_dev::{Counters, COUNTERS, COUNTER_NAMES};
+use crate::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use crate::stats::slot_ring::Cursor;
+use crate::stats::view::{
     Collection, Events, InterfaceStats, Rates, SharedRing, SharedView, StatsView, Timestamp,
 };
+use crate::store::state::{SavedInterface, SavedSlot, State};
+use crate::store::Saver;
+use rates::{Change, Delta, Slot};
 
 /// How much history each interface keeps, and how long a vanished one is remembered.
 pub const HISTORY: Duration = Duration::from_secs(60 * 60);

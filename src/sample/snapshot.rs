@@ -2,7 +2,7 @@
 
 use std::time::{Instant, SystemTime};
 
-use crate::proc_net_dev::{Counters, ParseError};
+use crate::sample::proc_net_dev::{Counters, ParseError};
 
 /// The operational state of an interface, as `/sys/class/net/<if>/operstate` spells it
 /// (RFC 2863 names; see the kernel's `Documentation/networking/operstates.rst`).

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Serialize, Serializer};
 
-use crate::proc_net_dev::Counters;
-use crate::rates::Rate;
 use crate::restart::Restarts;
-use crate::slot_ring::SlotRing;
-use crate::snapshot::OperState;
+use crate::sample::proc_net_dev::Counters;
+use crate::sample::snapshot::OperState;
+use crate::stats::rates::Rate;
+use crate::stats::slot_ring::SlotRing;
 
 /// A wall-clock time, serialized as RFC 3339 UTC with milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

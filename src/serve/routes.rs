@@ -1,7 +1,7 @@
 //! PURE: maps a request's method and raw URL to a [`Route`].
 
-use crate::docs;
-use crate::proc_net_dev::is_valid_name;
+use crate::sample::proc_net_dev::is_valid_name;
+use crate::serve::docs;
 
 /// The prefix of the one-interface routes.
 const INTERFACE_PREFIX: &str = "/api/v1/interface/";
