@@ -8,13 +8,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::sample::filter::Filter;
+use crate::sample::{DEFAULT_SOURCE, DEFAULT_SYSFS};
 
 /// The default `--listen` address: loopback only, so nothing is exposed by accident.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9310";
-/// The default `--source`.
-pub const DEFAULT_SOURCE: &str = "/proc/net/dev";
-/// The default `--sysfs`.
-pub const DEFAULT_SYSFS: &str = "/sys/class/net";
 /// The default `--interval`.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 /// The shortest `--interval`: below it the rates measure scheduler jitter, not traffic.

@@ -1,29 +1,33 @@
 //! ifstatsd turns `/proc/net/dev` into live per-interface traffic statistics over HTTP.
 //!
-//! The data flows through three threads, and the modules follow it:
+//! The data flows through three threads, and the folders follow it, each stage using only the
+//! ones before it (`tests/layout.rs` checks that no two modules import each other):
 //!
 //! ```text
-//! proc_net_dev (pure parser)
-//!      |
-//! sampler thread --Sample over a crossbeam channel--> stats thread (slot_ring, rates)
-//!   (netlink: link state) <--the applied Snapshot back--      |
-//!                                              publishes an Arc<StatsView>
-//!                                                          |
-//! HTTP request loop (http) --routes, api--> clones the latest view, answers
+//! sample/  the sampler thread: reads and parses /proc/net/dev (proc_net_dev, a pure parser),
+//!    |     adds link state (netlink), filters interfaces (filter)
+//!    |  Sample over a crossbeam channel (snapshot); the applied Snapshot comes back for reuse
+//!    v
+//! stats/   the statistics thread: one ring per interface (slot_ring, ring), the rate
+//!    |     arithmetic (rates), and the immutable view it publishes after each sample (view)
+//!    |  Arc<StatsView>, cloned by the request loop; never waited on
+//!    v
+//! serve/   the one request loop on tiny_http: routes, the JSON API (api), Prometheus (metrics),
+//!          the dashboard and Swagger UI (dashboard, docs), and the guard around tiny_http
+//!          (reaper, watchdog, sockets, activity)
+//!
+//! store/   the state file: saved by the statistics thread, restored at start-up
 //! ```
 //!
-//! Beside them:
-//! - `shutdown`: the signal thread, which stops them all on SIGTERM or SIGINT;
-//! - `persist` and `state`: the state file, saved by the stats thread and restored at start-up;
-//! - `reaper`, with its `watchdog` look: the thread that guards tiny_http from hostile or stuck
-//!   clients, and ends a daemon that cannot serve any more;
-//! - `metrics`, `dashboard`, `docs`: the Prometheus text, the dashboard page and Swagger UI,
-//!   rendered by `api` from the same view;
-//! - `config`, `filter`, `logging`: the command line, the interface globs, the log;
-//! - `activation`: the listening socket passed by systemd (socket activation), if any.
+//! At the top, beside the stages: `config` (the command line), `logging`, `shutdown` (the signal
+//! thread), `restart` (the seamless restart in a new process image), `activation` (a listening
+//! socket passed by systemd or by the previous image), `memory` (the allocator).
 
 #![deny(unsafe_code)] // exceptions, with their reasons: reaper, memory, netlink, activation, restart
 #![warn(missing_docs)]
+
+/// The daemon's version, as `--version`, `/health` and `/metrics` give it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub mod activation;
 pub mod config;

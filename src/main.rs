@@ -11,8 +11,9 @@ use std::time::Instant;
 
 use ifstatsd::config::{self, Command, Config};
 use ifstatsd::sample::{self, Sampler};
-use ifstatsd::serve::reaper::{self, Activity, Limits, QuietWatch, Restarter};
-use ifstatsd::serve::{self, api};
+use ifstatsd::serve;
+use ifstatsd::serve::activity::Activity;
+use ifstatsd::serve::reaper::{self, Limits, QuietWatch, Restarter};
 use ifstatsd::shutdown::{self, Stoppers};
 use ifstatsd::stats::view::SharedView;
 use ifstatsd::stats::{self, Stats};
@@ -42,7 +43,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Command::Version) => {
-            println!("ifstatsd {}", api::VERSION);
+            println!("ifstatsd {}", ifstatsd::VERSION);
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -288,7 +288,7 @@ fn put_at(from: RawFd, to: RawFd) -> io::Result<()> {
 /// Keeps descriptors 3 and 4 for the next handoff, holding `/dev/null` (close-on-exec) where
 /// nothing of ours is: 3 unless the listener was inherited there, and 4, the previous
 /// handoff's, read and closed by now. Otherwise another part of the daemon (signal-hook's
-/// pipe, a connection) could get one of them, and lose it to [`place`] while still in use.
+/// pipe, a connection) could get one of them, and lose it to `place` while still in use.
 /// Whatever a parent left open at 3 or 4 without saying so is closed. Call first in `main`,
 /// after [`inherited`] and the inherited listener are taken, before any thread starts.
 pub fn reserve_descriptors(listener_at_3: bool) -> io::Result<()> {
@@ -371,7 +371,7 @@ pub fn inherited() -> Option<Result<Handoff, String>> {
 mod tests {
     use super::*;
     use crate::sample::proc_net_dev::Counters;
-    use crate::stats::view::Events;
+    use crate::stats::rates::Events;
     use crate::store::state::{SavedInterface, SavedSlot};
 
     fn handoff() -> Handoff {

@@ -587,7 +587,7 @@ fn nullable_exactly_where_the_rust_field_is_an_option() {
     // schema in openapi.yaml, nullable if and only if it is an Option.
     let health = Health {
         status: "ok",
-        version: api::VERSION,
+        version: ifstatsd::VERSION,
         uptime_seconds: 1.5,
         source: &collection.source,
         sample_interval_seconds: collection.interval.as_secs_f64(),

@@ -8,8 +8,9 @@ use ifstatsd::sample::proc_net_dev::{self, Counters};
 use ifstatsd::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
 use ifstatsd::serve::api::{self, Clock};
 use ifstatsd::serve::routes::route;
+use ifstatsd::stats::slot_ring::ring_capacity;
 use ifstatsd::stats::view::{InterfaceStats, RateView, StatsView};
-use ifstatsd::stats::{ring_capacity, Stats};
+use ifstatsd::stats::Stats;
 use serde_json::Value;
 
 const INTERVAL: Duration = Duration::from_secs(10);

@@ -1,3 +1,7 @@
+//! Stage one, sampling: everything that turns the kernel's files into a [`Sample`]. It owns the
+//! parser, the link table, the interface filters and the sampler thread, and knows nothing of
+//! rates, HTTP or the state file; its only way out is the channel to the statistics thread.
+//!
 //! The sampling thread: on every tick it reads the source file afresh, parses it, adds each
 //! interface's ifindex and operstate, and sends the [`Sample`] to the statistics thread.
 //!
@@ -30,11 +34,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
-use crate::config::{DEFAULT_SOURCE, DEFAULT_SYSFS};
 use crate::sample::filter::Filter;
 use crate::sample::netlink::Links;
 use crate::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
 use proc_net_dev::{Entry, ParseError, MAX_NAME_BYTES};
+
+/// The default `--source`: the kernel's own file.
+pub const DEFAULT_SOURCE: &str = "/proc/net/dev";
+/// The default `--sysfs`, where the kernel lists interfaces.
+pub const DEFAULT_SYSFS: &str = "/sys/class/net";
 
 /// How many applied snapshots may wait for the sampler to reuse them; more are dropped.
 const SPENT_SNAPSHOTS: usize = 4;

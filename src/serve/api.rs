@@ -14,9 +14,6 @@ use crate::stats::view::{InterfaceStats, StatsView, Timestamp};
 /// The OpenAPI document served at `/openapi.yaml`, embedded at build time.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
 
-/// The daemon's version.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
 /// `/health` is degraded once no sample has succeeded for this many intervals.
 pub const DEGRADED_AFTER_INTERVALS: u32 = 3;
 
@@ -402,7 +399,7 @@ fn health(view: &StatsView, clock: Clock) -> Reply {
     let healthy = is_healthy(view, clock);
     let body = Health {
         status: if healthy { "ok" } else { "degraded" },
-        version: VERSION,
+        version: crate::VERSION,
         uptime_seconds: clock
             .now
             .saturating_duration_since(clock.started)

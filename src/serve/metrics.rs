@@ -11,8 +11,8 @@
 use std::fmt::Write;
 use std::time::Instant;
 
-use crate::serve::api::VERSION;
 use crate::stats::view::{InterfaceStats, RateView, StatsView};
+use crate::VERSION;
 
 /// The `Content-Type` of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

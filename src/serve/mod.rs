@@ -1,12 +1,19 @@
+//! Stage three, serving: everything a client meets. It owns the listener, the one request loop,
+//! the routes and every body the API sends, and the guard around tiny_http (the reaper, its
+//! watchdog look, the socket helpers, the loop's activity). It reads the statistics only through
+//! the published view, and never waits on the statistics thread.
+//!
 //! The HTTP side: the listener, and the one request loop that answers from the latest view. This
 //! is the only module that knows tiny_http.
 
+pub mod activity;
 pub mod api;
 pub mod dashboard;
 pub mod docs;
 pub mod metrics;
 pub mod reaper;
 pub mod routes;
+pub mod sockets;
 pub mod watchdog;
 
 use std::collections::{HashMap, VecDeque};
@@ -21,8 +28,8 @@ use tiny_http::{Header, Request, Response, Server};
 
 use crate::memory;
 use crate::stats::view::SharedView;
+use activity::Activity;
 use api::{Clock, Reply, ViewCache, ALLOW};
-use reaper::Activity;
 
 /// How long one write to a client may block before the response is abandoned. tiny_http sets no
 /// timeouts; accepted sockets inherit this one from the listener (`SO_SNDTIMEO`). The one
@@ -128,7 +135,7 @@ pub fn serve(
 /// (`EqualReader::drop`). [`crate::memory::Allocator`] maps such a block without a reservation
 /// (nothing is ever written to it, as the read side is shut first), so that costs nothing up to
 /// what the address space holds; past that (2^47 bytes on x86_64, a few GB on 32-bit) the
-/// request is answered by hand and parked instead (see [`Loop::park`]).
+/// request is answered by hand and parked instead (see `Loop::park`).
 pub const MAX_DRAINED_BODY: usize = crate::memory::LARGE_BLOCK;
 
 /// Requests one connection may have waiting at once; past it the connection is cut. A client
@@ -257,7 +264,7 @@ impl<'a> Loop<'a> {
         let waiting = self.pending_by_peer.entry(peer).or_default();
         *waiting += 1;
         if *waiting > MAX_PIPELINED {
-            reaper::cut_pipelining_peer(self.port, peer);
+            sockets::cut_pipelining_peer(self.port, peer);
             self.cut
                 .retain(|_, at| now.duration_since(*at) < CUT_MEMORY);
             self.cut.insert(peer, now);
@@ -293,7 +300,7 @@ impl<'a> Loop<'a> {
         let refusal = refused_body(&request).or_else(|| oversized_head(&request));
         if let (Some(_), Some(peer)) = (&refusal, peer) {
             // With the read side shut, tiny_http's drain of the unread body ends at once.
-            reaper::shut_peer(self.port, peer, Shutdown::Read);
+            sockets::shut_peer(self.port, peer, Shutdown::Read);
         }
         let reply = self.reply(&request, now);
         // A method we allow, with a body we did not read: say why the connection ends.
@@ -323,7 +330,7 @@ impl<'a> Loop<'a> {
                 let took_ms = now.elapsed().as_secs_f64() * 1e3;
                 log::debug!("{line}: response not sent after {took_ms:.0} ms: {e}; connection cut");
                 if let Some(peer) = peer {
-                    reaper::shut_peer(self.port, peer, Shutdown::Both);
+                    sockets::shut_peer(self.port, peer, Shutdown::Both);
                 }
             }
             Err(_) => log::warn!("{line}: tiny_http panicked while responding; connection dropped"),
@@ -350,10 +357,10 @@ impl<'a> Loop<'a> {
                     None,
                 );
                 if printed.is_ok() {
-                    reaper::send_to_peer(self.port, peer, &bytes);
+                    sockets::send_to_peer(self.port, peer, &bytes);
                 }
             }
-            reaper::shut_peer(self.port, peer, Shutdown::Both);
+            sockets::shut_peer(self.port, peer, Shutdown::Both);
         }
         log::warn!(
             "{} announced a body of {} bytes, which tiny_http would allocate whole to discard \
@@ -365,7 +372,7 @@ impl<'a> Loop<'a> {
             self.parked.len() + 1
         );
         self.parked.push(request);
-        self.activity.parked(self.parked.len());
+        self.activity.set_parked(self.parked.len());
     }
 
     /// Drops a request of a cut connection unanswered, or parks it if dropping it would drain

@@ -1,37 +1,30 @@
-//! Linux only: the HTTP connections tiny_http holds, found from outside it, and cut when they
-//! idle too long, exceed `--max-connections`, or misbehave.
+//! Linux only: the guard around tiny_http. It cuts the HTTP connections tiny_http holds (found
+//! by [`crate::serve::sockets`]) when they idle too long, exceed `--max-connections`, or wait
+//! without a thread; and it restarts the daemon in a new process image (see [`crate::restart`])
+//! when the connections tiny_http holds for good, or its watchdog look, call for it.
 //!
 //! tiny_http 0.12 sets no timeouts and no limits, and gives no access to its sockets: one thread
-//! per connection waits for the client for ever (`shared/reference/tiny_http.md` §1, §3). This
-//! module lists `/proc/self/fd`, keeps the sockets whose local port is ours and that are not the
-//! listener, and `shutdown()`s the ones to cut. tiny_http's worker then sees end-of-file and
-//! exits, closing its descriptors.
+//! per connection waits for the client for ever (`shared/reference/tiny_http.md` §1, §3).
+//! `shutdown()` on a connection's socket makes tiny_http's worker see end-of-file and exit.
 //!
-//! It also restarts the daemon in a new process image (see [`crate::restart`]) when the
-//! connections tiny_http holds for good, or its watchdog look, call for it.
-//!
-//! Its `unsafe` code (the crate's other pieces are in `crate::memory`, `crate::sample::netlink`,
-//! `crate::activation` and `crate::restart`): [`BorrowedFd::borrow_raw`] on a descriptor number
-//! read from `/proc/self/fd`, `poll` on the listening socket (see [`QuietWatch`]), and
-//! `getrlimit`/`setrlimit`. The descriptor may be closed by tiny_http at any moment; a call on a
-//! closed descriptor fails with `EBADF`, and before a `shutdown()` the descriptor's inode is read
-//! again, so that a number reused for another socket in between is left alone.
+//! Its `unsafe` code: `poll` on the listening socket (see [`QuietWatch`]) and
+//! `getrlimit`/`setrlimit`.
 
 use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read, Write};
-use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpStream};
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, Receiver, Sender, TryRecvError};
-use socket2::SockRef;
 
 use crate::restart::{self, Reason};
+use crate::serve::activity::Activity;
+use crate::serve::sockets;
 use crate::serve::watchdog::{self, Verdict};
 use crate::stats::HandoffRequest;
 
@@ -65,253 +58,6 @@ pub const RESTART_GAP: Duration = Duration::from_secs(60);
 pub const HARD_MAX_STUCK: usize = 512;
 /// How long the statistics thread may take to hand its statistics over.
 const HANDOFF_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// One accepted connection on our port.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Connection {
-    fd: RawFd,
-    inode: u64,
-    /// The client's address.
-    pub peer: SocketAddr,
-}
-
-/// The socket inode `/proc/self/fd/<fd>` names, if it is a socket.
-fn socket_inode(fd: RawFd) -> Option<u64> {
-    let link = fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
-    let link = link.to_str()?;
-    link.strip_prefix("socket:[")?
-        .strip_suffix(']')?
-        .parse()
-        .ok()
-}
-
-/// Runs `f` on the socket `fd`, if it is still open.
-fn with_socket<T>(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> T) -> T {
-    // SAFETY: see the module doc. The descriptor was listed in /proc/self/fd a moment ago; if
-    // it has been closed since, the system calls below fail with EBADF, and `shutdown()` is
-    // only called after its inode was checked again.
-    #[allow(unsafe_code)]
-    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-    f(SockRef::from(&fd))
-}
-
-/// The accepted connections on local `port`, one per socket (tiny_http holds two descriptors
-/// for each: the socket and a clone).
-pub fn connections(port: u16) -> Vec<Connection> {
-    let Ok(entries) = fs::read_dir("/proc/self/fd") else {
-        return Vec::new();
-    };
-    let mut found: Vec<Connection> = Vec::new();
-    for entry in entries.flatten() {
-        let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
-            continue;
-        };
-        let Some(inode) = socket_inode(fd) else {
-            continue;
-        };
-        if found.iter().any(|c| c.inode == inode) {
-            continue;
-        }
-        let peer = with_socket(fd, |socket| {
-            let ours = socket
-                .local_addr()
-                .ok()
-                .and_then(|a| a.as_socket())
-                .is_some_and(|a| a.port() == port);
-            // The listener has no peer; an accepted connection on our port has one.
-            ours.then(|| socket.peer_addr().ok().and_then(|a| a.as_socket()))
-                .flatten()
-        });
-        if let Some(peer) = peer {
-            found.push(Connection { fd, inode, peer });
-        }
-    }
-    found
-}
-
-/// The listening socket on local `port`: its descriptor and inode.
-pub fn listener(port: u16) -> Option<(RawFd, u64)> {
-    let entries = fs::read_dir("/proc/self/fd").ok()?;
-    entries.flatten().find_map(|entry| {
-        let fd: RawFd = entry.file_name().to_str()?.parse().ok()?;
-        let inode = socket_inode(fd)?;
-        let listening = with_socket(fd, |socket| {
-            let ours = socket.local_addr().ok().and_then(|a| a.as_socket());
-            ours.is_some_and(|a| a.port() == port) && socket.peer_addr().is_err()
-        });
-        listening.then_some((fd, inode))
-    })
-}
-
-/// Whether descriptor `fd` still names the socket `inode`.
-pub fn still_open(fd: RawFd, inode: u64) -> bool {
-    socket_inode(fd) == Some(inode)
-}
-
-/// Shuts down `connection` (`how`: the read side, to make tiny_http's body drain end at once,
-/// or both, to end the connection).
-pub fn shut(connection: &Connection, how: Shutdown) {
-    if socket_inode(connection.fd) == Some(connection.inode) {
-        let _ = with_socket(connection.fd, |socket| socket.shutdown(how));
-    }
-}
-
-/// Shuts down the connection from `peer` on local `port`, if it is still there.
-pub fn shut_peer(port: u16, peer: SocketAddr, how: Shutdown) {
-    if let Some(connection) = connections(port).iter().find(|c| c.peer == peer) {
-        shut(connection, how);
-    }
-}
-
-/// Sends `bytes` to `peer` on local `port`, if it is still connected: an answer the loop
-/// writes by hand (see `crate::serve`). Blocks at most the write timeout the socket inherited.
-pub fn send_to_peer(port: u16, peer: SocketAddr, bytes: &[u8]) {
-    if let Some(connection) = connections(port).iter().find(|c| c.peer == peer) {
-        if socket_inode(connection.fd) == Some(connection.inode) {
-            let _ = with_socket(connection.fd, |socket| socket.send(bytes));
-        }
-    }
-}
-
-/// Cuts a pipelining client: throws away what it sent that nobody has read yet, then shuts
-/// both sides. Shutting the read side alone would not stop the tiny_http thread from reading
-/// what is already received, and a pipelining client's receive buffer holds thousands of
-/// requests (a megabyte of them is 25 000), each queued in tiny_http's unbounded request queue,
-/// whose capacity then stays grown for good. Once both sides are shut, the kernel answers any
-/// further data with a reset. The bytes are discarded before the shutdown, while the descriptor
-/// is surely still this connection's: a shutdown can make tiny_http close it at once, and the
-/// next connection accepted may get its number.
-pub fn cut_pipelining_peer(port: u16, peer: SocketAddr) {
-    let Some(connection) = connections(port).into_iter().find(|c| c.peer == peer) else {
-        return;
-    };
-    if socket_inode(connection.fd) == Some(connection.inode) {
-        with_socket(connection.fd, discard_unread);
-        shut(&connection, Shutdown::Both);
-    }
-}
-
-/// Reads and drops what the client sent that nobody has read, up to [`MAX_DISCARDED_READS`].
-fn discard_unread(socket: SockRef<'_>) {
-    let mut buffer = [MaybeUninit::<u8>::uninit(); 16 * 1024];
-    for _ in 0..MAX_DISCARDED_READS {
-        // MSG_TRUNC: on TCP the kernel drops the bytes without copying them.
-        match socket.recv_with_flags(&mut buffer, libc::MSG_DONTWAIT | libc::MSG_TRUNC) {
-            Ok(n) if n > 0 => {}
-            _ => return,
-        }
-    }
-}
-
-/// A bound on [`discard_unread`]'s reads: 64 MiB, past any receive buffer (a client that
-/// keeps sending while it is read is cut anyway).
-const MAX_DISCARDED_READS: usize = 4096;
-
-/// What the HTTP loop tells the reaper (and its watchdog look): when each client last had a
-/// request received or answered, whether it cut a client since the reaper last looked, and
-/// whether it is answering a request right now, since when.
-#[derive(Clone, Debug)]
-pub struct Activity(Arc<Shared>);
-
-#[derive(Debug)]
-struct Shared {
-    answered: Mutex<HashMap<SocketAddr, Instant>>,
-    /// A request from a connection not heard from before: the reaper looks at once, as
-    /// connections that came with it may be stranded (one slot: a look covers them all).
-    new_client: (Sender<()>, Receiver<()>),
-    cut: AtomicBool,
-    /// When the loop began the request it is answering; `None` while it waits for requests.
-    /// (A mutex, not a 64-bit atomic: 32-bit MIPS and ARMv5 have none.)
-    busy_since: Mutex<Option<Instant>>,
-    /// Requests the loop parked (see `crate::serve`): each holds a tiny_http thread for good.
-    parked: AtomicUsize,
-}
-
-impl Default for Activity {
-    fn default() -> Self {
-        Activity(Arc::new(Shared {
-            answered: Mutex::default(),
-            new_client: bounded(1),
-            cut: AtomicBool::new(false),
-            busy_since: Mutex::new(None),
-            parked: AtomicUsize::new(0),
-        }))
-    }
-}
-
-impl Activity {
-    /// Notes that the loop begins answering a request at `at`.
-    pub fn begin(&self, at: Instant) {
-        *self.busy_since() = Some(at);
-    }
-
-    /// Notes that a request of `peer` reached the loop at `at`: it is not idle, and not
-    /// stranded, even before it is answered.
-    pub fn heard(&self, peer: SocketAddr, at: Instant) {
-        if self.times().insert(peer, at).is_none() {
-            let _ = self.0.new_client.0.try_send(());
-        }
-    }
-
-    /// Notes that `peer` was just answered (at `at`), and the loop waits for the next request.
-    pub fn answered(&self, peer: Option<SocketAddr>, at: Instant) {
-        if let Some(peer) = peer {
-            self.times().insert(peer, at);
-        }
-        *self.busy_since() = None;
-    }
-
-    /// How long the loop has been answering the request it is on, at `now`; `None` while it
-    /// waits for requests.
-    pub fn busy_for(&self, now: Instant) -> Option<Duration> {
-        let since = (*self.busy_since())?;
-        Some(now.saturating_duration_since(since))
-    }
-
-    fn busy_since(&self) -> MutexGuard<'_, Option<Instant>> {
-        self.0
-            .busy_since
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Notes that the loop holds `count` parked requests.
-    pub fn parked(&self, count: usize) {
-        self.0.parked.store(count, Ordering::Relaxed);
-    }
-
-    /// Notes that the loop cut a client (it freed what that client's requests held).
-    pub fn cut(&self) {
-        self.0.cut.store(true, Ordering::Relaxed);
-    }
-
-    fn times(&self) -> MutexGuard<'_, HashMap<SocketAddr, Instant>> {
-        self.0
-            .answered
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn last(&self, peer: &SocketAddr) -> Option<Instant> {
-        self.times().get(peer).copied()
-    }
-
-    /// Whether no client was answered or cut since the reaper last forgot the ones gone (a
-    /// connection can come and go between two looks).
-    fn nothing_new(&self) -> bool {
-        self.times().is_empty() && !self.0.cut.load(Ordering::Relaxed)
-    }
-
-    /// Forgets the clients that are gone; whether any was (or the loop cut one) since the last
-    /// call.
-    fn keep_only(&self, peers: &[SocketAddr]) -> bool {
-        let mut answered = self.times();
-        let before = answered.len();
-        answered.retain(|peer, _| peers.contains(peer));
-        let gone = answered.len() < before;
-        gone | self.0.cut.swap(false, Ordering::Relaxed)
-    }
-}
 
 /// The limits the reaper enforces.
 #[derive(Clone, Copy, Debug)]
@@ -435,7 +181,7 @@ impl Restarter {
 }
 
 /// The reaper thread's body: every [`SCAN_EVERY`] while a connection is open (every
-/// [`RESCAN_UNREAD_EVERY`] while a request waits unread, and at once when the loop hears from a
+/// `RESCAN_UNREAD_EVERY` while a request waits unread, and at once when the loop hears from a
 /// new client; while none is open, when its [`QuietWatch`] wakes it), cuts what [`to_cut`] says,
 /// starts a thread for a stranded request, makes the [`watchdog`] look, and restarts the
 /// daemon when it or the stuck connections call for it, until `stop` disconnects.
@@ -448,7 +194,7 @@ pub fn run(
     stop: Receiver<()>,
 ) {
     let port = listen.port();
-    let listening = listener(port);
+    let listening = sockets::listener(port);
     if listening.is_none() {
         log::warn!("watchdog: the listening socket was not found; only the loop is watched");
     }
@@ -487,7 +233,7 @@ pub fn run(
             _ => {
                 select! {
                     recv(stop) -> _ => return,
-                    recv(activity.0.new_client.1) -> _ => {}
+                    recv(activity.new_clients()) -> _ => {}
                     default(next_look) => {}
                 }
                 false
@@ -518,9 +264,9 @@ pub fn run(
             continue;
         }
         let now = Instant::now();
-        let open = connections(port);
+        let open = sockets::connections(port);
         first_seen.retain(|inode, _| open.iter().any(|c| c.inode == *inode));
-        let unread: Vec<bool> = open.iter().map(has_unread_bytes).collect();
+        let unread: Vec<bool> = open.iter().map(sockets::has_unread_bytes).collect();
         next_look = if unread.contains(&true) {
             RESCAN_UNREAD_EVERY
         } else {
@@ -547,12 +293,12 @@ pub fn run(
                 .zip(&unread)
                 .any(|(c, &unread)| unread && c.inode == *inode)
         });
-        shut_at.retain(|inode, (fd, _)| socket_inode(*fd) == Some(*inode));
+        shut_at.retain(|inode, (fd, _)| sockets::socket_inode(*fd) == Some(*inode));
         let stuck = shut_at
             .values()
             .filter(|(_, at)| now.saturating_duration_since(*at) >= STUCK_AFTER)
             .count();
-        let parked = activity.0.parked.load(Ordering::Relaxed);
+        let parked = activity.parked();
         let stuck = stuck + parked;
         let since_restart = restarter
             .last_restart
@@ -596,7 +342,7 @@ pub fn run(
             );
         }
         for i in cut {
-            shut(&open[i], Shutdown::Both);
+            sockets::shut(&open[i], Shutdown::Both);
             shut_at.entry(open[i].inode).or_insert((open[i].fd, now));
         }
         let peers: Vec<SocketAddr> = open.iter().map(|c| c.peer).collect();
@@ -622,16 +368,6 @@ pub fn run(
             log::debug!("reaper: no connection open; quiet until one comes");
         }
     }
-}
-
-/// Whether the client has sent bytes that no tiny_http thread has read (a peek, which takes
-/// nothing away).
-fn has_unread_bytes(connection: &Connection) -> bool {
-    let mut byte = [MaybeUninit::uninit()];
-    let peeked = with_socket(connection.fd, |socket| {
-        socket.recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT)
-    });
-    matches!(peeked, Ok(n) if n > 0)
 }
 
 /// Makes tiny_http start a thread that takes over a connection it left waiting.
@@ -752,8 +488,6 @@ fn descriptor_count() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
-    use std::net::{TcpListener, TcpStream};
 
     const LIMITS: Limits = Limits {
         idle_timeout: Duration::from_secs(10),
@@ -817,57 +551,5 @@ mod tests {
             (3, at_once(true)),
         ];
         assert_eq!(to_cut(&older, LIMITS), [0]);
-    }
-
-    #[test]
-    fn a_request_nobody_read_is_seen_without_taking_it() {
-        use std::io::Write;
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let (mut accepted, _) = listener.accept().unwrap();
-        let found = connections(port);
-        assert!(!has_unread_bytes(&found[0]), "nothing sent yet");
-        client.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
-        wait_for(|| has_unread_bytes(&found[0]));
-        assert!(has_unread_bytes(&found[0]), "peeking took nothing");
-        let mut request = [0; 18];
-        accepted.read_exact(&mut request).unwrap();
-        assert!(!has_unread_bytes(&found[0]), "read by its thread");
-    }
-
-    /// Waits up to a second for `condition` (a loopback write takes a moment to arrive).
-    fn wait_for(condition: impl Fn() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(1);
-        while !condition() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    #[test]
-    fn finds_accepted_connections_on_the_port_and_shuts_them() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let (accepted, peer) = listener.accept().unwrap();
-        let _clone = accepted.try_clone().unwrap();
-        let found = connections(port);
-        assert_eq!(
-            found.len(),
-            1,
-            "one per socket, not per descriptor: {found:?}"
-        );
-        assert_eq!(found[0].peer, peer);
-        shut_peer(port, peer, Shutdown::Both);
-        client
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let mut buffer = [0; 1];
-        assert_eq!(
-            client.read(&mut buffer).unwrap(),
-            0,
-            "the client sees the end"
-        );
-        drop(accepted);
     }
 }

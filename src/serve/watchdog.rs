@@ -16,7 +16,8 @@
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use crate::serve::reaper::{self, Activity};
+use crate::serve::activity::Activity;
+use crate::serve::sockets;
 
 /// How long the loop may take over one request before it counts as wedged.
 pub const WEDGED_AFTER: Duration = Duration::from_secs(15);
@@ -42,10 +43,10 @@ pub fn verdict(listener_open: bool, busy_for: Option<Duration>) -> Verdict {
     }
 }
 
-/// Looks at the listener `(fd, inode)` (see [`reaper::listener`]; `None` if it was not found)
+/// Looks at the listener `(fd, inode)` (see [`sockets::listener`]; `None` if it was not found)
 /// and at the loop's `activity` at `now`.
 pub fn look(listener: Option<(RawFd, u64)>, activity: &Activity, now: Instant) -> Verdict {
-    let open = listener.is_none_or(|(fd, inode)| reaper::still_open(fd, inode));
+    let open = listener.is_none_or(|(fd, inode)| sockets::still_open(fd, inode));
     verdict(open, activity.busy_for(now))
 }
 
@@ -68,10 +69,10 @@ mod tests {
     fn a_closed_listener_is_seen() {
         let socket = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = socket.local_addr().unwrap().port();
-        let (fd, inode) = reaper::listener(port).expect("the listener is found");
-        assert!(reaper::still_open(fd, inode));
+        let (fd, inode) = sockets::listener(port).expect("the listener is found");
+        assert!(sockets::still_open(fd, inode));
         drop(socket);
-        assert!(!reaper::still_open(fd, inode));
+        assert!(!sockets::still_open(fd, inode));
     }
 
     #[test]

@@ -1,3 +1,7 @@
+//! Stage two, statistics: everything that turns samples into rates, counters and history. It
+//! owns the rings, the rate arithmetic and the published view; it takes samples from
+//! [`crate::sample`] and knows nothing of HTTP. How the statistics are saved is behind [`Save`].
+//!
 //! The statistics thread: it owns one fixed-size ring per interface, folds every [`Sample`] into
 //! them by the policy of [`crate::stats::rates`], and publishes a fresh [`StatsView`] after each one.
 //!
@@ -32,14 +36,11 @@ use crate::sample::proc_net_dev::{Counters, COUNTERS, COUNTER_NAMES};
 use crate::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
 use crate::stats::slot_ring::Cursor;
 use crate::stats::view::{
-    Collection, Events, InterfaceStats, Rates, SharedRing, SharedView, StatsView, Timestamp,
+    Collection, InterfaceStats, Rates, SharedRing, SharedView, StatsView, Timestamp,
 };
 use crate::store::state::{SavedInterface, SavedSlot, State};
-use crate::store::Saver;
-use rates::{Change, Delta, Slot};
-
-/// How much history each interface keeps, and how long a vanished one is remembered.
-pub const HISTORY: Duration = Duration::from_secs(60 * 60);
+use rates::{Change, Delta, Events};
+use slot_ring::{ring_capacity, Slot, HISTORY};
 
 /// The averaging windows: 1, 5 and 15 minutes.
 pub const WINDOWS: [Duration; 3] = [
@@ -47,13 +48,6 @@ pub const WINDOWS: [Duration; 3] = [
     Duration::from_secs(5 * 60),
     Duration::from_secs(15 * 60),
 ];
-
-/// The number of ring slots for `interval`: one per interval in [`HISTORY`], plus the sample the
-/// first interval starts from.
-pub fn ring_capacity(interval: Duration) -> usize {
-    let interval_us = interval.as_micros().max(1);
-    (HISTORY.as_micros().div_ceil(interval_us) + 1) as usize
-}
 
 /// A point on both clocks: microseconds since the first sample, and the wall time.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -574,6 +568,15 @@ impl Stats {
     }
 }
 
+/// What saves the statistics when due: the state file's saver (`crate::store::Saver`), kept
+/// behind this trait so that the statistics do not depend on how or where they are saved.
+pub trait Save {
+    /// Whether a periodic save is due.
+    fn due(&self) -> bool;
+    /// Saves `stats` now, and records the outcome in them (for `/health`).
+    fn save(&mut self, stats: &mut Stats);
+}
+
 /// A request for the statistics, encoded for the next process image (see [`crate::restart`]).
 pub struct HandoffRequest {
     /// Why the image is replaced.
@@ -592,7 +595,7 @@ pub fn run(
     samples: Receiver<Sample>,
     spent: Sender<Snapshot>,
     shared: &SharedView,
-    saver: Option<Saver>,
+    saver: Option<impl Save>,
     handoffs: Receiver<HandoffRequest>,
 ) {
     let mut saver = saver;

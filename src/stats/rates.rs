@@ -39,8 +39,10 @@
 
 use std::time::Duration;
 
+use serde::Serialize;
+
 use crate::sample::proc_net_dev::{Counters, COUNTERS};
-use crate::stats::slot_ring::{Cursor, SlotRing};
+use crate::stats::slot_ring::{Cursor, Slot, SlotRing};
 
 /// 2^32, the modulus of a 32-bit counter.
 const WRAP_32: u64 = 1 << 32;
@@ -123,16 +125,13 @@ fn kept_counting(i: usize, rose: &impl Fn(usize) -> bool) -> bool {
     }
 }
 
-/// What the ring holds per sample, as it gives it back: the sample's time and the running totals
-/// of the deltas up to it. [`SlotRing`] stores it more compactly, but exactly.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Slot {
-    /// Microseconds on the monotonic clock since the statistics' first sample.
-    pub at_us: u64,
-    /// The sum of all deltas since the interface was first seen, in [`Counters::to_array`]
-    /// order. Differences are taken with wrapping arithmetic, so even a total that overflows
-    /// (centuries at 100 Gbit/s) gives the right difference.
-    pub totals: [u64; COUNTERS],
+/// Counts of what ifstatsd noticed about an interface's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Events {
+    /// Times it started counting from zero again (or was re-created, or came back).
+    pub resets: u64,
+    /// Counters seen wrapping at 2^32.
+    pub wraps: u64,
 }
 
 /// The average rate over a window.
@@ -564,7 +563,7 @@ mod tests {
 
         #[test]
         fn the_compact_ring_answers_exactly_as_a_vec_of_full_slots((interval, all, lag_us) in history()) {
-            let capacity = crate::stats::ring_capacity(interval);
+            let capacity = crate::stats::slot_ring::ring_capacity(interval);
             let mut ring = SlotRing::with_capacity(capacity);
             for &slot in &all {
                 ring.push(slot);

@@ -65,10 +65,33 @@
 //! steps to find its way without walking.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use crate::sample::proc_net_dev::COUNTERS;
-use crate::stats::rates::Slot;
 use crate::stats::ring::Ring;
+
+/// How much history each interface keeps, and how long a vanished one is remembered.
+pub const HISTORY: Duration = Duration::from_secs(60 * 60);
+
+/// The number of ring slots for `interval`: one per interval in [`HISTORY`], plus the sample the
+/// first interval starts from.
+pub fn ring_capacity(interval: Duration) -> usize {
+    let interval_us = interval.as_micros().max(1);
+    (HISTORY.as_micros().div_ceil(interval_us) + 1) as usize
+}
+
+/// What the ring holds per sample, as it gives it back: the sample's time and the running totals
+/// of the deltas up to it. [`SlotRing`] stores it more compactly, but exactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// Microseconds on the monotonic clock since the statistics' first sample.
+    pub at_us: u64,
+    /// The sum of all deltas since the interface was first seen, in
+    /// [`crate::sample::proc_net_dev::Counters::to_array`]
+    /// order. Differences are taken with wrapping arithmetic, so even a total that overflows
+    /// (centuries at 100 Gbit/s) gives the right difference.
+    pub totals: [u64; COUNTERS],
+}
 
 /// The indices of the two bytes counters (rx, tx) in [`crate::sample::proc_net_dev::Counters::to_array`]
 /// order: the only deltas given 48 bits.
@@ -458,7 +481,6 @@ impl Iterator for OldestFirst<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::ring_capacity;
     use proptest::prelude::*;
     use std::mem::size_of;
     use std::time::Duration;

@@ -12,7 +12,7 @@ use serde::{Serialize, Serializer};
 use crate::restart::Restarts;
 use crate::sample::proc_net_dev::Counters;
 use crate::sample::snapshot::OperState;
-use crate::stats::rates::Rate;
+use crate::stats::rates::{Events, Rate};
 use crate::stats::slot_ring::SlotRing;
 
 /// A wall-clock time, serialized as RFC 3339 UTC with milliseconds.
@@ -127,15 +127,6 @@ impl From<Rate> for RateView {
             tx_dropped_per_sec: tx_dropped,
         }
     }
-}
-
-/// Counts of what ifstatsd noticed about an interface's counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Events {
-    /// Times it started counting from zero again (or was re-created, or came back).
-    pub resets: u64,
-    /// Counters seen wrapping at 2^32.
-    pub wraps: u64,
 }
 
 /// The state of sampling, for `/health`.

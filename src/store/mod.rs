@@ -1,3 +1,7 @@
+//! The state file, beside the flow: its format ([`state`]) and the glue below. It reads and
+//! writes the statistics through their own export and restore, and saves only when the statistics
+//! thread asks ([`crate::stats::Save`]).
+//!
 //! Persistence glue: restoring the statistics from the state file at start-up, and the saver the
 //! statistics thread calls every save interval and at exit. The format lives in [`crate::store::state`].
 
@@ -6,7 +10,7 @@ pub mod state;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::stats::Stats;
+use crate::stats::{Save, Stats};
 use state::Loaded;
 
 /// Restores `stats` from `path` if it holds a usable state. Never fails: a missing file starts
@@ -84,14 +88,16 @@ impl Saver {
             failing: false,
         }
     }
+}
 
+impl Save for Saver {
     /// Whether a periodic save is due.
-    pub fn due(&self) -> bool {
+    fn due(&self) -> bool {
         !self.every.is_zero() && self.last_save.elapsed() >= self.every
     }
 
     /// Saves now, records the outcome in `stats` (for `/health`), and logs changes of state.
-    pub fn save(&mut self, stats: &mut Stats) {
+    fn save(&mut self, stats: &mut Stats) {
         let started = Instant::now();
         let wall = SystemTime::now();
         let mut saved = stats.export(started, wall, &self.boot_id);

@@ -36,7 +36,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::sample::proc_net_dev::{Counters, COUNTERS};
 use crate::sample::snapshot::OperState;
-use crate::stats::view::Events;
+use crate::stats::rates::Events;
 
 /// The file's first bytes.
 pub const MAGIC: &[u8; 8] = b"IFSTATSD";

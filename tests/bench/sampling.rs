@@ -50,10 +50,10 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
-use ifstatsd::config::DEFAULT_SYSFS;
 use ifstatsd::sample::filter::Filter;
 use ifstatsd::sample::snapshot::{Sample, Snapshot};
 use ifstatsd::sample::Sampler;
+use ifstatsd::sample::DEFAULT_SYSFS;
 use ifstatsd::serve::api::{self, Clock};
 use ifstatsd::serve::routes;
 use ifstatsd::stats::view::SharedView;
