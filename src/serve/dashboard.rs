@@ -1,6 +1,20 @@
 //! PURE: the live dashboard at `/`: one page of plain HTML, CSS and JavaScript, embedded, with no
 //! external assets. It reads `/api/v1/interfaces` and `/history` every 5 seconds and draws its
 //! chart as SVG with its own code.
+//!
+//! # What it shows
+//!
+//! Open `http://127.0.0.1:9310/` in a browser: one page embedded in the binary (13 KB, no external
+//! assets, no build step), refreshed every 5 seconds. A card per interface shows up/down and uptime,
+//! the current RX and TX rates, the 1/5/15-minute averages, totals, packets, errors and drops (in red
+//! when they moved since the last refresh), resets and wraps; a vanished interface is greyed out and
+//! marked. Above them, a chart of RX and TX over the last 15 minutes (60 on demand) for the chosen
+//! interface (click a card; the busiest by default), in bit/s or B/s, with a read-out under the
+//! pointer or finger; missing samples are left as gaps. When the daemon cannot be reached the page
+//! says so and recovers by itself. It follows the system's light or dark mode and fits a phone.
+//!
+//! `make test` loads it in headless Chromium and leaves desktop and phone screenshots in
+//! `target/dashboard-desktop.png` and `target/dashboard-phone.png`.
 
 use crate::serve::docs::Asset;
 

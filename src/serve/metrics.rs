@@ -7,6 +7,24 @@
 //!
 //! Like node_exporter, the `node_network_*` counters list only the interfaces present in the
 //! latest sample: a vanished interface's series ends rather than freezing.
+//!
+//! # The families
+//!
+//! - The kernel counters use node_exporter's names and `device` label,
+//!   `node_network_{receive,transmit}_{bytes,packets,errs,drop}_total`, so dashboards built for
+//!   node_exporter (Grafana's "Node Exporter Full", for one) work unchanged. Like node_exporter,
+//!   they list the interfaces present in the latest sample.
+//! - What only ifstatsd knows has the `ifstatsd_` prefix: the rates as gauges with a `window`
+//!   label (`current`, `1m`, `5m`, `15m`), `ifstatsd_interface_{present,uptime_seconds,ifindex}`,
+//!   `ifstatsd_interface_{resets,wraps}_total`, and the daemon's own health: `ifstatsd_up`,
+//!   `ifstatsd_{samples,collection_errors,parse_errors,interfaces_refused}_total`,
+//!   `ifstatsd_last_sample_age_seconds`, `ifstatsd_sample_interval_seconds`, `ifstatsd_build_info`,
+//!   and the seamless restarts: `ifstatsd_restarts_total`,
+//!   `ifstatsd_last_restart_timestamp_seconds{reason}`.
+//!
+//! `rate(node_network_receive_bytes_total[5m])` works as with node_exporter; ifstatsd's own
+//! `ifstatsd_receive_bytes_per_second{window="5m"}` is the same figure computed on the router from
+//! every sample, not only the scraped ones.
 
 use std::fmt::Write;
 use std::time::Instant;

@@ -4,6 +4,47 @@
 //!
 //! Persistence glue: restoring the statistics from the state file at start-up, and the saver the
 //! statistics thread calls every save interval and at exit. The format lives in [`crate::store::state`].
+//!
+//! # What survives a restart, and the rules
+//!
+//! With `--state-file /var/lib/ifstatsd/state` (off by default), the daemon saves its statistics at
+//! SIGTERM/SIGINT and every `--save-interval` (15 minutes by default; `0` saves only at exit), and
+//! restores them at start-up. After `systemctl restart` or procd's respawn:
+//!
+//! - the 1/5/15-minute averages are served at once from the restored history;
+//! - uptime, `uptime_is_lower_bound` and `events` continue;
+//! - the first delta after the restart is taken against the saved counters, so the traffic that
+//!   passed while the daemon was down is counted once: not lost, not doubled.
+//!
+//! Rules:
+//!
+//! - **Reboots.** The file records the kernel's boot id (`--boot-id-file`, for tests). After a
+//!   reboot the history is restored, but every interface is treated as reset: its counters count
+//!   from zero again at its first sample. An ifindex change is a reset as always.
+//! - **Age.** History older than 60 minutes, downtime included, is dropped on restore.
+//! - **Clocks.** Every time in the file is an age before the save, and the downtime is measured with
+//!   `/proc/uptime` (time since boot, which NTP never steps) when the boot is the same. A router
+//!   without an RTC whose wall clock jumps at its first NTP sync keeps its history intact.
+//! - **Atomic writes.** A temporary file in the same directory, fsync, rename, fsync of the
+//!   directory: a crash or a power cut at any moment leaves the old state or the new one.
+//! - **Unusable files.** A state file that is empty, truncated, damaged, of another format version,
+//!   or not ours is logged once, kept aside as `<file>.corrupt-<unix seconds>` (never deleted), and
+//!   reported in `/health` as `state_restore_error`; the daemon starts fresh. A missing file is
+//!   simply a first start. A failing save (a read-only directory, a full disk) is logged once,
+//!   shown as `last_save_error`, and retried at the next save; sampling goes on.
+//! - **Flash.** The file is binary and compact: about 13 bytes per sample for an idle interface and
+//!   25 for a busy one, 5 to 9 KB per interface-hour. At the defaults, 16 interfaces write about
+//!   12 MB a day (see [BENCHMARKS.md](BENCHMARKS.md)); `--save-interval 1h` makes that 3 MB. Put the
+//!   file on flash only if you need the history across reboots; under `/tmp` it survives daemon
+//!   restarts at no flash cost.
+//!
+//! `/health` shows `state_file`, `last_save_at`, `last_save_error` and `state_restore_error`.
+//!
+//! The format (version 1, `src/store/state.rs`): the magic `IFSTATSD`, a version byte, then LEB128 varints
+//! and length-prefixed strings: the boot id, the save's wall time and time since boot, the interval,
+//! and per interface its name, flags, counters, ifindex, operstate, events, last-seen and up-since
+//! ages, and its ring, oldest first, as differences from the previous slot; then an FNV-1a 64-bit
+//! checksum of everything before it.
 
 pub mod state;
 
