@@ -25,8 +25,8 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
-use std::process::Command;
+use std::ffi::{CString, NulError, OsString};
+use std::os::unix::ffi::OsStringExt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::store::state::{self, put, put_bytes, Corrupt, Reader, State};
@@ -217,33 +217,60 @@ pub fn monotonic_now() -> Duration {
 
 /// Replaces this process image with a new one of the same binary and arguments, handing it
 /// `handoff` and the listening socket `listener` (if it is still open; otherwise the new image
-/// binds `--listen` itself). Returns only if that failed, with why.
+/// binds `--listen` itself). Returns only if that failed, with why. (`execve` directly: std's
+/// `Command` would add its whole process-spawning machinery to the binary, about 50 KB.)
 pub fn exec(handoff: &[u8], listener: Option<RawFd>) -> io::Error {
     let memfd = match memfd_with(handoff) {
         Ok(memfd) => memfd,
         Err(e) => return e,
     };
-    let handoff_fd = HANDOFF_FD;
-    let mut args = std::env::args_os();
-    let mut command = Command::new("/proc/self/exe");
-    if let Some(arg0) = args.next() {
-        command.arg0(arg0);
-    }
-    command.args(args);
-    command.env(HANDOFF_FD_VAR, handoff_fd.to_string());
+    // The environment as it is, less what an earlier handoff or systemd set, plus this one's.
+    let handed: [&str; 4] = ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", HANDOFF_FD_VAR];
+    let mut environment: Vec<OsString> = std::env::vars_os()
+        .filter(|(name, _)| !handed.iter().any(|h| name == h))
+        .map(|(mut pair, value)| {
+            pair.push("=");
+            pair.push(value);
+            pair
+        })
+        .collect();
+    environment.push(format!("{HANDOFF_FD_VAR}={HANDOFF_FD}").into());
     if listener.is_some() {
-        command
-            .env("LISTEN_FDS", "1")
-            .env("LISTEN_PID", std::process::id().to_string());
+        environment.push("LISTEN_FDS=1".into());
+        environment.push(format!("LISTEN_PID={}", std::process::id()).into());
     }
-    let memfd_at = memfd.as_raw_fd();
-    // SAFETY: the closure runs in this process just before execve (no fork: `exec` replaces
-    // this image), and only moves descriptors with fcntl and dup2.
+    let (Ok(arguments), Ok(environment)) = (
+        c_strings(std::env::args_os()),
+        c_strings(environment.into_iter()),
+    ) else {
+        return io::Error::other("an argument or an environment variable holds a NUL byte");
+    };
+    if let Err(e) = place(listener, memfd.as_raw_fd(), HANDOFF_FD) {
+        return e;
+    }
+    let argv = null_terminated(&arguments);
+    let envp = null_terminated(&environment);
+    // SAFETY: both arrays are NULL-terminated lists of pointers to NUL-terminated strings, all
+    // alive through the call (`arguments`, `environment`); execve returns only on failure.
     #[allow(unsafe_code)]
     unsafe {
-        command.pre_exec(move || place(listener, memfd_at, handoff_fd));
+        libc::execve(c"/proc/self/exe".as_ptr(), argv.as_ptr(), envp.as_ptr());
     }
-    command.exec()
+    io::Error::last_os_error()
+}
+
+/// `items` as C strings; an error if one holds a NUL byte.
+fn c_strings(items: impl Iterator<Item = OsString>) -> Result<Vec<CString>, NulError> {
+    items.map(|item| CString::new(item.into_vec())).collect()
+}
+
+/// Pointers to `strings`, then a null pointer: an `argv` or `envp`.
+fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
+    strings
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
 }
 
 /// Puts the listener (if any) at descriptor 3 and the memfd at `handoff_fd`, both inherited by
