@@ -22,10 +22,10 @@
 //! closed (the old image's sockets are close-on-exec); a client that connects meanwhile waits a
 //! few milliseconds in the backlog. The PID stays the same, so a supervisor sees nothing.
 
+use std::ffi::{CString, NulError, OsString};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::ffi::{CString, NulError, OsString};
 use std::os::unix::ffi::OsStringExt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -523,6 +523,39 @@ mod tests {
     }
 
     #[test]
+    fn stuck_connections_restart_at_most_once_a_gap_until_the_hard_cap() {
+        let hard = HARD_MAX_STUCK;
+        assert!(!stuck_restart_due(MAX_STUCK - 1, None, hard));
+        assert!(
+            stuck_restart_due(MAX_STUCK, None, hard),
+            "the first restart is not held back"
+        );
+        let soon = Some(RESTART_GAP - Duration::from_secs(1));
+        assert!(
+            !stuck_restart_due(MAX_STUCK, soon, hard),
+            "tolerated within the gap"
+        );
+        assert!(!stuck_restart_due(hard - 1, soon, hard));
+        assert!(
+            stuck_restart_due(hard, soon, hard),
+            "the hard cap wins over the gap"
+        );
+        assert!(stuck_restart_due(MAX_STUCK, Some(RESTART_GAP), hard));
+    }
+
+    #[test]
+    fn the_hard_cap_leaves_descriptors_for_live_connections() {
+        // 1024 descriptors (a common soft limit): room for 64 live connections' 128 and 256 more.
+        assert_eq!(hard_max_stuck(1024, 64), (1024 - 256 - 128) / 2);
+        assert_eq!(hard_max_stuck(524_288, 64), HARD_MAX_STUCK);
+        assert_eq!(
+            hard_max_stuck(100, 64),
+            MAX_STUCK,
+            "never below the soft cap"
+        );
+    }
+
+    #[test]
     fn among_the_equally_idle_the_silent_are_cut_first() {
         let at_once = |silent| Idleness {
             idle: secs(0),
