@@ -1,7 +1,7 @@
 //! Logging through fern: one line per event, to stderr (`LEVEL target: message`) or to the local
 //! syslog socket. No timestamps: journald, procd's logd and syslog add their own.
 
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 
@@ -28,7 +28,7 @@ pub fn init(level: LevelFilter, target: LogTarget) -> Result<(), Box<dyn std::er
                     message
                 ))
             })
-            .chain(io::stderr()),
+            .chain(fern::Output::writer(Box::new(Stderr), "\n")),
         LogTarget::Syslog => {
             let syslog = Syslog::connect(Path::new(SYSLOG_SOCKET))
                 .map_err(|e| format!("--log-target syslog: cannot reach {SYSLOG_SOCKET}: {e}"))?;
@@ -37,6 +37,23 @@ pub fn init(level: LevelFilter, target: LogTarget) -> Result<(), Box<dyn std::er
     };
     dispatch.apply()?;
     Ok(())
+}
+
+/// Standard error, whose failures are ignored: a log line that cannot be written is lost. Its
+/// reader (a pipe to logd, a stream to journald) can go away while the daemon runs; fern would
+/// then report the error on standard error, fail again, and panic, and a panic while logging a
+/// panic aborts the process.
+struct Stderr;
+
+impl Write for Stderr {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let _ = io::stderr().write_all(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A connected datagram socket to a syslog daemon.

@@ -58,7 +58,10 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
     let inherited = inherited.map_err(|e| format!("socket activation: {e}"))?;
     logging::init(config.log_level, config.log_target)?;
     // One log line per panic (tiny_http's, caught in the request loop), not a backtrace on stderr.
-    std::panic::set_hook(Box::new(|info| log::error!("panic: {info}")));
+    std::panic::set_hook(Box::new(|info| {
+        let message = info.to_string().replace('\n', " ");
+        log::error!("panic: {message}");
+    }));
     // What a previous image of this process handed over (before any thread starts).
     let handoff = restart::inherited();
     restart::reserve_descriptors(inherited.is_some())

@@ -281,22 +281,25 @@ fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
 fn place(listener: Option<RawFd>, memfd: RawFd, handoff_fd: RawFd) -> io::Result<()> {
     let listener = listener.map(copy_above_9).transpose()?;
     let memfd = copy_above_9(memfd)?;
-    if let Some(listener) = listener {
-        put_at(listener, LISTEN_FDS_START)?;
+    if let Some(listener) = &listener {
+        put_at(listener.as_raw_fd(), LISTEN_FDS_START)?;
     }
-    put_at(memfd, handoff_fd)
+    put_at(memfd.as_raw_fd(), handoff_fd)
+    // The copies above 9 close here: placed, they are no longer needed, and a failed exec must
+    // not leave them open.
 }
 
 /// A close-on-exec copy of `fd`, numbered 10 or more.
-fn copy_above_9(fd: RawFd) -> io::Result<RawFd> {
+fn copy_above_9(fd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: fcntl on a descriptor number; an invalid one is an error, not UB.
     #[allow(unsafe_code)]
     let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10) };
     if copy < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(copy)
+        return Err(io::Error::last_os_error());
     }
+    // SAFETY: `copy` is a new descriptor, owned by nothing else.
+    #[allow(unsafe_code)]
+    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
 }
 
 /// Makes descriptor `to` name what `from` names (not close-on-exec).
@@ -321,9 +324,7 @@ fn put_at(from: RawFd, to: RawFd) -> io::Result<()> {
 pub fn reserve_descriptors(listener_at_3: bool) -> io::Result<()> {
     // Opened, it may itself get 3 or 4: what it names is placed from a copy above them.
     let opened = File::open("/dev/null")?;
-    // SAFETY: the copy is a new descriptor, owned by nothing else.
-    #[allow(unsafe_code)]
-    let null = unsafe { OwnedFd::from_raw_fd(copy_above_9(opened.as_raw_fd())?) };
+    let null = copy_above_9(opened.as_raw_fd())?;
     drop(opened);
     for fd in [LISTEN_FDS_START, HANDOFF_FD] {
         if fd == LISTEN_FDS_START && listener_at_3 {

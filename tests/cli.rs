@@ -748,3 +748,61 @@ fn silent_connections_to_a_quiet_daemon_are_cut_without_any_request() {
     );
     assert_eq!(answer.expect("answered within a second").status, 200);
 }
+
+/// A log reader that goes away (a pipe to logd, a stream to journald restarted) must not stop
+/// the daemon: log lines are then lost, not fatal. (fern reports a failed write on standard
+/// error, fails again there and panics; a panic while logging one aborts.) Then each caught
+/// tiny_http panic still gets one log line, not three.
+#[test]
+fn a_log_reader_that_goes_away_does_not_stop_the_daemon() {
+    use std::io::{BufRead, BufReader};
+    let dir = fixture("log-reader");
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let mut child = Guard(
+        Command::new(BIN)
+            .args(["--listen", &addr.to_string()])
+            .args([
+                "--source",
+                s(&dir.path("net_dev")),
+                "--sysfs",
+                s(&dir.path("sysfs")),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the daemon starts"),
+    );
+    let mut log = BufReader::new(child.0.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("serving http://") {
+        line.clear();
+        assert!(
+            log.read_line(&mut line).unwrap() > 0,
+            "the daemon's log ended"
+        );
+    }
+    // A caught tiny_http panic (a body length past isize::MAX) logs one line for the panic.
+    let panic = "GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551615\r\n\r\n";
+    let mut client = TcpStream::connect(addr).unwrap();
+    client.write_all(panic.as_bytes()).unwrap();
+    line.clear();
+    log.read_line(&mut line).unwrap();
+    assert!(
+        line.starts_with("ERROR ifstatsd: panic: ") && line.contains("capacity overflow"),
+        "{line}"
+    );
+    drop(log); // the reader goes away
+    for _ in 0..3 {
+        let mut client = TcpStream::connect(addr).unwrap();
+        client.write_all(panic.as_bytes()).unwrap();
+        let response = support::read_response(&mut std::io::BufReader::new(client), false);
+        assert_eq!(response.expect("an answer").status, 413);
+    }
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "the daemon is still running"
+    );
+    let health = request(addr, "GET", "/health").expect("still serving");
+    assert_eq!(health.status, 200);
+}
