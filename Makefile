@@ -27,6 +27,8 @@ test:
 	IFSTATSD_BIN=target/debug/ifstatsd bash contrib/test-contrib.sh
 	$(CARGO) build --release
 	IFSTATSD_BIN=target/release/ifstatsd python3 tests/attacks.py
+	@# The same on a 32-bit build (armv7 musl) under qemu-arm: every Content-Length, the restart.
+	bash tests/qemu_arm.sh
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { print "cargo test: " p " passed, " f " failed" }' target/test-output.txt
 
 fmt:
