@@ -4,14 +4,15 @@
 //! and exits, closing its descriptors.
 //!
 //! The `unsafe` code: [`BorrowedFd::borrow_raw`] on a descriptor number read from
-//! `/proc/self/fd`. The descriptor may be closed by tiny_http at any moment; a call on a closed
+//! `/proc/self/fd`, and `getsockopt(TCP_INFO)`. The descriptor may be closed by tiny_http at any moment; a call on a closed
 //! descriptor fails with `EBADF`, and before a `shutdown()` the descriptor's inode is read again,
 //! so that a number reused for another socket in between is left alone.
 
 use std::fs;
 use std::mem::MaybeUninit;
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::time::Duration;
 
 use socket2::SockRef;
 
@@ -158,6 +159,47 @@ fn discard_unread(socket: SockRef<'_>) {
 /// keeps sending while it is read is cut anyway).
 const MAX_DISCARDED_READS: usize = 4096;
 
+/// What a connection's client has sent, from the kernel's TCP state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// It sent at least one byte (`tcpi_bytes_received`, Linux 4.1 and later; before, false).
+    pub any: bool,
+    /// How long ago it last sent data (`tcpi_last_data_recv`, in milliseconds).
+    pub last_ago: Duration,
+}
+
+/// What `connection`'s client has sent; nothing, if the kernel cannot say.
+pub fn received(connection: &Connection) -> Received {
+    // SAFETY: all-zero is a valid `tcp_info` (integers only).
+    #[allow(unsafe_code)]
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut length = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    let filled = with_socket(connection.fd, |socket| {
+        // SAFETY: getsockopt writes at most `length` bytes into `info`, which is that large
+        // and lives through the call; a closed descriptor is an error (EBADF), not UB.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::getsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                std::ptr::addr_of_mut!(info).cast(),
+                &mut length,
+            )
+        }
+    });
+    if filled != 0 {
+        return Received {
+            any: false,
+            last_ago: Duration::MAX,
+        };
+    }
+    Received {
+        any: info.tcpi_bytes_received > 0,
+        last_ago: Duration::from_millis(u64::from(info.tcpi_last_data_recv)),
+    }
+}
+
 /// Whether the client has sent bytes that no tiny_http thread has read (a peek, which takes
 /// nothing away).
 pub fn has_unread_bytes(connection: &Connection) -> bool {
@@ -225,5 +267,21 @@ mod tests {
             "the client sees the end"
         );
         drop(accepted);
+    }
+
+    #[test]
+    fn the_kernel_says_whether_and_when_a_client_sent_anything() {
+        use std::io::Write;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (_accepted, _) = listener.accept().unwrap();
+        let found = connections(port);
+        assert!(!received(&found[0]).any, "nothing sent yet");
+        client.write_all(b"GET").unwrap();
+        wait_for(|| received(&found[0]).any);
+        let now = received(&found[0]);
+        assert!(now.any);
+        assert!(now.last_ago < Duration::from_secs(1), "{now:?}");
     }
 }
