@@ -211,42 +211,25 @@ struct NsDaemon {
 }
 
 impl NsDaemon {
-    fn try_json(&self, path: &str) -> Option<Value> {
+    /// What curl, run in the namespace with `options`, prints for a GET of `path`.
+    fn curl(&self, path: &str, options: &[&str]) -> Vec<u8> {
         let url = format!("http://{}{path}", self.listen);
         // -g: brackets in the URL are an IPv6 address, not a glob.
-        let args = [
-            "netns",
-            "exec",
-            &self.ns,
-            "curl",
-            "-sg",
-            "--max-time",
-            "5",
-            &url,
-        ];
-        let output = run("ip", &args);
-        serde_json::from_slice(&output.stdout).ok()
+        let mut args = vec!["netns", "exec", &self.ns, "curl", "-sg", "--max-time", "5"];
+        args.extend_from_slice(options);
+        args.push(&url);
+        run("ip", &args).stdout
+    }
+
+    fn try_json(&self, path: &str) -> Option<Value> {
+        serde_json::from_slice(&self.curl(path, &[])).ok()
     }
 
     /// The HTTP status of a GET of `path`; `None` if nothing answered.
     fn status(&self, path: &str) -> Option<u16> {
-        let url = format!("http://{}{path}", self.listen);
-        let args = [
-            "netns",
-            "exec",
-            &self.ns,
-            "curl",
-            "-sg",
-            "--max-time",
-            "5",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            &url,
-        ];
+        let options = ["-o", "/dev/null", "-w", "%{http_code}"];
         // curl prints 000 when nothing answered.
-        let status = String::from_utf8_lossy(&run("ip", &args).stdout)
+        let status = String::from_utf8_lossy(&self.curl(path, &options))
             .parse()
             .ok();
         status.filter(|&code| code != 0)
