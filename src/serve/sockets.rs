@@ -110,18 +110,26 @@ pub fn shut(connection: &Connection, how: Shutdown) {
 
 /// Shuts down the connection from `peer` on local `port`, if it is still there.
 pub fn shut_peer(port: u16, peer: SocketAddr, how: Shutdown) {
-    if let Some(connection) = connections(port).iter().find(|c| c.peer == peer) {
-        shut(connection, how);
+    if let Some(connection) = find(port, peer) {
+        shut(&connection, how);
     }
 }
 
-/// Sends `bytes` to `peer` on local `port`, if it is still connected: an answer the loop
-/// writes by hand (see `crate::serve`). Blocks at most the write timeout the socket inherited.
-pub fn send_to_peer(port: u16, peer: SocketAddr, bytes: &[u8]) {
-    if let Some(connection) = connections(port).iter().find(|c| c.peer == peer) {
-        if socket_inode(connection.fd) == Some(connection.inode) {
-            let _ = with_socket(connection.fd, |socket| socket.send(bytes));
-        }
+/// The connection from `peer` on local `port`, if it is still there.
+fn find(port: u16, peer: SocketAddr) -> Option<Connection> {
+    connections(port).into_iter().find(|c| c.peer == peer)
+}
+
+/// Sends `bytes` to the connection from `peer` on local `port`, if it is still there, then shuts
+/// it down: an answer the loop writes by hand (see `crate::serve`). The send blocks at most the
+/// write timeout the socket inherited.
+pub fn answer_and_cut(port: u16, peer: SocketAddr, bytes: &[u8]) {
+    let Some(connection) = find(port, peer) else {
+        return;
+    };
+    if socket_inode(connection.fd) == Some(connection.inode) {
+        let _ = with_socket(connection.fd, |socket| socket.send(bytes));
+        shut(&connection, Shutdown::Both);
     }
 }
 
@@ -134,7 +142,7 @@ pub fn send_to_peer(port: u16, peer: SocketAddr, bytes: &[u8]) {
 /// is surely still this connection's: a shutdown can make tiny_http close it at once, and the
 /// next connection accepted may get its number.
 pub fn cut_pipelining_peer(port: u16, peer: SocketAddr) {
-    let Some(connection) = connections(port).into_iter().find(|c| c.peer == peer) else {
+    let Some(connection) = find(port, peer) else {
         return;
     };
     if socket_inode(connection.fd) == Some(connection.inode) {
