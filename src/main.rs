@@ -173,6 +173,7 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
         started,
         last_restart,
         hard_max_stuck: reaper::hard_max_stuck(descriptors, config.max_connections),
+        last_failure: None,
     };
     thread::Builder::new().name("reaper".into()).spawn({
         let activity = activity.clone();

@@ -185,13 +185,23 @@ pub struct Restarter {
     pub last_restart: Option<Instant>,
     /// Stuck connections that restart the daemon even within [`RESTART_GAP`].
     pub hard_max_stuck: usize,
+    /// When a restart last failed (its exec, or the handoff): whatever calls for the next one,
+    /// it waits [`RESTART_GAP`], rather than encode the statistics and log the same failure at
+    /// every look.
+    pub last_failure: Option<Instant>,
 }
 
 impl Restarter {
     /// Replaces this process image with a new one, handing it the statistics and `listener`
     /// (if it is still open). Returns only if that failed: the daemon goes on as it is, and
-    /// tries again no sooner than [`RESTART_GAP`] later for stuck connections.
+    /// tries again no sooner than [`RESTART_GAP`] later.
     fn restart(&mut self, reason: Reason, why: &str, listener: Option<RawFd>) {
+        if self
+            .last_failure
+            .is_some_and(|at| at.elapsed() < RESTART_GAP)
+        {
+            return;
+        }
         let (reply, handed) = bounded(1);
         let request = HandoffRequest {
             reason,
@@ -205,6 +215,7 @@ impl Restarter {
         self.last_restart = Some(Instant::now());
         let Some(bytes) = bytes else {
             log::error!("cannot restart ({why}): the statistics thread did not hand them over");
+            self.last_failure = self.last_restart;
             return;
         };
         log::warn!(
@@ -214,6 +225,7 @@ impl Restarter {
         log::logger().flush();
         let error = restart::exec(&bytes, listener);
         log::error!("cannot restart ({why}): {error}");
+        self.last_failure = self.last_restart;
     }
 }
 
