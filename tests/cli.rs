@@ -773,30 +773,42 @@ fn a_log_reader_that_goes_away_does_not_stop_the_daemon() {
             .spawn()
             .expect("the daemon starts"),
     );
-    let mut log = BufReader::new(child.0.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("serving http://") {
-        line.clear();
-        assert!(
-            log.read_line(&mut line).unwrap() > 0,
-            "the daemon's log ended"
-        );
-    }
+    // The log's reader: it passes lines on until the first one after the daemon says it
+    // serves, then goes away, closing its end of the pipe.
+    let log = BufReader::new(child.0.stderr.take().unwrap());
+    let (lines, received) = std::sync::mpsc::channel();
+    let reader = thread::spawn(move || {
+        let mut serving = false;
+        for line in log.lines().map_while(Result::ok) {
+            let last = serving;
+            serving |= line.contains("serving http://");
+            let _ = lines.send(line);
+            if last {
+                return;
+            }
+        }
+    });
+    let next_line = || {
+        received
+            .recv_timeout(RUN_DEADLINE)
+            .expect("a log line within the deadline")
+    };
+    while !next_line().contains("serving http://") {}
     // A caught tiny_http panic (a body length past isize::MAX) logs one line for the panic.
     let panic = "GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551615\r\n\r\n";
     let mut client = TcpStream::connect(addr).unwrap();
     client.write_all(panic.as_bytes()).unwrap();
-    line.clear();
-    log.read_line(&mut line).unwrap();
+    let line = next_line();
     assert!(
         line.starts_with("ERROR ifstatsd: panic: ") && line.contains("capacity overflow"),
         "{line}"
     );
-    drop(log); // the reader goes away
+    reader.join().unwrap(); // the reader goes away
     for _ in 0..3 {
         let mut client = TcpStream::connect(addr).unwrap();
+        client.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         client.write_all(panic.as_bytes()).unwrap();
-        let response = support::read_response(&mut std::io::BufReader::new(client), false);
+        let response = support::read_response(&mut BufReader::new(client), false);
         assert_eq!(response.expect("an answer").status, 413);
     }
     assert!(
