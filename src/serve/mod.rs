@@ -14,11 +14,13 @@
 //! - **Connections.** A reaper thread finds the daemon's HTTP sockets in `/proc/self/fd` twice a
 //!   second while any is open and shuts down those with no request received or answered for
 //!   `--idle-timeout` (15 s; this also ends slowloris clients) and, beyond `--max-connections` (64),
-//!   among those at least a second old, first those that never sent a byte (the kernel's
-//!   `TCP_INFO` says), oldest first, then the quietest (since their last byte or answer); a
-//!   connection that sent bytes within the last second, a request on its way, only beyond four
-//!   times the cap (`src/serve/reaper.rs`, `to_cut`, says what each rule fixed). So a flood of silent connections, or a loop held up by a client that does not
-//!   read, does not cost the clients that came meanwhile their requests. While none is open it sleeps with no timeout: a connection waiting on the listening
+//!   among those old enough to have sent a request (0.2 s) and had it answered (1 s), first those
+//!   that never sent a byte (the kernel's `TCP_INFO` says), oldest first, then the quietest (since
+//!   their last byte or answer); a connection that sent bytes within the last second, a request
+//!   on its way, only beyond four times the cap (`to_cut` in `src/serve/reaper.rs` says what each
+//!   rule fixed). So a flood of silent connections, or a loop held up by a client that does not
+//!   read, does not cost the clients that came meanwhile their requests. While none is open it
+//!   sleeps with no timeout: a connection waiting on the listening
 //!   socket wakes it (a burst keeps the socket readable), and so does the sampler, which after each
 //!   sample looks with one `stat` whether the descriptor count changed since the reaper fell quiet
 //!   (a lone connection accepted meanwhile). An idle daemon wakes for its samples and nothing else.

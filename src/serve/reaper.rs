@@ -87,16 +87,22 @@ pub struct Idleness {
 pub const SENT_LATELY: Duration = Duration::from_secs(1);
 /// Connections with a request on their way are cut only beyond this many times the cap.
 pub const PROTECTED_UP_TO: usize = 4;
-/// A connection younger than this is never cut for the cap: it may not have sent its request
-/// yet, or not have a tiny_http thread to read it. A flood of 1000 connections came in 100 ms
-/// here, and a request that came early in it, seen silent at a look between its connect and its
-/// send, or quieter than the hundreds after it, was cut before it was answered.
+/// A connection that sent bytes is not cut for the cap before it is this old: it may not have a
+/// tiny_http thread to read its request yet. A flood of 1000 connections came in 100 ms here,
+/// and a request that came early in it, quieter than the hundreds after it, was cut before it
+/// was answered.
 pub const NEW_GRACE: Duration = Duration::from_secs(1);
+/// A connection that sent nothing is not cut for the cap before it is this old: a client sends
+/// its request within a moment of connecting, and one seen at a look in between counts as
+/// silent. Shorter than [`NEW_GRACE`]: a burst of 500 silent connections held for a whole
+/// second kept as many threads, and a request that came with it waited over a second for one.
+pub const SILENT_GRACE: Duration = Duration::from_millis(200);
 
 /// Which connections to cut. `idle` gives each connection's index and idleness. PURE.
 ///
 /// - Idle past the timeout: always.
-/// - Beyond the cap, among the connections older than [`NEW_GRACE`], first the silent ones (never a byte: the attack of a connection flood),
+/// - Beyond the cap, among the connections older than [`SILENT_GRACE`] (silent) or
+///   [`NEW_GRACE`] (the others), first the silent ones (never a byte: the attack of a connection flood),
 ///   oldest first; then the others, the quietest first; but not one that sent bytes within
 ///   [`SENT_LATELY`] (a request on its way, whose loss would cost a client its answer) unless
 ///   the connections are more than [`PROTECTED_UP_TO`] times the cap. Four: under a flood of
@@ -115,7 +121,7 @@ pub fn to_cut(idle: &[(usize, Idleness)], limits: Limits) -> Vec<usize> {
         .partition(|(_, idleness)| idleness.idle >= limits.idle_timeout);
     let mut excess = kept.len().saturating_sub(cap);
     let over_protected = kept.len().saturating_sub(PROTECTED_UP_TO * cap);
-    kept.retain(|(_, idleness)| idleness.age >= NEW_GRACE);
+    kept.retain(|(_, i)| i.age >= if i.silent { SILENT_GRACE } else { NEW_GRACE });
     kept.sort_by_key(|&(_, i)| std::cmp::Reverse((i.silent, i.quiet)));
     let mut protected_cut = 0;
     kept.retain(|&(index, idleness)| {
@@ -645,9 +651,20 @@ mod tests {
         let mut cut = to_cut(&flood, LIMITS);
         cut.sort();
         assert_eq!(cut, [1, 3], "two silent, the oldest, over a cap of three");
-        // None is cut for the cap before it is a second old: it may not have sent its request.
+        // None is cut for the cap before it had a moment to send its request, or, if it sent
+        // one, a second to be answered.
         let young: Vec<_> = (0..5).map(|i| (i, silent(0))).collect();
         assert!(to_cut(&young, LIMITS).is_empty());
+        let just_sent: Vec<_> = (0..5)
+            .map(|i| {
+                let idleness = Idleness {
+                    age: Duration::from_millis(500),
+                    ..sending(0, 10)
+                };
+                (i, idleness)
+            })
+            .collect();
+        assert!(to_cut(&just_sent, LIMITS).is_empty());
         // Idle clients answered long ago go before requests on their way.
         let mixed = [
             (0, sending(5, 10)),
