@@ -170,7 +170,7 @@ Every option can also be set with an environment variable named after it:
 IFSTATSD_LISTEN, IFSTATSD_LOG_LEVEL, IFSTATSD_INCLUDE='eth* wlan*', ...
 A flag wins over its variable.
 
-Routes (GET and HEAD; the contract is GET /openapi.yaml):
+Routes (GET and HEAD):
   /                                      the live dashboard
   /api/v1/interfaces                     every interface seen in the last hour
   /api/v1/interface/{net_id}/stats       one interface's counters, rates and uptime

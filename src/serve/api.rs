@@ -306,9 +306,7 @@ pub fn handle(route: &Route, view: &StatsView, clock: Clock) -> Reply {
             &InterfaceList {
                 // Never the epoch when served: the first sample succeeds before the daemon
                 // listens (see `history` for the same anchor).
-                updated_at: view
-                    .updated_at
-                    .unwrap_or(Timestamp(SystemTime::UNIX_EPOCH)),
+                updated_at: view.updated_at.unwrap_or(Timestamp(SystemTime::UNIX_EPOCH)),
                 interfaces: &view.interfaces,
             },
         ),
