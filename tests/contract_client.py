@@ -504,8 +504,26 @@ def errors(d):
         expect_error(raw_exchange(d.url, request), status, code, f"HTTP layer {code}")
 
 
+def check_generated_names():
+    """The generated code reads well: no `...Type1` copies of an enum, no `VALUE_2` members, no
+    `ErrorError`: the shared types have names in the document."""
+    import enum
+    import inspect
+    import ifstatsd_client.models as models
+    classes = [c for _, c in inspect.getmembers(models, inspect.isclass)]
+    names = sorted(c.__name__ for c in classes)
+    check(not [n for n in names if "Type" in n or n == "ErrorError"], f"model names: {names}")
+    for c in classes:
+        if issubclass(c, enum.Enum):
+            members = [m.name for m in c]
+            check(not [m for m in members if m.startswith("VALUE_")], f"{c.__name__}: {members}")
+    for wanted in ("OperState", "HistoryWindow", "ErrorDetail", "RestartReason", "Rate"):
+        check(wanted in names, f"no generated {wanted}: {names}")
+
+
 def main():
     os.makedirs(WORK, exist_ok=True)
+    check_generated_names()
     source = os.path.join(WORK, "net_dev")
     sysfs = os.path.join(WORK, "sysfs")
     write_sysfs(sysfs, LINKS)

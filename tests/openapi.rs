@@ -1618,3 +1618,29 @@ fn help_lists_every_route_as_the_spec_names_it() {
         .collect();
     assert_eq!(listed, paths, "--help's routes vs openapi.yaml's paths");
 }
+
+#[test]
+fn every_operation_schema_and_property_is_described() {
+    let spec = spec();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for op in OPERATIONS {
+            let operation = &item[op];
+            for field in ["summary", "description", "operationId"] {
+                assert!(operation[field].is_string(), "{op} {path}: no {field}");
+            }
+        }
+    }
+    for (name, schema) in spec["components"]["schemas"].as_object().unwrap() {
+        assert!(
+            schema["description"].is_string(),
+            "schema {name}: no description"
+        );
+        for (property, value) in schema["properties"].as_object().into_iter().flatten() {
+            // A bare $ref takes its target's description (3.0.3 ignores siblings of $ref).
+            assert!(
+                value["description"].is_string() || value.get("$ref").is_some(),
+                "{name}.{property}: no description"
+            );
+        }
+    }
+}
