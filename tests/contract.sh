@@ -13,7 +13,7 @@
 #   5. tests/contract_client.py runs every operation, GET and HEAD, through that client against
 #      the real daemon in every state (first sample, traffic, a vanished interface, degraded,
 #      every error status), asserting values, and validates every response and every example of
-#      the document with openapi-schema-validator's strict OAS30Validator.
+#      the document with openapi-schema-validator's OAS30StrictValidator.
 #
 #   IFSTATSD_BIN    the daemon to test (default: cargo build, then target/debug/ifstatsd)
 #   CONTRACT_CACHE  where the pinned tools are installed (default target/contract), reused

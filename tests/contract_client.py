@@ -1,6 +1,6 @@
 """The contract from a client's side: a Python client generated from openapi.yaml by
 openapi-python-client, run against the real daemon in every state the API has, with every
-response also validated by openapi-schema-validator's strict OAS30Validator.
+response also validated by openapi-schema-validator's OAS30StrictValidator.
 
 Run by tests/contract.sh (which installs the tools and generates the client), as
 
@@ -29,7 +29,7 @@ import time
 import urllib.parse
 
 import yaml
-from openapi_schema_validator import OAS30Validator
+from openapi_schema_validator import OAS30StrictValidator
 
 SPEC_PATH, CLIENT_DIR, DAEMON, WORK = sys.argv[1:5]
 sys.path.insert(0, CLIENT_DIR)
@@ -63,9 +63,11 @@ def check(condition, what):
 # --- the document, strictly -----------------------------------------------------------------------
 
 def validator(schema):
-    """A strict OAS30Validator for `schema`, resolving $refs into the document."""
+    """openapi-schema-validator's OAS30StrictValidator (OAS30Validator with the strict type and
+    format rules: `nullable` only beside `type`) for `schema`, resolving $refs into the
+    document."""
     schema = dict(schema, components=SPEC["components"])
-    return OAS30Validator(schema, format_checker=OAS30Validator.FORMAT_CHECKER)
+    return OAS30StrictValidator(schema, format_checker=OAS30StrictValidator.FORMAT_CHECKER)
 
 
 def deref(node):
@@ -529,7 +531,7 @@ def main():
     write_sysfs(sysfs, LINKS)
     write_source(source, START)
     examples = check_examples()
-    print(f"contract_client.py: {examples} examples valid under OAS30Validator")
+    print(f"contract_client.py: {examples} examples valid under OAS30StrictValidator")
     state_first_sample(source, sysfs)
     print("contract_client.py: first sample (null rates): every operation, GET and HEAD")
     state_traffic_vanished_degraded(source, sysfs)
