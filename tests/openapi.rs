@@ -1572,7 +1572,6 @@ fn a_vanished_interface_has_no_link_and_the_example_says_so() {
     }
     assert_eq!(gone["rates"]["current"], Value::Null);
     assert_eq!(gone["counters"]["rx_bytes"], 0, "its last counters stay");
-    // It had ifindex 4 while present: the same interface comes back without a reset.
     let spec = spec();
     let example = &spec["components"]["responses"]["InterfaceList"]["content"]["application/json"]
         ["example"]["interfaces"];
