@@ -133,8 +133,8 @@ fn net_id_parameter_has_a_pattern_and_a_real_example() {
     assert_eq!(schema["minLength"], 1, "net_id minLength");
     assert_eq!(schema["maxLength"], MAX_NAME_BYTES, "net_id maxLength");
     // The example is a name the server accepts, and answers 200 for once `lo` is sampled. (That
-    // the pattern admits only names the server accepts is checked against the daemon by
-    // tests/schemathesis.sh: there is no regex engine among this crate's dependencies.)
+    // the pattern admits exactly the printable names the server accepts is
+    // `net_id_pattern_admits_exactly_...` below, and tests/schemathesis.sh asks the daemon.)
     let (view, clock) = views().fresh;
     let reply = api::handle(&route("GET", "/api/v1/interface/lo/stats"), &view, clock);
     assert_eq!(reply.status, 200, "GET the example net_id `lo`");
