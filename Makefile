@@ -13,14 +13,16 @@ run:
 build:
 	$(CARGO) build
 
-## test: unit, pipeline, HTTP, CLI and end-to-end tests, the OpenAPI contract (schemathesis),
-## browsers, and the attack suite against the release binary
+## test: unit, pipeline, HTTP, CLI and end-to-end tests, the OpenAPI contract (schemathesis;
+## openapi-spec-validator, redocly and a generated client), browsers, and the attack suite against the release binary
 test:
 	@# rstest's #[files] sweep sees new fixtures only when its test file recompiles.
 	touch tests/parse_proc_net_dev.rs
 	$(CARGO) build
 	$(CARGO) test 2>&1 | tee target/test-output.txt; test $${PIPESTATUS[0]} -eq 0
 	IFSTATSD_BIN=target/debug/ifstatsd bash tests/schemathesis.sh
+	@# The contract read strictly: spec validator, redocly lint, a generated Python client (issue 14).
+	IFSTATSD_BIN=target/debug/ifstatsd bash tests/contract.sh
 	IFSTATSD_BIN=target/debug/ifstatsd bash tests/prometheus.sh
 	bash tests/docs_browser.sh
 	IFSTATSD_BIN=target/debug/ifstatsd bash tests/dashboard_browser.sh

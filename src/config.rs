@@ -170,8 +170,15 @@ Every option can also be set with an environment variable named after it:
 IFSTATSD_LISTEN, IFSTATSD_LOG_LEVEL, IFSTATSD_INCLUDE='eth* wlan*', ...
 A flag wins over its variable.
 
-Routes: /api/v1/interfaces, /api/v1/interface/{name}/stats, /health, /metrics,
-        /openapi.yaml
+Routes (GET and HEAD):
+  /                                      the live dashboard
+  /api/v1/interfaces                     every interface seen in the last hour
+  /api/v1/interface/{net_id}/stats       one interface's counters, rates and uptime
+  /api/v1/interface/{net_id}/history     its rates per interval (?window=1m|5m|15m|60m)
+  /health                                200 ok, or 503 degraded
+  /metrics                               Prometheus text format
+  /openapi.yaml                          this API's OpenAPI 3.0.3 document
+  /docs                                  Swagger UI over it
 ";
 
 /// Every option that takes a value. Each is also read from the environment variable

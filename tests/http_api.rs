@@ -288,12 +288,12 @@ fn expected(name: &str) -> Value {
             "rates": idle_rates(), "events": no_events(),
         }),
         // Gone since sample 2: its last data, no uptime (so no lower bound either), no current
-        // rate, and windows that hold only the one interval it was seen for (the 1-minute window
-        // no longer reaches it).
+        // rate, no link (ifindex and operstate are null while it is absent), and windows that
+        // hold only the one interval it was seen for (the 1-minute window no longer reaches it).
         "wg0" => json!({
             "interface": "wg0", "present": false, "updated_at": "2027-01-15T08:00:10.123Z",
             "uptime_seconds": null, "up_since": null, "uptime_is_lower_bound": false,
-            "sample_interval_seconds": 10.0, "ifindex": 9, "oper_state": "up",
+            "sample_interval_seconds": 10.0, "ifindex": null, "oper_state": null,
             "counters": counters([1100, 11, 0, 0, 2200, 22, 0, 0]),
             "rates": {
                 "current": null,
@@ -730,7 +730,12 @@ fn health_without_any_successful_sample_is_degraded() {
     assert_eq!(age, None);
     let list = server.get("/api/v1/interfaces");
     assert_eq!(list.status, 200);
-    assert_eq!(list.json(), json!({"updated_at": null, "interfaces": []}));
+    // A state the daemon never serves (its first sample succeeds before it listens), so the
+    // list's time, never null in the contract, falls back to the epoch.
+    assert_eq!(
+        list.json(),
+        json!({"updated_at": "1970-01-01T00:00:00.000Z", "interfaces": []})
+    );
     let message = "no interface \"lo\" has been seen in the last 60 minutes";
     assert_error(
         &server.get("/api/v1/interface/lo/stats"),
@@ -1043,7 +1048,7 @@ fn history_has_one_point_per_interval_in_the_window() {
     assert_eq!(response.status, 200);
     assert_eq!(response.header("cache-control"), Some("no-store"));
     let history = response.json();
-    assert_eq!(history["window_seconds"], 900, "15 minutes by default");
+    assert_eq!(history["window_seconds"], 900.0, "15 minutes by default");
     assert_eq!(history["interface"], "eth0");
     assert_eq!(history["updated_at"], "2027-01-15T08:01:20.123Z");
     let points = eth0_points(&history);
@@ -1065,7 +1070,7 @@ fn history_has_one_point_per_interval_in_the_window() {
     let minute = server
         .get("/api/v1/interface/eth0/history?window=1m")
         .json();
-    assert_eq!(minute["window_seconds"], 60);
+    assert_eq!(minute["window_seconds"], 60.0);
     assert_eq!(eth0_points(&minute), points[2..]);
 }
 

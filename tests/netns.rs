@@ -445,6 +445,10 @@ fn deleted_created_and_re_created_interfaces() {
     assert_eq!(counters_of(&gone), kernel);
     assert_eq!(gone["rates"]["current"], Value::Null);
     assert_eq!(gone["uptime_seconds"], Value::Null);
+    // No link while absent: the kernel has none to report (the last ifindex is kept inside, to
+    // tell a return from a re-creation).
+    assert_eq!(gone["ifindex"], Value::Null);
+    assert_eq!(gone["oper_state"], Value::Null);
 
     // Created again under the same name: a new ifindex, so a reset.
     ns.veth("vc", "vd");

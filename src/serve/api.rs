@@ -72,8 +72,8 @@ pub struct Clock {
 /// The body of `/api/v1/interfaces`.
 #[derive(Serialize)]
 pub struct InterfaceList<'a> {
-    /// The wall time of the latest successful sample.
-    pub updated_at: Option<Timestamp>,
+    /// The wall time of the latest successful sample (the daemon serves only after its first).
+    pub updated_at: Timestamp,
     /// Every known interface, sorted by name.
     pub interfaces: &'a [InterfaceStats],
 }
@@ -85,8 +85,8 @@ pub struct History<'a> {
     pub interface: &'a str,
     /// Whether the latest sample listed it.
     pub present: bool,
-    /// The window asked for.
-    pub window_seconds: u32,
+    /// The window asked for, in seconds (a number, as every other `_seconds`).
+    pub window_seconds: f64,
     /// The configured time between samples.
     pub sample_interval_seconds: f64,
     /// The wall time of the latest successful sample: the window ends there.
@@ -304,7 +304,9 @@ pub fn handle(route: &Route, view: &StatsView, clock: Clock) -> Reply {
         Route::Interfaces => json(
             200,
             &InterfaceList {
-                updated_at: view.updated_at,
+                // Never the epoch when served: the first sample succeeds before the daemon
+                // listens (see `history` for the same anchor).
+                updated_at: view.updated_at.unwrap_or(Timestamp(SystemTime::UNIX_EPOCH)),
                 interfaces: &view.interfaces,
             },
         ),
@@ -375,7 +377,7 @@ fn history<'a>(view: &StatsView, stats: &'a InterfaceStats, window_seconds: u32)
     History {
         interface: &stats.interface,
         present: stats.present,
-        window_seconds,
+        window_seconds: f64::from(window_seconds),
         sample_interval_seconds: interval.as_secs_f64(),
         updated_at: Timestamp(anchor),
         points,

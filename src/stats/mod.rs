@@ -15,6 +15,9 @@
 //!   new traffic. Its delta covers the gap.
 //! - An ifindex change between two samples is a reset, whatever the counters say.
 //!
+//! - While it is absent its link fields (ifindex, operstate) are null in the view, as its uptime
+//!   is: the kernel reports no link for it. Its counters are its last ones.
+//!
 //! Uptime restarts when an interface is first seen, is reset, or its operstate comes back up
 //! (`up`, or `unknown` for drivers that never report one). While it is down or absent there is
 //! none. It is a lower bound for interfaces that were already there at ifstatsd's first sample.
@@ -189,8 +192,10 @@ impl History {
             up_since: up_since.map(|since| Timestamp(since.wall)),
             uptime_is_lower_bound: self.uptime_is_lower_bound && up_since.is_some(),
             sample_interval_seconds: interval.as_secs_f64(),
-            ifindex: self.ifindex,
-            oper_state: self.oper_state,
+            // The link is what the kernel says now: an absent interface has none to report. The
+            // last-known ifindex stays in `self` to tell a return from a re-creation.
+            ifindex: self.ifindex.filter(|_| self.present),
+            oper_state: self.oper_state.filter(|_| self.present),
             counters: self.counters,
             rates: Rates {
                 current,
