@@ -121,6 +121,7 @@ fn iface(
         counters: Counters::from_array(c),
         ifindex,
         oper_state: state,
+        speed_mbps: None,
     }
 }
 

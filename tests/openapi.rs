@@ -159,6 +159,7 @@ fn views() -> Views {
         counters: Counters::from_array([bytes, bytes / 100, 0, 1, bytes / 2, bytes / 200, 0, 0]),
         ifindex: sysfs.map(|s| s.0),
         oper_state: sysfs.map(|s| s.1),
+        speed_mbps: None,
     };
     let samples = [
         vec![

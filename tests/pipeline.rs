@@ -76,6 +76,7 @@ impl Pipeline {
                 counters: i.counters,
                 ifindex: None,
                 oper_state: None,
+                speed_mbps: None,
             })
             .collect();
         self.apply(
@@ -94,6 +95,7 @@ impl Pipeline {
             counters: Counters::from_array(c),
             ifindex: Some(ifindex),
             oper_state: Some(state),
+            speed_mbps: None,
         };
         self.apply(
             at_s,

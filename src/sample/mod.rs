@@ -117,17 +117,24 @@ impl LinkSource {
         }
     }
 
-    /// The ifindex and operstate of `name`, where known.
-    fn lookup(&self, name: &str) -> (Option<u32>, Option<OperState>) {
+    /// The ifindex, operstate and speed of `name`, where known. In rtnetlink mode the speed is
+    /// read from sysfs only when the link appeared or changed since it was last read.
+    fn lookup(&mut self, name: &str) -> Link {
         match self {
             LinkSource::Netlink { links, sysfs, .. } => match links.get(name) {
-                Some(link) => (Some(link.ifindex), link.oper_state),
+                Some(link) => {
+                    let speed = links.speed(name, || read_sysfs_speed(sysfs, name));
+                    (Some(link.ifindex), link.oper_state, speed.flatten())
+                }
                 None => read_sysfs_link(sysfs, name),
             },
             LinkSource::Sysfs(sysfs) => read_sysfs_link(sysfs, name),
         }
     }
 }
+
+/// An interface's ifindex, operstate and speed in Mbit/s, where known.
+type Link = (Option<u32>, Option<OperState>, Option<u32>);
 
 impl Sampler {
     /// A sampler of `source`, keeping the interfaces `filter` keeps, with their link state from
@@ -256,7 +263,7 @@ fn refill(
     interfaces: &mut Vec<InterfaceSample>,
     index: usize,
     entry: Entry<'_>,
-    (ifindex, oper_state): (Option<u32>, Option<OperState>),
+    (ifindex, oper_state, speed_mbps): Link,
 ) {
     match interfaces.get_mut(index) {
         Some(slot) => {
@@ -265,6 +272,7 @@ fn refill(
             slot.counters = entry.counters;
             slot.ifindex = ifindex;
             slot.oper_state = oper_state;
+            slot.speed_mbps = speed_mbps;
         }
         None => {
             // Room for any name the kernel allows, so that a later tick never grows it.
@@ -275,17 +283,34 @@ fn refill(
                 counters: entry.counters,
                 ifindex,
                 oper_state,
+                speed_mbps,
             });
         }
     }
 }
 
-/// The ifindex and operstate of `name` under `sysfs`, where readable.
-fn read_sysfs_link(sysfs: &Path, name: &str) -> (Option<u32>, Option<OperState>) {
+/// The ifindex, operstate and speed of `name` under `sysfs`, where readable.
+fn read_sysfs_link(sysfs: &Path, name: &str) -> Link {
     (
         read_sysfs(sysfs, name, "ifindex").and_then(|text| text.trim_end().parse().ok()),
         read_sysfs(sysfs, name, "operstate").and_then(|text| OperState::from_sysfs(&text)),
+        read_sysfs_speed(sysfs, name),
     )
+}
+
+/// The speed of `name` in Mbit/s from `<sysfs>/<name>/speed`, where known.
+fn read_sysfs_speed(sysfs: &Path, name: &str) -> Option<u32> {
+    read_sysfs(sysfs, name, "speed").and_then(|text| parse_speed(&text))
+}
+
+/// Parses sysfs `speed` (Mbit/s). Unknown is -1 today (`SPEED_UNKNOWN`); older kernels printed
+/// it unsigned as 4294967295, and old drivers reported 65535 (ethtool's 16-bit unknown) or 0.
+/// Reading it fails with EINVAL for links that are down and for most virtual ones.
+pub fn parse_speed(text: &str) -> Option<u32> {
+    match text.trim().parse::<u32>() {
+        Ok(0 | 65535 | u32::MAX) | Err(_) => None,
+        Ok(mbps) => Some(mbps),
+    }
 }
 
 /// Reads `<sysfs>/<name>/<attribute>`, or `None` where it is absent or unreadable.
@@ -390,15 +415,32 @@ mod tests {
         fs::create_dir_all(dir.join("sys/eth0")).unwrap();
         fs::write(dir.join("sys/eth0/ifindex"), "2\n").unwrap();
         fs::write(dir.join("sys/eth0/operstate"), "up\n").unwrap();
+        fs::write(dir.join("sys/eth0/speed"), "100\n").unwrap();
         let mut sampler = Sampler::new(&dir.join("dev"), &dir.join("sys"), Filter::default());
         let snapshot = sampler.sample().result.unwrap();
         assert_eq!(snapshot.interfaces.len(), 2);
         assert_eq!(snapshot.interfaces[0].ifindex, Some(2));
         assert_eq!(snapshot.interfaces[0].oper_state, Some(OperState::Up));
         assert_eq!(snapshot.interfaces[0].counters.tx_bytes, 9);
+        assert_eq!(snapshot.interfaces[0].speed_mbps, Some(100));
+        assert_eq!(snapshot.interfaces[1].speed_mbps, None);
         assert_eq!(snapshot.interfaces[1].ifindex, None);
         assert_eq!(snapshot.interfaces[1].oper_state, None);
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[rstest::rstest]
+    #[case::gigabit("1000\n", Some(1000))]
+    #[case::ten_gigabit_veth("10000\n", Some(10_000))]
+    #[case::ten_megabit("10", Some(10))]
+    #[case::unknown_signed("-1\n", None)]
+    #[case::unknown_unsigned_old_kernels("4294967295\n", None)]
+    #[case::unknown_16_bit_old_drivers("65535\n", None)]
+    #[case::zero("0\n", None)]
+    #[case::empty("", None)]
+    #[case::garbage("fast\n", None)]
+    fn speeds_from_sysfs(#[case] text: &str, #[case] mbps: Option<u32>) {
+        assert_eq!(parse_speed(text), mbps);
     }
 
     #[test]

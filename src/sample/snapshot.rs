@@ -57,6 +57,9 @@ pub struct InterfaceSample {
     pub ifindex: Option<u32>,
     /// Its operstate from sysfs, where readable.
     pub oper_state: Option<OperState>,
+    /// Its link speed in Mbit/s from sysfs `speed`; `None` where unknown (absent, -1 or an error:
+    /// virtual links, Wi-Fi, many DSA ports, a link that is down).
+    pub speed_mbps: Option<u32>,
 }
 
 /// The outcome of one sampling tick.
