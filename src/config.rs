@@ -403,7 +403,10 @@ pub fn parse_rate(text: &str) -> Result<u64, String> {
     let mut bits = String::with_capacity(whole.len() + digits_per_unit);
     bits.push_str(whole);
     bits.push_str(&fraction[..fraction.len().min(digits_per_unit)]);
-    bits.extend(std::iter::repeat_n('0', digits_per_unit - fraction.len().min(digits_per_unit)));
+    bits.extend(std::iter::repeat_n(
+        '0',
+        digits_per_unit - fraction.len().min(digits_per_unit),
+    ));
     let too_fast = || "at most 10T (10 Tbit/s)".to_owned();
     let bits_per_sec: u64 = bits.parse().map_err(|_| too_fast())?;
     if bits_per_sec == 0 {
@@ -723,12 +726,21 @@ mod tests {
             (&["--link-speed", "wan"][..], "expected NAME=RATE"),
             (&["--link-speed", "=1G"], "not an interface name"),
             (&["--link-speed", "a/b=1G"], "not an interface name"),
-            (&["--link-speed", "sixteen-bytes-xx=1G"], "not an interface name"),
+            (
+                &["--link-speed", "sixteen-bytes-xx=1G"],
+                "not an interface name",
+            ),
             (&["--link-speed", "wan=fast"], "unknown unit"),
-            (&["--link-speed", "wan=1G", "--link-speed", "wan=2G"], "given twice"),
+            (
+                &["--link-speed", "wan=1G", "--link-speed", "wan=2G"],
+                "given twice",
+            ),
         ] {
             let message = run(args).unwrap_err().to_string();
-            assert!(message.contains("--link-speed") && message.contains(why), "{message}");
+            assert!(
+                message.contains("--link-speed") && message.contains(why),
+                "{message}"
+            );
         }
         // A flag replaces the variable's list.
         let env = [("IFSTATSD_LINK_SPEED", "wan=1G,lan=1G")];
