@@ -774,6 +774,15 @@ fn a_renamed_interface_keeps_its_history_under_the_new_name() {
     assert_eq!(back.events.renames, 2);
     assert_eq!(window(&back.rates.avg_1m).covered_seconds, 30.0);
     assert_eq!(p.iface("wan").renamed_to.as_deref(), Some("eth1"));
+    let metrics = ifstatsd::serve::metrics::render_interfaces(&p.view());
+    assert!(
+        metrics.contains("ifstatsd_interface_renames_total{device=\"eth1\"} 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("device=\"wan\""),
+        "the old name's series end"
+    );
 
     // A new interface (another ifindex) under a name left behind is new, not renamed.
     p.stats.apply(Sample {
@@ -862,4 +871,16 @@ fn utilisation_is_the_rate_over_the_link_speed() {
     assert_eq!(json["rates"]["avg_1m"]["tx_utilisation"], Value::Null);
     assert_eq!(json["renamed_from"], Value::Null);
     assert_eq!(json["events"]["glitches"], 0);
+
+    let metrics = ifstatsd::serve::metrics::render_interfaces(&p.view());
+    for line in [
+        "ifstatsd_receive_utilisation_ratio{device=\"eth0\",window=\"1m\"} 0.1\n",
+        "ifstatsd_transmit_utilisation_ratio{device=\"eth0\",window=\"current\"} 0.01\n",
+        "ifstatsd_receive_utilisation_ratio{device=\"wan\",window=\"15m\"} 0.5\n",
+        "ifstatsd_interface_glitches_total{device=\"eth0\"} 0\n",
+        "ifstatsd_interface_renames_total{device=\"wan\"} 0\n",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
+    assert!(!metrics.contains("utilisation_ratio{device=\"wlan0\""));
 }
