@@ -229,6 +229,7 @@ fn rate(window: f64, covered: f64, r: [f64; 8]) -> Value {
         "rx_errors_per_sec": r[2], "rx_dropped_per_sec": r[3],
         "tx_bytes_per_sec": r[4], "tx_packets_per_sec": r[5],
         "tx_errors_per_sec": r[6], "tx_dropped_per_sec": r[7],
+        "rx_utilisation": null, "tx_utilisation": null,
     })
 }
 
@@ -243,7 +244,7 @@ fn idle_rates() -> Value {
 }
 
 fn no_events() -> Value {
-    json!({"resets": 0, "wraps": 0})
+    json!({"resets": 0, "wraps": 0, "glitches": 0, "renames": 0})
 }
 
 /// What the standard view serves for each interface, worked out by hand.
@@ -253,7 +254,8 @@ fn expected(name: &str) -> Value {
             "interface": "eth0", "present": true, "updated_at": "2027-01-15T08:01:20.123Z",
             "uptime_seconds": 80.0, "up_since": "2027-01-15T08:00:00.123Z",
             "uptime_is_lower_bound": true, "sample_interval_seconds": 10.0,
-            "ifindex": 2, "oper_state": "up",
+            "ifindex": 2, "oper_state": "up", "link_speed_bits_per_sec": null,
+            "renamed_from": null, "renamed_to": null,
             "counters": counters([1_020_000, 200, 8, 0, 1_010_000, 100, 0, 16]),
             "rates": {
                 // The last interval: 4000 B in 10 s.
@@ -269,14 +271,16 @@ fn expected(name: &str) -> Value {
         "eth1" => json!({
             "interface": "eth1", "present": true, "updated_at": "2027-01-15T08:01:20.123Z",
             "uptime_seconds": null, "up_since": null, "uptime_is_lower_bound": false,
-            "sample_interval_seconds": 10.0, "ifindex": 3, "oper_state": "down",
+            "sample_interval_seconds": 10.0, "ifindex": 3, "oper_state": "down", "link_speed_bits_per_sec": null,
+            "renamed_from": null, "renamed_to": null,
             "counters": counters([0; 8]), "rates": idle_rates(), "events": no_events(),
         }),
         "lo" => json!({
             "interface": "lo", "present": true, "updated_at": "2027-01-15T08:01:20.123Z",
             "uptime_seconds": 80.0, "up_since": "2027-01-15T08:00:00.123Z",
             "uptime_is_lower_bound": true, "sample_interval_seconds": 10.0,
-            "ifindex": 1, "oper_state": "unknown",
+            "ifindex": 1, "oper_state": "unknown", "link_speed_bits_per_sec": null,
+            "renamed_from": null, "renamed_to": null,
             "counters": counters([BIG, 5, 0, 0, BIG, 5, 0, 0]),
             "rates": idle_rates(), "events": no_events(),
         }),
@@ -284,7 +288,8 @@ fn expected(name: &str) -> Value {
             "interface": "team0:1", "present": true, "updated_at": "2027-01-15T08:01:20.123Z",
             "uptime_seconds": 80.0, "up_since": "2027-01-15T08:00:00.123Z",
             "uptime_is_lower_bound": true, "sample_interval_seconds": 10.0,
-            "ifindex": null, "oper_state": null,
+            "ifindex": null, "oper_state": null, "link_speed_bits_per_sec": null,
+            "renamed_from": null, "renamed_to": null,
             "counters": counters([7, 7, 0, 0, 7, 7, 0, 0]),
             "rates": idle_rates(), "events": no_events(),
         }),
@@ -294,7 +299,8 @@ fn expected(name: &str) -> Value {
         "wg0" => json!({
             "interface": "wg0", "present": false, "updated_at": "2027-01-15T08:00:10.123Z",
             "uptime_seconds": null, "up_since": null, "uptime_is_lower_bound": false,
-            "sample_interval_seconds": 10.0, "ifindex": 9, "oper_state": "up",
+            "sample_interval_seconds": 10.0, "ifindex": 9, "oper_state": "up", "link_speed_bits_per_sec": null,
+            "renamed_from": null, "renamed_to": null,
             "counters": counters([1100, 11, 0, 0, 2200, 22, 0, 0]),
             "rates": {
                 "current": null,
