@@ -324,7 +324,9 @@ impl History {
         self.present = true;
         self.must_reset = false;
         self.counters = sample.counters;
-        self.ifindex = sample.ifindex;
+        // A read that could not say (the interface was renamed between the read of the file and
+        // the lookup of its link) keeps the known ifindex, for the rename to be recognised.
+        self.ifindex = sample.ifindex.or(self.ifindex);
         self.oper_state = sample.oper_state;
         self.speed_mbps = sample.speed_mbps;
         self.last_seen = now;
