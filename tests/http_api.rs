@@ -129,6 +129,7 @@ fn snapshot(interfaces: Vec<InterfaceSample>) -> Result<Snapshot, String> {
     Ok(Snapshot {
         interfaces,
         skipped: vec![],
+        offload: None,
     })
 }
 
@@ -765,6 +766,7 @@ fn health_reports_failures_skipped_lines_and_saves_but_stays_ok_while_fresh() {
         Ok(Snapshot {
             interfaces: vec![lo(2)],
             skipped,
+            offload: None,
         }),
     ];
     let (mut stats, started) = stats_after(samples, Duration::from_secs(2));

@@ -84,6 +84,7 @@ impl Pipeline {
             Ok(Snapshot {
                 interfaces,
                 skipped: parsed.skipped,
+                offload: None,
             }),
         );
     }
@@ -102,6 +103,7 @@ impl Pipeline {
             Ok(Snapshot {
                 interfaces: vec![sample],
                 skipped: vec![],
+                offload: None,
             }),
         );
     }
@@ -124,6 +126,7 @@ impl Pipeline {
             Ok(Snapshot {
                 interfaces: vec![sample],
                 skipped: vec![],
+                offload: None,
             }),
         );
     }
@@ -794,6 +797,7 @@ fn a_renamed_interface_keeps_its_history_under_the_new_name() {
                 sample_of("wan", rx(7, 1), Link { ifindex: 8, ..UP }),
             ],
             skipped: vec![],
+            offload: None,
         }),
     });
     let wan = p.iface("wan");
@@ -846,6 +850,7 @@ fn utilisation_is_the_rate_over_the_link_speed() {
                     sample_of("wlan0", c, Link { ifindex: 4, ..UP }),
                 ],
                 skipped: vec![],
+                offload: None,
             }),
         });
         let _ = at;

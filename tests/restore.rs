@@ -44,6 +44,7 @@ impl Clock {
                     speed_mbps: None,
                 }],
                 skipped: vec![],
+                offload: None,
             }),
         });
     }
@@ -173,6 +174,7 @@ fn vanished_interfaces_are_forgotten_once_gone_an_hour_counting_the_downtime() {
                     speed_mbps: None,
                 }],
                 skipped: vec![],
+                offload: None,
             }),
         });
     }

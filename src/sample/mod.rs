@@ -24,18 +24,21 @@
 
 pub mod filter;
 pub mod netlink;
+pub mod offload;
 pub mod proc_net_dev;
 pub mod snapshot;
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::sample::filter::Filter;
 use crate::sample::netlink::Links;
+use crate::sample::offload::Offload;
 use crate::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
 use proc_net_dev::{Entry, ParseError, MAX_NAME_BYTES};
 
@@ -60,6 +63,8 @@ pub struct Sampler {
     failing: bool,
     /// The previous tick's skipped lines, so that a persistent bad line is logged once.
     last_skipped: Vec<ParseError>,
+    /// When to look at flow offloading next, and what the last look found (to log changes).
+    offload: (Instant, Option<Arc<Offload>>),
 }
 
 /// Where each interface's ifindex and operstate come from (see the module doc).
@@ -148,6 +153,7 @@ impl Sampler {
             spent: crossbeam_channel::bounded(SPENT_SNAPSHOTS),
             failing: false,
             last_skipped: Vec::new(),
+            offload: (Instant::now(), None),
         }
     }
 
@@ -214,6 +220,7 @@ impl Sampler {
             }
         }
         snapshot.interfaces.truncate(kept);
+        snapshot.offload = self.look_at_offload();
         if well_formed == 0 {
             let why = match snapshot.skipped.first() {
                 Some(first) => format!(", first bad line: {first}"),
@@ -228,6 +235,26 @@ impl Sampler {
             return Err(error);
         }
         Ok(snapshot)
+    }
+
+    /// Flow offloading, if it is time to look again (see [`offload`]); logs a change.
+    fn look_at_offload(&mut self) -> Option<Arc<Offload>> {
+        let now = Instant::now();
+        if now < self.offload.0 {
+            return None;
+        }
+        let found = offload::check();
+        if self.offload.1.as_deref() != Some(&found) {
+            let line = found.describe();
+            match &found.flowtables_error {
+                _ if found.active => log::warn!("{line}"),
+                Some(error) => log::debug!("{line} ({error})"),
+                None => log::debug!("{line}"),
+            }
+        }
+        let found = Arc::new(found);
+        self.offload = (now + offload::CHECK_EVERY, Some(Arc::clone(&found)));
+        Some(found)
     }
 
     fn log_outcome(&mut self, result: &Result<Snapshot, String>, took: Duration) {

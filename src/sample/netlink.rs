@@ -142,7 +142,7 @@ fn decode_one(kind: u16, body: &[u8]) -> Option<Message<'_>> {
 }
 
 /// The `(type, value)` pairs of a run of `struct rtattr`; stops at the first malformed one.
-fn attributes(mut rest: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+pub(crate) fn attributes(mut rest: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     std::iter::from_fn(move || {
         let length = u16_at(rest, 0)? as usize;
         let kind = u16_at(rest, 2)?;
@@ -172,15 +172,15 @@ fn from_kernel(value: u8) -> Option<OperState> {
 }
 
 /// Netlink messages and attributes start on 4-byte boundaries.
-fn aligned(length: usize) -> usize {
+pub(crate) fn aligned(length: usize) -> usize {
     length.saturating_add(3) & !3
 }
 
-fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {
+pub(crate) fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_ne_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
 }
 
-fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
 

@@ -1,7 +1,9 @@
 //! The channel contract between the sampler thread and the statistics thread.
 
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use crate::sample::offload::Offload;
 use crate::sample::proc_net_dev::{Counters, ParseError};
 
 /// The operational state of an interface, as `/sys/class/net/<if>/operstate` spells it
@@ -80,4 +82,7 @@ pub struct Snapshot {
     pub interfaces: Vec<InterfaceSample>,
     /// The malformed lines that were skipped.
     pub skipped: Vec<ParseError>,
+    /// What flow offloading the sampler found, when it looked at this tick (every
+    /// [`crate::sample::offload::CHECK_EVERY`]); `None` between looks.
+    pub offload: Option<Arc<Offload>>,
 }

@@ -442,6 +442,7 @@ impl Stats {
                 last_save_error: None,
                 state_restore_error: None,
                 restarts: Restarts::default(),
+                offload: None,
             },
         }
     }
@@ -489,6 +490,9 @@ impl Stats {
         self.refused = refused_now;
         self.mark_absent(now);
         let collection = &mut self.collection;
+        if let Some(offload) = &snapshot.offload {
+            collection.offload = Some(Arc::clone(offload));
+        }
         collection.samples_total += 1;
         collection.parse_errors_total += snapshot.skipped.len() as u64;
         collection.last_success = Some((taken_at, wall));

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Serialize, Serializer};
 
 use crate::restart::Restarts;
+use crate::sample::offload::Offload;
 use crate::sample::proc_net_dev::Counters;
 use crate::sample::snapshot::OperState;
 use crate::stats::rates::{Events, Rate};
@@ -183,6 +184,8 @@ pub struct Collection {
     pub state_restore_error: Option<String>,
     /// The seamless restarts so far (see [`crate::restart`]).
     pub restarts: Restarts,
+    /// What the sampler last found about flow offloading.
+    pub offload: Option<Arc<Offload>>,
 }
 
 /// Everything the API serves, as of one sample.
