@@ -46,7 +46,8 @@ for k in $(seq 1 15); do
 done
 write_source 15 0
 stop_daemon
-start --interval 2m
+# eth0 on a 2 Mbit/s link (issue 17): its cards show the utilisation, the chart the ceiling.
+start --interval 2m --link-speed eth0=2M
 
 url="http://127.0.0.1:$port/"
 browse "$url" --virtual-time-budget=12000 --window-size=1280,900 --dump-dom > "$work/dom.html"
@@ -66,7 +67,7 @@ dom, api = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
 class Cards(HTMLParser):
     def __init__(self):
         super().__init__()
-        self.cards, self.body, self.chart, self.paths = {}, {}, {}, []
+        self.cards, self.body, self.chart, self.paths, self.ceiling = {}, {}, {}, [], None
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "article" and "data-interface" in a:
@@ -77,6 +78,8 @@ class Cards(HTMLParser):
             self.chart = a
         elif tag == "path" and a.get("class") in ("rx", "tx"):
             self.paths.append(a)
+        elif tag == "line" and a.get("class") == "ceiling":
+            self.ceiling = a
 
 page = Cards()
 page.feed(dom)
@@ -92,6 +95,12 @@ for name, card in page.cards.items():
     if current:
         assert float(card["data-rx-rate"]) == current["rx_bytes_per_sec"], name
         assert float(card["data-tx-rate"]) == current["tx_bytes_per_sec"], name
+        for d in ("rx", "tx"):
+            utilisation = current[d + "_utilisation"]
+            shown = card["data-" + d + "-utilisation"]
+            assert (float(shown) if shown else None) == utilisation, (name, d, shown, utilisation)
+    speed = iface["link_speed_bits_per_sec"]
+    assert card["data-link-speed"] == ("" if speed is None else str(speed)), name
     checked += 1
 assert interfaces["wg0"]["present"] is False and "vanished" in dom, "wg0 is shown as vanished"
 assert interfaces["eth0"]["rates"]["avg_1m"]["rx_bytes_per_sec"] > 0
@@ -99,6 +108,14 @@ assert interfaces["eth0"]["rates"]["avg_1m"]["rx_bytes_per_sec"] > 0
 assert int(page.chart.get("data-points", 0)) >= 10, page.chart
 assert {p["class"] for p in page.paths} == {"rx", "tx"}, page.paths
 assert all(len(re.findall(r"[ML]", p["d"])) >= 10 for p in page.paths), page.paths
+# The link speed: 2 Mbit/s from --link-speed, none known for the others (a fixture sysfs).
+assert interfaces["eth0"]["link_speed_bits_per_sec"] == 2_000_000, interfaces["eth0"]
+assert interfaces["lo"]["link_speed_bits_per_sec"] is None
+avg = interfaces["eth0"]["rates"]["avg_1m"]
+assert abs(avg["rx_utilisation"] - avg["rx_bytes_per_sec"] * 8 / 2e6) < 1e-12, avg
+assert "link 2.00 Mbit/s" in dom and "of link" in dom, "the cards show the link and the utilisation"
+assert page.chart.get("data-ceiling") == "2000000", page.chart
+assert page.ceiling is not None, "the chart draws the link's ceiling"
 # It refreshed: the first load and at least two 5 s timers in 12 s.
 assert int(page.body["data-updates"]) >= 3, page.body
 print(f"dashboard_browser: OK: {checked} cards equal the API, chart of {page.chart['data-points']} "
