@@ -21,6 +21,14 @@
 //!   created an instant before the read, or rtnetlink failing) is looked up in sysfs.
 //! - From `<sysfs>/<name>/ifindex` and `operstate`, read on every tick, otherwise: a fixture
 //!   tree given with `--sysfs`, or another source, which may be another namespace's file.
+//!
+//! The link speed (`<sysfs>/<name>/speed`, Mbit/s; unknown for virtual links, Wi-Fi, many DSA
+//! ports and links that are down) is read with them in sysfs mode; in rtnetlink mode only when a
+//! link appears or the kernel announces a change of it (it came up, renegotiated), not every tick.
+//!
+//! Every [`offload::CHECK_EVERY`] the sampler also looks at flow offloading ([`offload`]), which
+//! can hide forwarded traffic from the counters, and sends what it found with that tick's
+//! snapshot.
 
 pub mod filter;
 pub mod netlink;

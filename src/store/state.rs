@@ -9,7 +9,8 @@
 //!
 //! The body is a sequence of unsigned LEB128 varints and length-prefixed byte strings: the boot
 //! id, the wall time and the boot-relative time of the save, the interval, then per interface its
-//! name, flags, kernel counters, ifindex, operstate, events, and its ring. Ring slots are stored
+//! name, flags, kernel counters, ifindex, operstate, events (resets and wraps; then glitches and
+//! renames when either is nonzero, flag 32, so files without them read as before), and its ring. Ring slots are stored
 //! oldest first as differences from the previous slot (time and each running total), so an idle
 //! interface costs about 10 bytes per sample and a busy one about 25: 4 to 9 KB per
 //! interface-hour at the default 10 s interval, against 14 KB in memory (see [`crate::stats::slot_ring`]).
