@@ -32,6 +32,7 @@
 
 pub mod filter;
 pub mod netlink;
+pub mod nlattr;
 pub mod offload;
 pub mod proc_net_dev;
 pub mod snapshot;

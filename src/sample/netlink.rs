@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::sample::nlattr::{aligned, attributes, u16_at, u32_at};
 use crate::sample::snapshot::OperState;
 
 // The rtnetlink ABI (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h): the same numbers on
@@ -141,22 +142,6 @@ fn decode_one(kind: u16, body: &[u8]) -> Option<Message<'_>> {
     }
 }
 
-/// The `(type, value)` pairs of a run of `struct rtattr`; stops at the first malformed one.
-pub(crate) fn attributes(mut rest: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    std::iter::from_fn(move || {
-        let length = u16_at(rest, 0)? as usize;
-        let kind = u16_at(rest, 2)?;
-        if length < 4 || length > rest.len() {
-            rest = &[];
-            return None;
-        }
-        let value = &rest[4..length];
-        rest = &rest[aligned(length).min(rest.len())..];
-        // The top two bits are flags (NLA_F_NESTED, NLA_F_NET_BYTEORDER), not the type.
-        Some((kind & 0x3fff, value))
-    })
-}
-
 /// The kernel's `IF_OPER_*` values (linux/if.h), in RFC 2863 order.
 fn from_kernel(value: u8) -> Option<OperState> {
     Some(match value {
@@ -169,19 +154,6 @@ fn from_kernel(value: u8) -> Option<OperState> {
         6 => OperState::Up,
         _ => return None,
     })
-}
-
-/// Netlink messages and attributes start on 4-byte boundaries.
-pub(crate) fn aligned(length: usize) -> usize {
-    length.saturating_add(3) & !3
-}
-
-pub(crate) fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_ne_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
-}
-
-pub(crate) fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_ne_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
 
 /// The links by name, as the messages applied so far describe them.

@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde::Serialize;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::sample::netlink::{aligned, attributes, u16_at, u32_at};
+use crate::sample::nlattr::{aligned, attributes, u16_at, u32_at};
 
 /// How often the sampler looks again.
 pub const CHECK_EVERY: Duration = Duration::from_secs(60);
