@@ -569,6 +569,76 @@ fn a_renamed_interface_keeps_its_history() {
     }
 }
 
+/// Issue 17: OpenWrt's flow offloading setting is found and reported. The daemon runs in a
+/// private mount namespace whose `/etc` is a tmpfs holding only `config/firewall`, a fixture with
+/// `flow_offloading` and `flow_offloading_hw` on. This kernel cannot create a flowtable, so the
+/// nftables dump really runs and finds none.
+#[test]
+fn an_openwrt_offload_configuration_is_reported_on_health() {
+    let Some(ns) = Netns::create("17offload") else {
+        return;
+    };
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/openwrt/firewall-fw4-hw-offload"
+    );
+    let script = format!(
+        "mount -t tmpfs none /etc && mkdir /etc/config && cp {fixture} /etc/config/firewall \
+         && exec {} --listen {LOOPBACK} --interval {INTERVAL_MS}ms --log-level debug",
+        env!("CARGO_BIN_EXE_ifstatsd")
+    );
+    let mut child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+        ])
+        .args(["sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the daemon starts");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let stderr = child.stderr.take().expect("piped stderr");
+    thread::spawn({
+        let log = Arc::clone(&log);
+        move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                log.lock().unwrap().push(line);
+            }
+        }
+    });
+    let mut daemon = NsDaemon {
+        ns: ns.name.clone(),
+        listen: LOOPBACK.to_owned(),
+        child,
+        log,
+    };
+    wait_until("the daemon answers", Duration::from_secs(10), || {
+        daemon.try_json("/health").is_some()
+    });
+    let offload = &daemon.json("/health")["offload"];
+    assert_eq!(offload["active"], true, "{offload}");
+    assert_eq!(offload["openwrt_flow_offloading"], "hardware", "{offload}");
+    assert_eq!(offload["flowtables"], serde_json::json!([]), "{offload}");
+    assert_eq!(offload["interfaces"], serde_json::json!([]), "{offload}");
+    assert_eq!(
+        offload["flowtables_error"],
+        Value::Null,
+        "this kernel answers the nftables dump: {offload}"
+    );
+    assert!(
+        daemon.logged("flow offloading on every forwarding interface"),
+        "logged once as a warning"
+    );
+    daemon.assert_alive();
+}
+
 #[test]
 fn a_link_down_and_up_restarts_uptime_and_keeps_counters() {
     let Some(ns) = Netns::create("updown") else {
