@@ -76,12 +76,13 @@ impl Offload {
             Ok(flowtables) => (flowtables, None),
             Err(e) => (Vec::new(), Some(format!("nftables: {e}"))),
         };
-        let mut interfaces: Vec<String> = flowtables
-            .iter()
-            .flat_map(|f| f.interfaces.iter().cloned())
-            .collect();
-        interfaces.sort();
-        interfaces.dedup();
+        // Sorted by insertion: a few names, and no sort routine in the binary for them.
+        let mut interfaces: Vec<String> = Vec::new();
+        for name in flowtables.iter().flat_map(|f| &f.interfaces) {
+            if let Err(at) = interfaces.binary_search(name) {
+                interfaces.insert(at, name.clone());
+            }
+        }
         Offload {
             active: !flowtables.is_empty() || openwrt.is_some_and(|mode| mode != "off"),
             interfaces,

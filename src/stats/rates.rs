@@ -116,21 +116,23 @@ pub struct Capacity {
 
 /// Seconds added to an interval for drivers' stale counters (see the module doc).
 const STALE_COUNTERS: Duration = Duration::from_secs(2);
-/// The factor over the link's rate for scheduling delays, in quarters (see the module doc).
-const MARGIN_QUARTERS: u128 = 5;
+/// The factor over the link's rate for scheduling delays (see the module doc).
+const MARGIN: f64 = 1.25;
 /// A minimum-size Ethernet frame on the wire: 64 bytes, 8 of preamble, 12 of inter-frame gap.
-const MIN_FRAME_WIRE_BYTES: u128 = 84;
+const MIN_FRAME_WIRE_BYTES: f64 = 84.0;
 
 impl Capacity {
     /// What a link of `bits_per_sec` carries in `elapsed`, with the margin.
     pub fn of(bits_per_sec: u64, elapsed: Duration) -> Capacity {
-        let micros = elapsed.saturating_add(STALE_COUNTERS).as_micros();
-        // bit/s x µs x 5/4 / 8 / 10^6: in u128, no overflow below 10^20 bit/s for a century.
-        let bits = u128::from(bits_per_sec) * micros * MARGIN_QUARTERS / 4 / 1_000_000;
-        let clamp = |v: u128| u64::try_from(v).unwrap_or(u64::MAX);
+        // In f64 (exact for the speeds and times of the tests, within 2^-52 otherwise): u64
+        // would overflow at 10 Tbit/s over an hour, and u128 division costs code on 32-bit
+        // targets. The casts saturate.
+        let bytes = bits_per_sec as f64 / 8.0
+            * elapsed.saturating_add(STALE_COUNTERS).as_secs_f64()
+            * MARGIN;
         Capacity {
-            bytes: clamp(bits / 8),
-            packets: clamp(bits / (8 * MIN_FRAME_WIRE_BYTES)),
+            bytes: bytes.floor() as u64,
+            packets: (bytes / MIN_FRAME_WIRE_BYTES).floor() as u64,
         }
     }
 
