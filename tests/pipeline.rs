@@ -654,6 +654,9 @@ struct Outcome {
 #[case::a_glitch_then_a_wrap_held_and_confirmed(
     &[(MAX32 - 19_999, 10, UP), (5, 0, UP), (MAX32 - 9_999, 20, UP), (0, 30, UP), (10_000, 40, UP)],
     Outcome { resets: 0, wraps: 1, glitches: 1, rx_bytes: 10_000, avg_1m_rx: 30_000.0 / 40.0, current_rx: 1000.0 })]
+#[case::re_created_while_a_lower_read_is_held(
+    &[(1_000_000, 1000, UP), (1_010_000, 1010, UP), (4000, 4, UP), (8000, 8, RE_CREATED)],
+    Outcome { resets: 1, wraps: 0, glitches: 0, rx_bytes: 8000, avg_1m_rx: 18_000.0 / 30.0, current_rx: 400.0 })]
 #[case::a_lower_read_on_a_link_going_down_is_a_reset_at_once(
     &[(1_000_000, 1000, UP), (1_010_000, 1010, UP), (4000, 4, DOWN), (8000, 8, UP)],
     Outcome { resets: 1, wraps: 0, glitches: 0, rx_bytes: 8000, avg_1m_rx: 18_000.0 / 30.0, current_rx: 400.0 })]
@@ -813,6 +816,50 @@ fn a_renamed_interface_keeps_its_history_under_the_new_name() {
     }
     assert_eq!(p.iface("eth1").renamed_from, None);
     assert_eq!(p.iface("eth1").events.renames, 2);
+}
+
+#[test]
+fn a_rename_onto_a_name_remembered_from_a_gone_interface_takes_it_over() {
+    let mut p = Pipeline::new();
+    let ppp = Link { ifindex: 4, ..UP };
+    let eth1 = Link { ifindex: 5, ..UP };
+    let both = |p: &mut Pipeline,
+                at: u64,
+                a: (&str, [u64; 8], Link),
+                b: Option<(&str, [u64; 8], Link)>| {
+        let mut interfaces = vec![sample_of(a.0, a.1, a.2)];
+        interfaces.extend(b.map(|b| sample_of(b.0, b.1, b.2)));
+        p.stats.apply(Sample {
+            taken_at: p.t0 + Duration::from_secs(at),
+            wall: p.wall0 + Duration::from_secs(at),
+            result: Ok(Snapshot {
+                interfaces,
+                skipped: vec![],
+                offload: None,
+            }),
+        });
+    };
+    both(
+        &mut p,
+        0,
+        ("eth1", rx(1000, 10), eth1),
+        Some(("wan", rx(50, 1), ppp)),
+    );
+    both(
+        &mut p,
+        10,
+        ("eth1", rx(2000, 20), eth1),
+        Some(("wan", rx(60, 2), ppp)),
+    );
+    // The old wan went away; eth1 is renamed wan while the old one is still remembered.
+    both(&mut p, 20, ("eth1", rx(3000, 30), eth1), None);
+    both(&mut p, 30, ("wan", rx(4000, 40), eth1), None);
+    let wan = p.iface("wan");
+    assert_eq!(wan.ifindex, Some(5));
+    assert_eq!(wan.renamed_from.as_deref(), Some("eth1"));
+    assert_eq!((wan.events.renames, wan.events.resets), (1, 0));
+    assert_close(window(&wan.rates.avg_1m).rx_bytes_per_sec, 3000.0 / 30.0);
+    assert_eq!(p.iface("eth1").renamed_to.as_deref(), Some("wan"));
 }
 
 fn sample_of(name: &str, c: [u64; 8], link: Link) -> InterfaceSample {

@@ -209,7 +209,10 @@ impl History {
     /// module doc). `configured` is its `--link-speed`.
     fn update(&mut self, name: &str, reading: Reading, now: Moment, configured: Option<u64>) {
         if let Some((held, at)) = self.held.take() {
-            if self.continues(&reading) {
+            if re_created(self.ifindex, reading.ifindex) {
+                // A new link under this name: its reset below covers whatever the held read was.
+                log::debug!("{name}: re-created while a lower read was held; the read is dropped");
+            } else if self.continues(&reading) {
                 self.events.glitches += 1;
                 log::info!("{name}: one read lower than the samples around it: a glitch, ignored");
             } else {
@@ -528,16 +531,27 @@ impl Stats {
                 log::debug!("{name}: listed twice; the first line counts");
                 return;
             }
-            Some(history) if !left_behind => {
+            Some(history) if !left_behind && !re_created(history.ifindex, sample.ifindex) => {
                 history.update(name, sample.into(), now, configured);
                 history.generation = generation;
                 return;
             }
-            // New, or a name renamed away that is in use again: a new interface.
+            // New, a name renamed away that is in use again, or another link under a known
+            // name: renamed from elsewhere, or a new interface.
             _ => {}
         }
         if let Some(old) = self.renamed_from(sample.ifindex) {
             self.rename(&old, sample, now, configured);
+            return;
+        }
+        if let Some(history) = self
+            .interfaces
+            .get_mut(name)
+            .filter(|history| history.renamed_to.is_none())
+        {
+            // Deleted and created again under the same name: a reset (see `fold`).
+            history.update(name, sample.into(), now, configured);
+            history.generation = generation;
             return;
         }
         if self.interfaces.len() >= self.max_interfaces && !left_behind {
