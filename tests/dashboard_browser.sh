@@ -127,3 +127,35 @@ VENV=${BROWSER_VENV:-.venv-browser}
 ensure_venv "$VENV" websocket "websocket-client==1.9.2"
 stop_daemon
 "$VENV/bin/python" tests/dashboard_recovery.py "$BIN" "$CHROMIUM" "$work"
+
+# Flow offloading (issue 17): a daemon that reads OpenWrt's firewall configuration with hardware
+# offloading on shows the banner. /etc/config/firewall is the fixture in a private mount namespace,
+# which needs root; without it this part says why it skips (under CI=true it fails).
+if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
+    [ "${CI:-}" = true ] && { echo "dashboard_browser: the offload banner needs root and unshare" >&2; exit 1; }
+    echo "dashboard_browser: offload banner skipped: needs root and unshare (a private mount namespace)"
+    exit 0
+fi
+port=$(free_port)
+unshare --mount --propagation private sh -c \
+    'mount -t tmpfs none /etc && mkdir /etc/config && cp "$1" /etc/config/firewall && shift && exec "$@"' \
+    sh fixtures/openwrt/firewall-fw4-hw-offload "$BIN" --listen "127.0.0.1:$port" \
+    --source "$work/net_dev" --sysfs "$work/sysfs" --interval 2m --log-level error &
+daemon=$!
+deadline=$((SECONDS + 20))
+until curl -s -o /dev/null "http://127.0.0.1:$port/health"; do
+    [ $SECONDS -lt $deadline ] && kill -0 "$daemon" 2>/dev/null || { echo "no daemon" >&2; exit 1; }
+    sleep 0.05
+done
+browse "http://127.0.0.1:$port/" --virtual-time-budget=3000 --window-size=1280,900 --dump-dom \
+    > "$work/offload.html"
+python3 - "$work/offload.html" <<'PY'
+import re, sys
+dom = open(sys.argv[1]).read()
+banner = re.search(r'<div id="offload"[^>]*class="show"[^>]*>([^<]*)</div>', dom)
+assert banner, "the offload banner is shown"
+text = banner.group(1)
+assert "Flow offloading is on (every forwarding interface), in hardware" in text, text
+print(f"dashboard_browser: OK: offload banner: {text[:80]}...")
+PY
+stop_daemon
