@@ -230,8 +230,14 @@ impl History {
     /// Whether `reading` continues the sequence of the last good read: the same link, no
     /// counter lower.
     fn continues(&self, reading: &Reading) -> bool {
-        !re_created(self.ifindex, reading.ifindex)
-            && rates::delta(self.counters, reading.counters).change == Change::Steady
+        !re_created(self.ifindex, reading.ifindex) && !self.went_down(reading)
+    }
+
+    /// Whether a counter of `reading` is lower than the last good read's.
+    fn went_down(&self, reading: &Reading) -> bool {
+        let before = self.counters.to_array();
+        let now = reading.counters.to_array();
+        before.iter().zip(now).any(|(&before, now)| now < before)
     }
 
     /// Whether `reading` must be held: a counter went down while the ifindex stayed and the link
@@ -242,7 +248,7 @@ impl History {
             && !re_created(self.ifindex, reading.ifindex)
             && is_up(self.oper_state)
             && is_up(reading.oper_state)
-            && rates::delta(self.counters, reading.counters).change != Change::Steady
+            && self.went_down(reading)
     }
 
     /// Folds `reading`, taken at `now`, into the history: the delta since the last good read.
