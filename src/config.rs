@@ -141,8 +141,9 @@ Usage: ifstatsd [OPTIONS]
 Options:
   --listen ADDR:PORT    address to serve HTTP on [default: 127.0.0.1:9310]
   --source PATH         the /proc/net/dev file to sample [default: /proc/net/dev]
-  --sysfs DIR           where to read ifindex and operstate when the kernel's
-                        link table (rtnetlink) cannot say [default: /sys/class/net]
+  --sysfs DIR           where to read link speeds, and ifindex and operstate when
+                        the kernel's link table (rtnetlink) cannot say
+                        [default: /sys/class/net]
   --interval DURATION   time between samples: 10s, 500ms, 1m or plain seconds;
                         from 100ms to 15m [default: 10s]
   --log-level LEVEL     error, warn, info, debug or trace [default: info]
