@@ -69,6 +69,11 @@ def main():
                     assert values[(name, window)] == rate[f"{field}_per_sec"], (metric, name, window)
                     checked += 1
 
+    # The speeds prometheus.sh set up: a sysfs fixture's (lo: 10 Mbit/s, no ethtool involved),
+    # --link-speed's (eth0), and none (the others).
+    speeds = {n: i["link_speed_bits_per_sec"] for n, i in interfaces.items()}
+    assert speeds["lo"] == 10_000_000 and speeds["eth0"] == 100_000_000, speeds
+    assert all(v is None for n, v in speeds.items() if n not in ("lo", "eth0")), speeds
     # Utilisation, where the link speed is known (issue 17): the same windows, absent elsewhere.
     utilised = 0
     for metric, direction in [("receive", "rx"), ("transmit", "tx")]:
