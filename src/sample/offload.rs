@@ -13,6 +13,10 @@
 //!   `defaults` section), which under fw3 (iptables, OpenWrt 21.02 and older) is the only one:
 //!   fw3 offloads with the `FLOWOFFLOAD` target, not a flowtable, and names no interface.
 //!
+//! Listing flowtables needs `CAP_NET_ADMIN` (nfnetlink checks it for every request, reads
+//! included); without it the answer is `EPERM`, shown as `flowtables_error`, and the OpenWrt file
+//! is still read.
+//!
 //! The sampler looks every [`CHECK_EVERY`], not every tick: a ruleset changes when the firewall
 //! is reloaded, and the dump costs a socket and a few system calls.
 
