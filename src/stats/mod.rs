@@ -142,10 +142,11 @@ struct History {
     /// Its link speed in Mbit/s at the last sample, where the driver knows it.
     speed_mbps: Option<u32>,
     /// A read with a counter lower than the last one, and when it was taken: held for an
-    /// interval to tell a glitch from a reset (see the module doc).
-    held: Option<(Reading, Moment)>,
-    /// The name it had before its last rename, and when.
-    renamed_from: Option<(Arc<str>, Moment)>,
+    /// interval to tell a glitch from a reset (see the module doc). Boxed, as rare: 8 bytes
+    /// per interface instead of 112.
+    held: Option<Box<(Reading, Moment)>>,
+    /// The name it had before its last rename, and when (boxed, as rare).
+    renamed_from: Option<Box<(Arc<str>, Moment)>>,
     /// Set on what is left under an old name after a rename: the new name.
     renamed_to: Option<Arc<str>>,
 }
@@ -208,7 +209,7 @@ impl History {
     /// Folds in a new sample of this interface, holding a lower read for an interval (see the
     /// module doc). `configured` is its `--link-speed`.
     fn update(&mut self, name: &str, reading: Reading, now: Moment, configured: Option<u64>) {
-        if let Some((held, at)) = self.held.take() {
+        if let Some((held, at)) = self.held.take().map(|held| *held) {
             if re_created(self.ifindex, reading.ifindex) {
                 // A new link under this name: its reset below covers whatever the held read was.
                 log::debug!("{name}: re-created while a lower read was held; the read is dropped");
@@ -221,7 +222,7 @@ impl History {
         }
         if self.holds(&reading) {
             log::debug!("{name}: a counter went down; holding this read for one interval");
-            self.held = Some((reading, now));
+            self.held = Some(Box::new((reading, now)));
             return;
         }
         self.fold(name, reading, now, configured);
@@ -367,8 +368,8 @@ impl History {
             renamed_from: self
                 .renamed_from
                 .as_ref()
-                .filter(|(_, at)| recent(at))
-                .map(|(old, _)| Arc::clone(old)),
+                .filter(|renamed| recent(&renamed.1))
+                .map(|renamed| Arc::clone(&renamed.0)),
             renamed_to: self.renamed_to.clone(),
             updated_at: Timestamp(self.last_seen.wall),
             uptime_seconds: up_since.map(|since| seconds(now_us.saturating_sub(since.at_us))),
@@ -610,7 +611,7 @@ impl Stats {
         );
         let left_behind = history.left_behind(Arc::clone(&new), now);
         history.events.renames += 1;
-        history.renamed_from = Some((Arc::clone(old), now));
+        history.renamed_from = Some(Box::new((Arc::clone(old), now)));
         history.update(&new, sample.into(), now, configured);
         history.generation = self.generation;
         self.interfaces
@@ -628,7 +629,7 @@ impl Stats {
             if history.generation == generation {
                 return true;
             }
-            if let Some((held, at)) = history.held.take() {
+            if let Some((held, at)) = history.held.take().map(|held| *held) {
                 // Gone while a lower read was held: that read was its last.
                 history.fold(name, held, at, configured_speed(link_speeds, name));
             }
