@@ -142,6 +142,8 @@ config ifstatsd 'main'
 	list include 'eth*'
 	list include 'br-?an'
 	list exclude 'eth0.2'
+	list link_speed 'wan=100M'
+	list link_speed 'wwan0=2.5M'
 	option max_interfaces '16'
 	option max_connections '8'
 	option idle_timeout '30s'
@@ -153,8 +155,8 @@ command: /usr/sbin/ifstatsd --listen '[::1]:8080' --source /tmp/dev\
  --sysfs /tmp/sys --interval 1s --log-level debug --log-target syslog\
  --state-file '/mnt/usb stick/ifstatsd/state' --save-interval 0\
  --boot-id-file /tmp/boot_id --include 'eth*' --include 'br-?an'\
- --exclude eth0.2 --max-interfaces 16 --max-connections 8 --idle-timeout 30s\
- --write-timeout 2s
+ --exclude eth0.2 --link-speed wan=100M --link-speed wwan0=2.5M\
+ --max-interfaces 16 --max-connections 8 --idle-timeout 30s --write-timeout 2s
 $procd_tail"
 
 # The shipped config's command line, run for real: its values are accepted.

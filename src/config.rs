@@ -67,6 +67,9 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// A write to a client blocked this long abandons the response and cuts the connection.
     pub write_timeout: Duration,
+    /// `--link-speed NAME=RATE`: each named interface's capacity in bit/s, instead of (or
+    /// below) the speed its driver reports.
+    pub link_speeds: Vec<(String, u64)>,
 }
 
 /// Where the log goes.
@@ -95,6 +98,7 @@ impl Default for Config {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            link_speeds: Vec::new(),
         }
     }
 }
@@ -137,8 +141,9 @@ Usage: ifstatsd [OPTIONS]
 Options:
   --listen ADDR:PORT    address to serve HTTP on [default: 127.0.0.1:9310]
   --source PATH         the /proc/net/dev file to sample [default: /proc/net/dev]
-  --sysfs DIR           where to read ifindex and operstate when the kernel's
-                        link table (rtnetlink) cannot say [default: /sys/class/net]
+  --sysfs DIR           where to read link speeds, and ifindex and operstate when
+                        the kernel's link table (rtnetlink) cannot say
+                        [default: /sys/class/net]
   --interval DURATION   time between samples: 10s, 500ms, 1m or plain seconds;
                         from 100ms to 15m [default: 10s]
   --log-level LEVEL     error, warn, info, debug or trace [default: info]
@@ -163,6 +168,11 @@ Options:
   --write-timeout DURATION
                         abandon a response (and its connection) when a write
                         blocks this long [default: 300ms]
+  --link-speed NAME=RATE
+                        the capacity of interface NAME in bit/s, with an SI
+                        unit: wan=100M, eth0=1G, wwan0=2.5M; for links whose
+                        speed the kernel does not know or that are shaped
+                        below it; repeatable [default: the driver's speed]
   -h, --help            print this help and exit
   -V, --version         print the version and exit
 
@@ -183,7 +193,7 @@ Routes (GET and HEAD):
 
 /// Every option that takes a value. Each is also read from the environment variable
 /// `IFSTATSD_<OPTION>` (`--log-level` from `IFSTATSD_LOG_LEVEL`); a flag wins over its variable.
-pub const OPTIONS: [&str; 15] = [
+pub const OPTIONS: [&str; 16] = [
     "listen",
     "source",
     "sysfs",
@@ -199,11 +209,12 @@ pub const OPTIONS: [&str; 15] = [
     "max-connections",
     "idle-timeout",
     "write-timeout",
+    "link-speed",
 ];
 
 /// The options that may be given more than once. Their variables hold a list separated by
 /// spaces or commas, which flags replace rather than extend.
-const LISTS: [&str; 2] = ["include", "exclude"];
+const LISTS: [&str; 3] = ["include", "exclude", "link-speed"];
 
 /// The environment variable of `option`.
 pub fn env_name(option: &str) -> String {
@@ -313,6 +324,13 @@ fn set(config: &mut Config, option: &str, value: &OsStr) -> Result<(), String> {
                 .filter(|n| (1..=10_000).contains(n))
                 .ok_or_else(|| "expected a number from 1 to 10000".to_owned())?;
         }
+        "link-speed" => {
+            let (name, bits_per_sec) = parse_link_speed(text()?)?;
+            if config.link_speeds.iter().any(|(known, _)| *known == name) {
+                return Err(format!("{name} is given twice"));
+            }
+            config.link_speeds.push((name, bits_per_sec));
+        }
         "idle-timeout" => config.idle_timeout = parse_timeout(text()?)?,
         "write-timeout" => config.write_timeout = parse_timeout(text()?)?,
         "max-interfaces" => {
@@ -330,6 +348,7 @@ fn set(config: &mut Config, option: &str, value: &OsStr) -> Result<(), String> {
 fn clear_list(config: &mut Config, option: &str) {
     match option {
         "include" => config.filter.include.clear(),
+        "link-speed" => config.link_speeds.clear(),
         _ => config.filter.exclude.clear(),
     }
 }
@@ -343,6 +362,68 @@ fn parse_log_level(text: &str) -> Option<log::LevelFilter> {
         "trace" => Some(log::LevelFilter::Trace),
         _ => None,
     }
+}
+
+/// The largest `--link-speed`: 10 Tbit/s, well past any interface's.
+pub const MAX_LINK_SPEED_BITS_PER_SEC: u64 = 10_000_000_000_000;
+
+/// Parses `NAME=RATE` of `--link-speed`: an interface name Linux can have, and a rate in bit/s.
+pub fn parse_link_speed(text: &str) -> Result<(String, u64), String> {
+    let (name, rate) = text
+        .split_once('=')
+        .ok_or_else(|| "expected NAME=RATE, e.g. wan=100M".to_owned())?;
+    if !crate::sample::proc_net_dev::is_valid_name(name) {
+        return Err(format!("{name:?} is not an interface name"));
+    }
+    Ok((name.to_owned(), parse_rate(rate)?))
+}
+
+/// Parses a rate in bit/s: a decimal number with an optional SI unit `k`, `M`, `G` or `T`
+/// (powers of 1000, as link speeds are counted), at most 10T, above zero. Exact: `2.5M` is
+/// 2 500 000, and a fraction finer than 1 bit/s is refused rather than rounded.
+pub fn parse_rate(text: &str) -> Result<u64, String> {
+    const EXPECTED: &str = "expected a rate in bit/s such as 100M, 1G, 2.5M or 64000";
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let digits_per_unit: usize = match unit {
+        "" => 0,
+        "k" | "K" => 3,
+        "M" => 6,
+        "G" => 9,
+        "T" => 12,
+        _ => return Err(format!("unknown unit {unit:?}; use k, M, G or T (bit/s)")),
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) {
+        return Err(EXPECTED.to_owned());
+    }
+    if number.ends_with('.') {
+        return Err(EXPECTED.to_owned());
+    }
+    if fraction.trim_end_matches('0').len() > digits_per_unit {
+        return Err("finer than 1 bit/s".to_owned());
+    }
+    // The number in bit/s as a string of digits: the whole part, then the fraction padded
+    // with zeros to the unit's power of ten.
+    let mut bits = String::with_capacity(whole.len() + digits_per_unit);
+    bits.push_str(whole);
+    bits.push_str(&fraction[..fraction.len().min(digits_per_unit)]);
+    bits.extend(std::iter::repeat_n(
+        '0',
+        digits_per_unit - fraction.len().min(digits_per_unit),
+    ));
+    let too_fast = || "at most 10T (10 Tbit/s)".to_owned();
+    let bits_per_sec: u64 = bits.parse().map_err(|_| too_fast())?;
+    if bits_per_sec == 0 {
+        return Err("must be above zero".to_owned());
+    }
+    if bits_per_sec > MAX_LINK_SPEED_BITS_PER_SEC {
+        return Err(too_fast());
+    }
+    Ok(bits_per_sec)
 }
 
 /// Parses a sampling interval, from [`MIN_INTERVAL`] to [`MAX_INTERVAL`].
@@ -581,6 +662,7 @@ mod tests {
             ("IFSTATSD_MAX_CONNECTIONS", "7"),
             ("IFSTATSD_IDLE_TIMEOUT", "30s"),
             ("IFSTATSD_WRITE_TIMEOUT", "2s"),
+            ("IFSTATSD_LINK_SPEED", "wan=100M lan=1G"),
         ];
         assert_eq!(env.len(), OPTIONS.len());
         let config = run_with_env(&[], &env).unwrap();
@@ -599,6 +681,79 @@ mod tests {
         assert_eq!(config.max_connections, 7);
         assert_eq!(config.idle_timeout, Duration::from_secs(30));
         assert_eq!(config.write_timeout, Duration::from_secs(2));
+        assert_eq!(
+            config.link_speeds,
+            [("wan".into(), 100_000_000), ("lan".into(), 1_000_000_000)]
+        );
+    }
+
+    #[rstest]
+    #[case::plain("64000", 64_000)]
+    #[case::kilo("512k", 512_000)]
+    #[case::kilo_upper("512K", 512_000)]
+    #[case::mega("100M", 100_000_000)]
+    #[case::giga("1G", 1_000_000_000)]
+    #[case::fraction("2.5M", 2_500_000)]
+    #[case::fraction_trailing_zeros("1.500G", 1_500_000_000)]
+    #[case::tera("10T", 10_000_000_000_000)]
+    #[case::one_bit("1", 1)]
+    fn rates_parse_exactly(#[case] text: &str, #[case] bits_per_sec: u64) {
+        assert_eq!(parse_rate(text), Ok(bits_per_sec));
+    }
+
+    #[rstest]
+    #[case::zero("0", "above zero")]
+    #[case::zero_mega("0M", "above zero")]
+    #[case::binary_unit("100Mi", "unknown unit")]
+    #[case::bytes("100MB", "unknown unit")]
+    #[case::words("100Mbit", "unknown unit")]
+    #[case::lower_mega("100m", "unknown unit")]
+    #[case::empty("", "expected a rate")]
+    #[case::negative("-1M", "unknown unit")]
+    #[case::dot_only(".5M", "expected a rate")]
+    #[case::trailing_dot("5.M", "expected a rate")]
+    #[case::two_dots("1.2.3M", "expected a rate")]
+    #[case::sub_bit("1.5", "finer than 1 bit/s")]
+    #[case::sub_bit_kilo("1.0005k", "finer than 1 bit/s")]
+    #[case::too_fast("11T", "at most 10T")]
+    #[case::overflow("99999999999999999999999", "at most 10T")]
+    #[case::space("100 M", "unknown unit")]
+    fn bad_rates_say_why(#[case] text: &str, #[case] why: &str) {
+        let error = parse_rate(text).unwrap_err();
+        assert!(error.contains(why), "{text:?}: {error}");
+    }
+
+    #[test]
+    fn link_speeds_are_read_and_checked() {
+        let config = run(&["--link-speed", "wan=100M", "--link-speed=eth0.2=2.5M"]).unwrap();
+        assert_eq!(
+            config.link_speeds,
+            [("wan".into(), 100_000_000), ("eth0.2".into(), 2_500_000)]
+        );
+        for (args, why) in [
+            (&["--link-speed", "wan"][..], "expected NAME=RATE"),
+            (&["--link-speed", "=1G"], "not an interface name"),
+            (&["--link-speed", "a/b=1G"], "not an interface name"),
+            (
+                &["--link-speed", "sixteen-bytes-xx=1G"],
+                "not an interface name",
+            ),
+            (&["--link-speed", "wan=fast"], "unknown unit"),
+            (
+                &["--link-speed", "wan=1G", "--link-speed", "wan=2G"],
+                "given twice",
+            ),
+        ] {
+            let message = run(args).unwrap_err().to_string();
+            assert!(
+                message.contains("--link-speed") && message.contains(why),
+                "{message}"
+            );
+        }
+        // A flag replaces the variable's list.
+        let env = [("IFSTATSD_LINK_SPEED", "wan=1G,lan=1G")];
+        let config = run_with_env(&["--link-speed", "wan=5M"], &env).unwrap();
+        assert_eq!(config.link_speeds, [("wan".into(), 5_000_000)]);
     }
 
     #[test]

@@ -76,6 +76,7 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
     // fatal.
     let mut stats = Stats::new(&config.source.display().to_string(), config.interval);
     stats.set_max_interfaces(config.max_interfaces);
+    stats.set_link_speeds(config.link_speeds.clone());
     let taken_over = match handoff {
         Some(Ok(handoff)) => {
             let gap = restart::monotonic_now().saturating_sub(handoff.handed_at);

@@ -441,6 +441,8 @@ mod tests {
                     events: Events {
                         resets: 1,
                         wraps: 2,
+                        glitches: 3,
+                        renames: 4,
                     },
                     slots: vec![slot(20, 10), slot(10, 30)],
                 }],

@@ -270,6 +270,10 @@ fn version_prints_the_version_and_exits_0(#[case] flag: &str) {
 #[case::log_level(&["--log-level", "loud"], "--log-level")]
 #[case::save_interval(&["--save-interval", "often"], "--save-interval")]
 #[case::state_file_without_value(&["--state-file"], "--state-file")]
+#[case::link_speed_unit(&["--link-speed", "wan=100Mbit"], "unknown unit \"Mbit\"")]
+#[case::link_speed_zero(&["--link-speed", "wan=0"], "must be above zero")]
+#[case::link_speed_without_name(&["--link-speed", "100M"], "expected NAME=RATE")]
+#[case::link_speed_twice(&["--link-speed", "wan=1G", "--link-speed", "wan=2G"], "wan is given twice")]
 fn a_bad_flag_or_value_prints_one_line_and_exits_2(#[case] args: &[&str], #[case] culprit: &str) {
     let dir = TempDir::new("usage");
     let missing = dir.path("missing");

@@ -121,6 +121,7 @@ fn iface(
         counters: Counters::from_array(c),
         ifindex,
         oper_state: state,
+        speed_mbps: None,
     }
 }
 
@@ -128,6 +129,7 @@ fn snapshot(interfaces: Vec<InterfaceSample>) -> Result<Snapshot, String> {
     Ok(Snapshot {
         interfaces,
         skipped: vec![],
+        offload: None,
     })
 }
 
@@ -228,6 +230,7 @@ fn rate(window: f64, covered: f64, r: [f64; 8]) -> Value {
         "rx_errors_per_sec": r[2], "rx_dropped_per_sec": r[3],
         "tx_bytes_per_sec": r[4], "tx_packets_per_sec": r[5],
         "tx_errors_per_sec": r[6], "tx_dropped_per_sec": r[7],
+        "rx_utilisation": null, "tx_utilisation": null,
     })
 }
 
@@ -242,7 +245,7 @@ fn idle_rates() -> Value {
 }
 
 fn no_events() -> Value {
-    json!({"resets": 0, "wraps": 0})
+    json!({"resets": 0, "wraps": 0, "glitches": 0, "renames": 0})
 }
 
 /// What the standard view serves for each interface, worked out by hand.
@@ -252,7 +255,8 @@ fn expected(name: &str) -> Value {
             "interface": "eth0", "present": true, "updated_at": "2027-01-15T08:01:20.123Z",
             "uptime_seconds": 80.0, "up_since": "2027-01-15T08:00:00.123Z",
             "uptime_is_lower_bound": true, "sample_interval_seconds": 10.0,
-            "ifindex": 2, "oper_state": "up",
+            "ifindex": 2, "oper_state": "up", "link_speed_bits_per_sec": null,
+            "renamed_from": null, "renamed_to": null,
             "counters": counters([1_020_000, 200, 8, 0, 1_010_000, 100, 0, 16]),
             "rates": {
                 // The last interval: 4000 B in 10 s.
@@ -268,14 +272,16 @@ fn expected(name: &str) -> Value {
         "eth1" => json!({
             "interface": "eth1", "present": true, "updated_at": "2027-01-15T08:01:20.123Z",
             "uptime_seconds": null, "up_since": null, "uptime_is_lower_bound": false,
-            "sample_interval_seconds": 10.0, "ifindex": 3, "oper_state": "down",
+            "sample_interval_seconds": 10.0, "ifindex": 3, "oper_state": "down", "link_speed_bits_per_sec": null,
+            "renamed_from": null, "renamed_to": null,
             "counters": counters([0; 8]), "rates": idle_rates(), "events": no_events(),
         }),
         "lo" => json!({
             "interface": "lo", "present": true, "updated_at": "2027-01-15T08:01:20.123Z",
             "uptime_seconds": 80.0, "up_since": "2027-01-15T08:00:00.123Z",
             "uptime_is_lower_bound": true, "sample_interval_seconds": 10.0,
-            "ifindex": 1, "oper_state": "unknown",
+            "ifindex": 1, "oper_state": "unknown", "link_speed_bits_per_sec": null,
+            "renamed_from": null, "renamed_to": null,
             "counters": counters([BIG, 5, 0, 0, BIG, 5, 0, 0]),
             "rates": idle_rates(), "events": no_events(),
         }),
@@ -283,7 +289,8 @@ fn expected(name: &str) -> Value {
             "interface": "team0:1", "present": true, "updated_at": "2027-01-15T08:01:20.123Z",
             "uptime_seconds": 80.0, "up_since": "2027-01-15T08:00:00.123Z",
             "uptime_is_lower_bound": true, "sample_interval_seconds": 10.0,
-            "ifindex": null, "oper_state": null,
+            "ifindex": null, "oper_state": null, "link_speed_bits_per_sec": null,
+            "renamed_from": null, "renamed_to": null,
             "counters": counters([7, 7, 0, 0, 7, 7, 0, 0]),
             "rates": idle_rates(), "events": no_events(),
         }),
@@ -293,7 +300,8 @@ fn expected(name: &str) -> Value {
         "wg0" => json!({
             "interface": "wg0", "present": false, "updated_at": "2027-01-15T08:00:10.123Z",
             "uptime_seconds": null, "up_since": null, "uptime_is_lower_bound": false,
-            "sample_interval_seconds": 10.0, "ifindex": null, "oper_state": null,
+            "sample_interval_seconds": 10.0, "ifindex": null, "oper_state": null, "link_speed_bits_per_sec": null,
+            "renamed_from": null, "renamed_to": null,
             "counters": counters([1100, 11, 0, 0, 2200, 22, 0, 0]),
             "rates": {
                 "current": null,
@@ -587,7 +595,7 @@ fn a_query_string_is_ignored(#[case] path: &str) {
 // Health.
 
 /// The fields of `/health`, as documented.
-const HEALTH_FIELDS: [&str; 20] = [
+const HEALTH_FIELDS: [&str; 21] = [
     "status",
     "version",
     "uptime_seconds",
@@ -608,6 +616,7 @@ const HEALTH_FIELDS: [&str; 20] = [
     "restarts_total",
     "last_restart_reason",
     "last_restart_at",
+    "offload",
 ];
 
 /// The persistence fields of `/health` when there is no state file, and its restart fields
@@ -620,6 +629,8 @@ fn no_persistence_no_restart(mut health: Value) -> Value {
         "state_restore_error",
         "last_restart_reason",
         "last_restart_at",
+        // No snapshot of these tests carries a look at flow offloading.
+        "offload",
     ] {
         health[field] = Value::Null;
     }
@@ -763,6 +774,7 @@ fn health_reports_failures_skipped_lines_and_saves_but_stays_ok_while_fresh() {
         Ok(Snapshot {
             interfaces: vec![lo(2)],
             skipped,
+            offload: None,
         }),
     ];
     let (mut stats, started) = stats_after(samples, Duration::from_secs(2));

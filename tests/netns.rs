@@ -487,6 +487,162 @@ fn deleted_created_and_re_created_interfaces() {
     daemon.assert_alive();
 }
 
+/// Issue 17: `ip link set X name Y` keeps the ifindex, and the history follows the new name,
+/// both where the link table comes from rtnetlink (the defaults) and where it comes from sysfs
+/// (another `--source`: this namespace's own file under another path). The veth's speed is real
+/// (sysfs `speed` of a veth is 10000 Mbit/s), and `--link-speed` takes over under the new name.
+#[test]
+fn a_renamed_interface_keeps_its_history() {
+    for (mode, extra) in [
+        ("rtnetlink", &[][..]),
+        ("sysfs", &["--source", "/proc/self/net/dev"][..]),
+    ] {
+        let Some(ns) = Netns::create(&format!("17rename-{mode}")) else {
+            return;
+        };
+        ns.veth("i17a", "i17b");
+        let mut args = vec!["--link-speed", "i17wan=1M"];
+        args.extend_from_slice(extra);
+        let mut daemon = ns.daemon(INTERVAL_MS, &args);
+        assert_eq!(ns.send_frames("i17b", "i17a", 300, 1000, 3, 100), 300);
+        let kernel = ns.kernel_counters("i17a");
+        wait_until("i17a's traffic is served", Duration::from_secs(5), || {
+            counters_of(&daemon.iface("i17a")) == kernel
+        });
+        let before = daemon.iface("i17a");
+        let ifindex = before["ifindex"].as_u64().expect("an ifindex");
+        assert_eq!(ns.sysfs("i17a", "speed"), "10000", "{mode}: a veth's speed");
+        assert_eq!(
+            before["link_speed_bits_per_sec"], 10_000_000_000u64,
+            "{mode}"
+        );
+        let avg = &before["rates"]["avg_1m"];
+        let utilisation = f(&avg["rx_bytes_per_sec"]) * 8.0 / 1e10;
+        assert_within_1_percent("rx_utilisation", f(&avg["rx_utilisation"]), utilisation);
+
+        // A link must be down to be renamed.
+        ns.batch("link set i17a down\nlink set i17a name i17wan\nlink set i17wan up\n");
+        wait_until("i17wan is up", Duration::from_secs(5), || {
+            ns.sysfs("i17wan", "operstate") == "up"
+        });
+        assert_eq!(ns.send_frames("i17b", "i17wan", 200, 1000, 2, 100), 200);
+        let kernel = ns.kernel_counters("i17wan");
+        wait_until("i17wan's traffic is served", Duration::from_secs(5), || {
+            daemon
+                .try_json("/api/v1/interface/i17wan/stats")
+                .is_some_and(|wan| counters_of(&wan) == kernel)
+        });
+        let wan = daemon.iface("i17wan");
+        assert_eq!(wan["ifindex"].as_u64(), Some(ifindex), "{mode}");
+        assert_eq!(wan["renamed_from"], "i17a", "{mode}");
+        assert_eq!(wan["renamed_to"], Value::Null);
+        assert_eq!(wan["events"]["renames"], 1, "{mode}");
+        assert_eq!(
+            wan["events"]["resets"], 0,
+            "{mode}: a rename is not a reset"
+        );
+        assert_eq!(
+            wan["link_speed_bits_per_sec"], 1_000_000,
+            "{mode}: --link-speed"
+        );
+        // The history followed: the averages hold both names' traffic, exactly once.
+        for window in ["avg_1m", "avg_5m", "avg_15m"] {
+            let rate = &wan["rates"][window];
+            assert_within_1_percent(window, implied(rate, "rx_bytes_per_sec"), 500_000.0);
+            let expected = f(&rate["rx_bytes_per_sec"]) * 8.0 / 1e6;
+            assert_within_1_percent("utilisation", f(&rate["rx_utilisation"]), expected);
+        }
+        let old = daemon.iface("i17a");
+        assert_eq!(old["present"], false, "{mode}");
+        assert_eq!(old["renamed_to"], "i17wan", "{mode}");
+        assert_eq!(old["rates"]["avg_1m"], Value::Null);
+        let names: Vec<Value> = daemon.json("/api/v1/interfaces")["interfaces"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|i| i["interface"].clone())
+            .collect();
+        assert!(names.contains(&"i17a".into()) && names.contains(&"i17wan".into()));
+        let metrics = String::from_utf8(daemon.curl("/metrics", &[])).expect("UTF-8");
+        assert!(
+            metrics.contains("ifstatsd_interface_renames_total{device=\"i17wan\"} 1\n"),
+            "{mode}: {metrics}"
+        );
+        assert!(daemon.logged("i17a: renamed i17wan"), "{mode}");
+        daemon.assert_alive();
+    }
+}
+
+/// Issue 17: OpenWrt's flow offloading setting is found and reported. The daemon runs in a
+/// private mount namespace whose `/etc` is a tmpfs holding only `config/firewall`, a fixture with
+/// `flow_offloading` and `flow_offloading_hw` on. This kernel cannot create a flowtable, so the
+/// nftables dump really runs and finds none.
+#[test]
+fn an_openwrt_offload_configuration_is_reported_on_health() {
+    let Some(ns) = Netns::create("17offload") else {
+        return;
+    };
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/openwrt/firewall-fw4-hw-offload"
+    );
+    let script = format!(
+        "mount -t tmpfs none /etc && mkdir /etc/config && cp {fixture} /etc/config/firewall \
+         && exec {} --listen {LOOPBACK} --interval {INTERVAL_MS}ms --log-level debug",
+        env!("CARGO_BIN_EXE_ifstatsd")
+    );
+    let mut child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+        ])
+        .args(["sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the daemon starts");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let stderr = child.stderr.take().expect("piped stderr");
+    thread::spawn({
+        let log = Arc::clone(&log);
+        move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                log.lock().unwrap().push(line);
+            }
+        }
+    });
+    let mut daemon = NsDaemon {
+        ns: ns.name.clone(),
+        listen: LOOPBACK.to_owned(),
+        child,
+        log,
+    };
+    wait_until("the daemon answers", Duration::from_secs(10), || {
+        daemon.try_json("/health").is_some()
+    });
+    let offload = &daemon.json("/health")["offload"];
+    assert_eq!(offload["active"], true, "{offload}");
+    assert_eq!(offload["openwrt_flow_offloading"], "hardware", "{offload}");
+    assert_eq!(offload["flowtables"], serde_json::json!([]), "{offload}");
+    assert_eq!(offload["interfaces"], serde_json::json!([]), "{offload}");
+    assert_eq!(
+        offload["flowtables_error"],
+        Value::Null,
+        "this kernel answers the nftables dump: {offload}"
+    );
+    assert!(
+        daemon.logged("flow offloading on every forwarding interface"),
+        "logged once as a warning"
+    );
+    daemon.assert_alive();
+}
+
 #[test]
 fn a_link_down_and_up_restarts_uptime_and_keeps_counters() {
     let Some(ns) = Netns::create("updown") else {

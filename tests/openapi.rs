@@ -13,8 +13,10 @@
 //! The document served at `/openapi.yaml` is `api::OPENAPI_YAML`, the one checked here.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use ifstatsd::sample::offload::{Flowtable, Offload};
 use ifstatsd::sample::proc_net_dev::{Counters, MAX_NAME_BYTES};
 use ifstatsd::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
 use ifstatsd::serve::api::{
@@ -165,6 +167,7 @@ fn views() -> Views {
         counters: Counters::from_array([bytes, bytes / 100, 0, 1, bytes / 2, bytes / 200, 0, 0]),
         ifindex: sysfs.map(|s| s.0),
         oper_state: sysfs.map(|s| s.1),
+        speed_mbps: None,
     };
     let samples = [
         vec![
@@ -172,14 +175,38 @@ fn views() -> Views {
             iface("down0", 0, Some((3, OperState::Down))),
             iface("gone0", 0, Some((4, OperState::Up))),
             iface("lo", 0, Some((1, OperState::Unknown))),
+            iface("wan0", 0, Some((7, OperState::Up))),
         ],
         vec![
-            iface("eth0", 10_000, Some((2, OperState::Up))),
+            InterfaceSample {
+                speed_mbps: Some(1000),
+                ..iface("eth0", 10_000, Some((2, OperState::Up)))
+            },
             iface("down0", 0, Some((3, OperState::Down))),
             iface("fixture0", 500, None),
             iface("lo", 600, Some((1, OperState::Unknown))),
+            // wan0 renamed: its history and a renamed_from under the new name, renamed_to
+            // under the old one.
+            iface("wan1", 700, Some((7, OperState::Up))),
         ],
     ];
+    // Flow offloading as the sampler reports it: an OpenWrt router with a flowtable, then a
+    // machine without nftables or OpenWrt.
+    let flowtable = Offload::new(
+        Ok(vec![Flowtable {
+            family: "inet",
+            table: "fw4".into(),
+            name: "ft".into(),
+            hardware: true,
+            interfaces: vec!["eth0".into()],
+        }]),
+        Some("hardware"),
+    );
+    let without = Offload::new(
+        Err(std::io::Error::from_raw_os_error(93)), // EPROTONOSUPPORT
+        None,
+    );
+    let later = samples[1].clone();
     for (k, interfaces) in samples.into_iter().enumerate() {
         let offset = INTERVAL * k as u32;
         stats.apply(Sample {
@@ -188,10 +215,22 @@ fn views() -> Views {
             result: Ok(Snapshot {
                 interfaces,
                 skipped: vec![],
+                offload: (k == 1).then(|| Arc::new(flowtable.clone())),
             }),
         });
     }
     let fresh = stats.view();
+    // Half an interval later, the same counters, and the other offload answer (still degraded
+    // at the stale clock: 35 s without a sample).
+    stats.apply(Sample {
+        taken_at: t0 + INTERVAL * 3 / 2,
+        wall: wall0 + INTERVAL * 3 / 2,
+        result: Ok(Snapshot {
+            interfaces: later,
+            skipped: vec![],
+            offload: Some(Arc::new(without)),
+        }),
+    });
     stats.apply(Sample {
         taken_at: t0 + INTERVAL * 5,
         wall: wall0 + INTERVAL * 5,
@@ -631,6 +670,19 @@ fn nullable_exactly_where_the_rust_field_is_an_option() {
     let views = views();
     let (view, _) = &views.fresh;
     let collection = &view.collection;
+    let offload = Offload {
+        active: true,
+        interfaces: vec!["wan".into()],
+        flowtables: vec![Flowtable {
+            family: "inet",
+            table: "fw4".into(),
+            name: "ft".into(),
+            hardware: false,
+            interfaces: vec!["wan".into()],
+        }],
+        openwrt_flow_offloading: Some("software"),
+        flowtables_error: Some("nftables: Protocol not supported".into()),
+    };
     // A field added to Health stops this literal from compiling: add it here and to the Health
     // schema in openapi.yaml, nullable if and only if it is an Option.
     let health = Health {
@@ -654,6 +706,7 @@ fn nullable_exactly_where_the_rust_field_is_an_option() {
         restarts_total: 0,
         last_restart_reason: None,
         last_restart_at: None,
+        offload: Some(&offload),
     };
     let list = InterfaceList {
         updated_at: view.updated_at.unwrap(),
@@ -1552,7 +1605,12 @@ fn every_seconds_property_is_a_number() {
     let mut seen = 0;
     for (at, object) in objects {
         for (name, property) in object["properties"].as_object().into_iter().flatten() {
-            if name.ends_with("_seconds") || name == "seconds" || name.ends_with("_per_sec") {
+            // A link's speed is a whole number of bit/s from the driver or the command line, an
+            // integer; every measured duration and rate is a number.
+            if name == "link_speed_bits_per_sec" {
+                assert_eq!(property["type"], "integer", "{at}/{name}");
+            } else if name.ends_with("_seconds") || name == "seconds" || name.ends_with("_per_sec")
+            {
                 seen += 1;
                 assert_eq!(property["type"], "number", "{at}/{name}");
             }

@@ -76,6 +76,7 @@ impl Pipeline {
                 counters: i.counters,
                 ifindex: None,
                 oper_state: None,
+                speed_mbps: None,
             })
             .collect();
         self.apply(
@@ -83,6 +84,7 @@ impl Pipeline {
             Ok(Snapshot {
                 interfaces,
                 skipped: parsed.skipped,
+                offload: None,
             }),
         );
     }
@@ -94,12 +96,37 @@ impl Pipeline {
             counters: Counters::from_array(c),
             ifindex: Some(ifindex),
             oper_state: Some(state),
+            speed_mbps: None,
         };
         self.apply(
             at_s,
             Ok(Snapshot {
                 interfaces: vec![sample],
                 skipped: vec![],
+                offload: None,
+            }),
+        );
+    }
+
+    /// A sample of one interface with its link data (`speed_mbps` from sysfs).
+    fn link(&mut self, at_s: f64, name: &str, c: [u64; 8], link: Link) {
+        let sample = InterfaceSample {
+            name: name.into(),
+            counters: Counters::from_array(c),
+            ifindex: Some(link.ifindex),
+            oper_state: Some(if link.up {
+                OperState::Up
+            } else {
+                OperState::Down
+            }),
+            speed_mbps: link.speed_mbps,
+        };
+        self.apply(
+            at_s,
+            Ok(Snapshot {
+                interfaces: vec![sample],
+                skipped: vec![],
+                offload: None,
             }),
         );
     }
@@ -114,6 +141,14 @@ impl Pipeline {
             .cloned()
             .expect("interface is listed")
     }
+}
+
+/// What sysfs or rtnetlink says about a link in one sample.
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    ifindex: u32,
+    up: bool,
+    speed_mbps: Option<u32>,
 }
 
 fn rx(rx_bytes: u64, rx_packets: u64) -> [u64; 8] {
@@ -257,20 +292,25 @@ fn a_reset_inside_a_window_counts_from_zero_and_restarts_uptime() {
     let mut p = Pipeline::new();
     p.text(0.0, &file(&[("eth0", rx(1_000_000, 1000))]));
     p.text(10.0, &file(&[("eth0", rx(1_010_000, 1010))]));
-    // The driver was reloaded: both counters start again; 4000 bytes since.
+    // The driver was reloaded: both counters start again; 4000 bytes since. The lower read is
+    // held for an interval (it could be a glitch) and confirmed by the next one.
     p.text(20.0, &file(&[("eth0", rx(4000, 4))]));
+    assert_eq!(p.iface("eth0").rates.current, None, "held");
+    p.text(30.0, &file(&[("eth0", rx(8000, 8))]));
     let eth0 = p.iface("eth0");
     assert_eq!(eth0.events.resets, 1);
     assert_eq!(eth0.events.wraps, 0);
+    assert_eq!(eth0.events.glitches, 0);
     assert_close(window(&eth0.rates.current).rx_bytes_per_sec, 400.0);
-    assert_close(window(&eth0.rates.avg_1m).rx_bytes_per_sec, 14_000.0 / 20.0);
+    assert_close(window(&eth0.rates.avg_1m).rx_bytes_per_sec, 18_000.0 / 30.0);
     assert!(!eth0.uptime_is_lower_bound);
-    assert_eq!(eth0.uptime_seconds, Some(0.0));
+    assert_eq!(eth0.uptime_seconds, Some(10.0));
     assert_eq!(
         eth0.up_since,
         Some(ifstatsd::stats::view::Timestamp(
             p.wall0 + Duration::from_secs(20)
-        ))
+        )),
+        "the reset is dated from the first lower read"
     );
 }
 
@@ -567,4 +607,332 @@ fn past_max_interfaces_new_ones_are_refused_and_counted_once() {
     let view = p.view();
     let names: Vec<&str> = view.interfaces.iter().map(|i| &*i.interface).collect();
     assert_eq!(names, ["lo", "veth2"]);
+}
+
+// Issue 17: glitches, implausible wraps, renames and utilisation, from scripted sources.
+
+const MAX32: u64 = u32::MAX as u64;
+const UP: Link = Link {
+    ifindex: 2,
+    up: true,
+    speed_mbps: None,
+};
+const UP_100M: Link = Link {
+    speed_mbps: Some(100),
+    ..UP
+};
+const DOWN: Link = Link { up: false, ..UP };
+const RE_CREATED: Link = Link { ifindex: 3, ..UP };
+
+/// What a script of reads 10 s apart must end with: the events, the last counters shown, the
+/// 1-minute average and the current rate of received bytes.
+#[derive(Debug)]
+struct Outcome {
+    resets: u64,
+    wraps: u64,
+    glitches: u64,
+    rx_bytes: u64,
+    avg_1m_rx: f64,
+    current_rx: f64,
+}
+
+#[rstest::rstest]
+// The issue's measurement: a counter at 5x10^8 bytes read once as 0, then as before, on an
+// interface moving 1000 B/s. Before: a 4.3 GB phantom wrap and an avg_1m of 390 MB/s.
+#[case::issue_counter_read_once_as_zero(
+    &[(500_000_000, 1000, UP), (500_010_000, 1010, UP), (0, 1020, UP), (500_030_000, 1030, UP), (500_040_000, 1040, UP)],
+    Outcome { resets: 0, wraps: 0, glitches: 1, rx_bytes: 500_040_000, avg_1m_rx: 1000.0, current_rx: 1000.0 })]
+#[case::every_counter_read_once_as_zero(
+    &[(500_000_000, 1000, UP), (500_010_000, 1010, UP), (0, 0, UP), (500_030_000, 1030, UP)],
+    Outcome { resets: 0, wraps: 0, glitches: 1, rx_bytes: 500_030_000, avg_1m_rx: 1000.0, current_rx: 1000.0 })]
+#[case::a_lower_read_confirmed_is_a_reset(
+    &[(1_000_000, 1000, UP), (1_010_000, 1010, UP), (4000, 4, UP), (8000, 8, UP)],
+    Outcome { resets: 1, wraps: 0, glitches: 0, rx_bytes: 8000, avg_1m_rx: 18_000.0 / 30.0, current_rx: 400.0 })]
+#[case::a_reset_then_another(
+    &[(1000, 10, UP), (2000, 20, UP), (1500, 15, UP), (1200, 12, UP), (1300, 13, UP)],
+    Outcome { resets: 2, wraps: 0, glitches: 0, rx_bytes: 1300, avg_1m_rx: 3800.0 / 40.0, current_rx: 10.0 })]
+#[case::a_glitch_then_a_wrap_held_and_confirmed(
+    &[(MAX32 - 19_999, 10, UP), (5, 0, UP), (MAX32 - 9_999, 20, UP), (0, 30, UP), (10_000, 40, UP)],
+    Outcome { resets: 0, wraps: 1, glitches: 1, rx_bytes: 10_000, avg_1m_rx: 30_000.0 / 40.0, current_rx: 1000.0 })]
+#[case::re_created_while_a_lower_read_is_held(
+    &[(1_000_000, 1000, UP), (1_010_000, 1010, UP), (4000, 4, UP), (8000, 8, RE_CREATED)],
+    Outcome { resets: 1, wraps: 0, glitches: 0, rx_bytes: 8000, avg_1m_rx: 18_000.0 / 30.0, current_rx: 400.0 })]
+#[case::a_lower_read_on_a_link_going_down_is_a_reset_at_once(
+    &[(1_000_000, 1000, UP), (1_010_000, 1010, UP), (4000, 4, DOWN), (8000, 8, UP)],
+    Outcome { resets: 1, wraps: 0, glitches: 0, rx_bytes: 8000, avg_1m_rx: 18_000.0 / 30.0, current_rx: 400.0 })]
+#[case::a_new_ifindex_is_a_reset_at_once(
+    &[(1_000_000, 1000, UP), (1_010_000, 1010, UP), (4000, 4, RE_CREATED), (8000, 8, RE_CREATED)],
+    Outcome { resets: 1, wraps: 0, glitches: 0, rx_bytes: 8000, avg_1m_rx: 18_000.0 / 30.0, current_rx: 400.0 })]
+// The issue's other measurement: 100 Mbit/s, a byte counter from 4x10^9 to 10. A wrap would be
+// 295 MB in 10 s; the link carries at most 187.5 MB with the margin: a reset. Before: counted
+// as a wrap, avg_1m 42 MB/s.
+#[case::issue_implausible_wrap_at_100_mbit(
+    &[(3_999_990_000, 100, UP_100M), (4_000_000_000, 110, UP_100M), (10, 120, UP_100M), (10_010, 130, UP_100M)],
+    Outcome { resets: 1, wraps: 0, glitches: 0, rx_bytes: 10_010, avg_1m_rx: 20_010.0 / 30.0, current_rx: 1000.0 })]
+#[case::the_same_drop_at_unknown_speed_is_a_wrap(
+    &[(3_999_990_000, 100, UP), (4_000_000_000, 110, UP), (10, 120, UP), (10_010, 130, UP)],
+    Outcome { resets: 0, wraps: 1, glitches: 0, rx_bytes: 10_010, avg_1m_rx: 294_987_306.0 / 30.0, current_rx: 1000.0 })]
+#[case::a_plausible_wrap_at_100_mbit(
+    &[((1 << 32) - 150_000_000, 100, UP_100M), ((1 << 32) - 50_000_000, 200, UP_100M), (50_000_000, 300, UP_100M), (150_000_000, 400, UP_100M)],
+    Outcome { resets: 0, wraps: 1, glitches: 0, rx_bytes: 150_000_000, avg_1m_rx: 10_000_000.0, current_rx: 10_000_000.0 })]
+fn scripted_counters_give_exact_events_and_rates(
+    #[case] script: &[(u64, u64, Link)],
+    #[case] expected: Outcome,
+) {
+    let mut p = Pipeline::new();
+    for (k, &(bytes, packets, link)) in script.iter().enumerate() {
+        p.link(k as f64 * 10.0, "eth0", rx(bytes, packets), link);
+    }
+    let eth0 = p.iface("eth0");
+    let got = (eth0.events.resets, eth0.events.wraps, eth0.events.glitches);
+    assert_eq!(
+        got,
+        (expected.resets, expected.wraps, expected.glitches),
+        "resets, wraps, glitches"
+    );
+    assert_eq!(eth0.events.renames, 0);
+    assert_eq!(eth0.counters.rx_bytes, expected.rx_bytes);
+    assert_close(
+        window(&eth0.rates.avg_1m).rx_bytes_per_sec,
+        expected.avg_1m_rx,
+    );
+    assert_close(
+        window(&eth0.rates.current).rx_bytes_per_sec,
+        expected.current_rx,
+    );
+}
+
+#[test]
+fn a_held_read_shows_the_last_good_one_and_no_current_rate() {
+    let mut p = Pipeline::new();
+    p.link(0.0, "eth0", rx(500_000_000, 1000), UP);
+    p.link(10.0, "eth0", rx(500_010_000, 1010), UP);
+    p.link(20.0, "eth0", rx(0, 1020), UP);
+    let held = p.iface("eth0");
+    assert!(held.present);
+    assert_eq!(
+        held.rates.current, None,
+        "the held interval has no current rate"
+    );
+    assert_eq!(held.counters.rx_bytes, 500_010_000, "the last good read");
+    assert_close(window(&held.rates.avg_1m).rx_bytes_per_sec, 1000.0);
+    assert_eq!(held.events.glitches, 0, "not known yet");
+    p.link(30.0, "eth0", rx(500_030_000, 1030), UP);
+    let after = p.iface("eth0");
+    let current = window(&after.rates.current);
+    assert_eq!(
+        current.covered_seconds, 20.0,
+        "the two intervals around the glitch"
+    );
+    assert_close(current.rx_bytes_per_sec, 1000.0);
+    assert_eq!(after.events.glitches, 1);
+}
+
+#[test]
+fn a_held_read_of_an_interface_that_vanishes_is_its_last() {
+    let mut p = Pipeline::new();
+    p.link(0.0, "eth0", rx(1000, 10), UP);
+    p.link(10.0, "eth0", rx(2000, 20), UP);
+    p.link(20.0, "eth0", rx(500, 5), UP);
+    p.link(30.0, "other", rx(1, 1), Link { ifindex: 9, ..UP });
+    let eth0 = p.iface("eth0");
+    assert!(!eth0.present);
+    assert_eq!(eth0.events.resets, 1);
+    assert_eq!(eth0.counters.rx_bytes, 500);
+}
+
+#[test]
+fn a_renamed_interface_keeps_its_history_under_the_new_name() {
+    let mut p = Pipeline::new();
+    let eth1 = Link {
+        ifindex: 5,
+        ..UP_100M
+    };
+    p.link(0.0, "eth1", rx(1000, 10), eth1);
+    p.link(10.0, "eth1", rx(2000, 20), eth1);
+    // ip link set eth1 name wan: same ifindex, same counters going on.
+    p.link(20.0, "wan", rx(3000, 30), eth1);
+    let wan = p.iface("wan");
+    assert!(wan.present);
+    assert_eq!(wan.renamed_from.as_deref(), Some("eth1"));
+    assert_eq!(wan.renamed_to, None);
+    assert_eq!(wan.events.renames, 1);
+    assert_eq!(wan.events.resets, 0);
+    assert_eq!(wan.uptime_seconds, Some(20.0), "the uptime follows");
+    assert!(wan.uptime_is_lower_bound);
+    assert_close(window(&wan.rates.current).rx_bytes_per_sec, 100.0);
+    let avg = window(&wan.rates.avg_1m);
+    assert_eq!(avg.covered_seconds, 20.0, "the ring follows");
+    assert_close(avg.rx_bytes_per_sec, 100.0);
+    let old = p.iface("eth1");
+    assert!(!old.present);
+    assert_eq!(old.renamed_to.as_deref(), Some("wan"));
+    assert_eq!(old.rates.avg_1m, None, "no data of its own");
+    assert_eq!(old.events.renames, 0);
+    assert_eq!(old.link_speed_bits_per_sec, None);
+
+    // And back: the name left behind is taken by the same interface again.
+    p.link(30.0, "eth1", rx(4000, 40), eth1);
+    let back = p.iface("eth1");
+    assert!(back.present);
+    assert_eq!(back.renamed_from.as_deref(), Some("wan"));
+    assert_eq!(back.renamed_to, None);
+    assert_eq!(back.events.renames, 2);
+    assert_eq!(window(&back.rates.avg_1m).covered_seconds, 30.0);
+    assert_eq!(p.iface("wan").renamed_to.as_deref(), Some("eth1"));
+    let metrics = ifstatsd::serve::metrics::render_interfaces(&p.view());
+    assert!(
+        metrics.contains("ifstatsd_interface_renames_total{device=\"eth1\"} 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("device=\"wan\""),
+        "the old name's series end"
+    );
+
+    // A new interface (another ifindex) under a name left behind is new, not renamed.
+    p.stats.apply(Sample {
+        taken_at: p.t0 + Duration::from_secs(40),
+        wall: p.wall0 + Duration::from_secs(40),
+        result: Ok(Snapshot {
+            interfaces: vec![
+                sample_of("eth1", rx(5000, 50), eth1),
+                sample_of("wan", rx(7, 1), Link { ifindex: 8, ..UP }),
+            ],
+            skipped: vec![],
+            offload: None,
+        }),
+    });
+    let wan = p.iface("wan");
+    assert!(wan.present);
+    assert_eq!((wan.renamed_from, wan.renamed_to), (None, None));
+    assert_eq!(wan.events.renames, 0);
+    assert_eq!(wan.counters.rx_bytes, 7);
+
+    // An hour later, the rename is forgotten on both sides.
+    for k in 1..=361u32 {
+        let at = 40.0 + f64::from(k) * 10.0;
+        p.link(at, "eth1", rx(5000 + u64::from(k), 50), eth1);
+    }
+    assert_eq!(p.iface("eth1").renamed_from, None);
+    assert_eq!(p.iface("eth1").events.renames, 2);
+}
+
+#[test]
+fn a_rename_onto_a_name_remembered_from_a_gone_interface_takes_it_over() {
+    let mut p = Pipeline::new();
+    let ppp = Link { ifindex: 4, ..UP };
+    let eth1 = Link { ifindex: 5, ..UP };
+    let both = |p: &mut Pipeline,
+                at: u64,
+                a: (&str, [u64; 8], Link),
+                b: Option<(&str, [u64; 8], Link)>| {
+        let mut interfaces = vec![sample_of(a.0, a.1, a.2)];
+        interfaces.extend(b.map(|b| sample_of(b.0, b.1, b.2)));
+        p.stats.apply(Sample {
+            taken_at: p.t0 + Duration::from_secs(at),
+            wall: p.wall0 + Duration::from_secs(at),
+            result: Ok(Snapshot {
+                interfaces,
+                skipped: vec![],
+                offload: None,
+            }),
+        });
+    };
+    both(
+        &mut p,
+        0,
+        ("eth1", rx(1000, 10), eth1),
+        Some(("wan", rx(50, 1), ppp)),
+    );
+    both(
+        &mut p,
+        10,
+        ("eth1", rx(2000, 20), eth1),
+        Some(("wan", rx(60, 2), ppp)),
+    );
+    // The old wan went away; eth1 is renamed wan while the old one is still remembered.
+    both(&mut p, 20, ("eth1", rx(3000, 30), eth1), None);
+    both(&mut p, 30, ("wan", rx(4000, 40), eth1), None);
+    let wan = p.iface("wan");
+    assert_eq!(wan.ifindex, Some(5));
+    assert_eq!(wan.renamed_from.as_deref(), Some("eth1"));
+    assert_eq!((wan.events.renames, wan.events.resets), (1, 0));
+    assert_close(window(&wan.rates.avg_1m).rx_bytes_per_sec, 3000.0 / 30.0);
+    assert_eq!(p.iface("eth1").renamed_to.as_deref(), Some("wan"));
+}
+
+fn sample_of(name: &str, c: [u64; 8], link: Link) -> InterfaceSample {
+    InterfaceSample {
+        name: name.into(),
+        counters: Counters::from_array(c),
+        ifindex: Some(link.ifindex),
+        oper_state: Some(OperState::Up),
+        speed_mbps: link.speed_mbps,
+    }
+}
+
+#[test]
+fn utilisation_is_the_rate_over_the_link_speed() {
+    let mut p = Pipeline::new();
+    p.stats.set_link_speeds(vec![("wan".into(), 20_000_000)]);
+    // 1 250 000 B/s received is 10 Mbit/s; 125 000 B/s sent is 1 Mbit/s.
+    for k in 0..4u64 {
+        let c = [k * 12_500_000, k, 0, 0, k * 1_250_000, k, 0, 0];
+        let at = k as f64 * 10.0;
+        p.stats.apply(Sample {
+            taken_at: p.t0 + Duration::from_secs(k * 10),
+            wall: p.wall0 + Duration::from_secs(k * 10),
+            result: Ok(Snapshot {
+                interfaces: vec![
+                    sample_of("eth0", c, UP_100M),
+                    sample_of(
+                        "wan",
+                        c,
+                        Link {
+                            ifindex: 3,
+                            ..UP_100M
+                        },
+                    ),
+                    sample_of("wlan0", c, Link { ifindex: 4, ..UP }),
+                ],
+                skipped: vec![],
+                offload: None,
+            }),
+        });
+        let _ = at;
+    }
+    let eth0 = p.iface("eth0");
+    assert_eq!(eth0.link_speed_bits_per_sec, Some(100_000_000));
+    for rate in [&eth0.rates.current, &eth0.rates.avg_1m] {
+        assert_close(window(rate).rx_utilisation.unwrap(), 0.1);
+        assert_close(window(rate).tx_utilisation.unwrap(), 0.01);
+    }
+    let wan = p.iface("wan");
+    assert_eq!(
+        wan.link_speed_bits_per_sec,
+        Some(20_000_000),
+        "--link-speed wins"
+    );
+    assert_close(window(&wan.rates.avg_5m).rx_utilisation.unwrap(), 0.5);
+    let wlan0 = p.iface("wlan0");
+    assert_eq!(wlan0.link_speed_bits_per_sec, None);
+    assert_eq!(window(&wlan0.rates.current).rx_utilisation, None);
+    let json = serde_json::to_value(&wlan0).unwrap();
+    assert_eq!(json["link_speed_bits_per_sec"], Value::Null);
+    assert_eq!(json["rates"]["avg_1m"]["tx_utilisation"], Value::Null);
+    assert_eq!(json["renamed_from"], Value::Null);
+    assert_eq!(json["events"]["glitches"], 0);
+
+    let metrics = ifstatsd::serve::metrics::render_interfaces(&p.view());
+    for line in [
+        "ifstatsd_receive_utilisation_ratio{device=\"eth0\",window=\"1m\"} 0.1\n",
+        "ifstatsd_transmit_utilisation_ratio{device=\"eth0\",window=\"current\"} 0.01\n",
+        "ifstatsd_receive_utilisation_ratio{device=\"wan\",window=\"15m\"} 0.5\n",
+        "ifstatsd_interface_glitches_total{device=\"eth0\"} 0\n",
+        "ifstatsd_interface_renames_total{device=\"wan\"} 0\n",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
+    assert!(!metrics.contains("utilisation_ratio{device=\"wlan0\""));
 }

@@ -41,7 +41,8 @@ def main():
     listing, content_type, text = consistent_read()
     assert content_type == "text/plain; version=0.0.4; charset=utf-8", content_type
     families = {f.name: f for f in text_string_to_metric_families(text)}
-    interfaces = {i["interface"]: i for i in listing["interfaces"]}
+    # A name left behind by a rename has no series (its history went to the new name).
+    interfaces = {i["interface"]: i for i in listing["interfaces"] if i["renamed_to"] is None}
     present = {name for name, i in interfaces.items() if i["present"]}
     checked = 0
 
@@ -68,7 +69,29 @@ def main():
                     assert values[(name, window)] == rate[f"{field}_per_sec"], (metric, name, window)
                     checked += 1
 
-    rates_checked = checked - sum(len(present) for _ in COUNTERS)
+    # The speeds prometheus.sh set up: a sysfs fixture's (lo: 10 Mbit/s, no ethtool involved),
+    # --link-speed's (eth0), and none (the others).
+    speeds = {n: i["link_speed_bits_per_sec"] for n, i in interfaces.items()}
+    assert speeds["lo"] == 10_000_000 and speeds["eth0"] == 100_000_000, speeds
+    assert all(v is None for n, v in speeds.items() if n not in ("lo", "eth0")), speeds
+    # Utilisation, where the link speed is known (issue 17): the same windows, absent elsewhere.
+    utilised = 0
+    for metric, direction in [("receive", "rx"), ("transmit", "tx")]:
+        family = families[f"ifstatsd_{metric}_utilisation_ratio"]
+        assert family.type == "gauge", family.type
+        values = {(s.labels["device"], s.labels["window"]): s.value for s in family.samples}
+        expected = {}
+        for name, iface in interfaces.items():
+            for window, key in WINDOWS.items():
+                rate = iface["rates"][key]
+                if rate is not None and rate[f"{direction}_utilisation"] is not None:
+                    expected[(name, window)] = rate[f"{direction}_utilisation"]
+        assert values == expected, (metric, values, expected)
+        utilised += len(values)
+    assert utilised >= 2 * len(WINDOWS), f"only {utilised} utilisations to compare"
+    checked += utilised
+
+    rates_checked = checked - utilised - sum(len(present) for _ in COUNTERS)
     assert rates_checked >= 8 * len(WINDOWS), f"only {rates_checked} rates to compare"
 
     def per_device(family_name, kind):
@@ -85,6 +108,10 @@ def main():
         n: i["events"]["resets"] for n, i in interfaces.items()}
     assert per_device("ifstatsd_interface_wraps", "counter") == {
         n: i["events"]["wraps"] for n, i in interfaces.items()}
+    assert per_device("ifstatsd_interface_glitches", "counter") == {
+        n: i["events"]["glitches"] for n, i in interfaces.items()}
+    assert per_device("ifstatsd_interface_renames", "counter") == {
+        n: i["events"]["renames"] for n, i in interfaces.items()}
 
     health = json.loads(get("/health")[1])
     for family_name, kind in [("ifstatsd_up", "gauge"), ("ifstatsd_samples", "counter"),

@@ -41,8 +41,10 @@ impl Clock {
                     counters: Counters::from_array([rx_bytes, rx_bytes / 100, 0, 0, 0, 0, 0, 0]),
                     ifindex: Some(ifindex),
                     oper_state: Some(OperState::Up),
+                    speed_mbps: None,
                 }],
                 skipped: vec![],
+                offload: None,
             }),
         });
     }
@@ -169,8 +171,10 @@ fn vanished_interfaces_are_forgotten_once_gone_an_hour_counting_the_downtime() {
                     counters: Counters::default(),
                     ifindex: Some(1),
                     oper_state: None,
+                    speed_mbps: None,
                 }],
                 skipped: vec![],
+                offload: None,
             }),
         });
     }

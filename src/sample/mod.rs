@@ -21,21 +21,33 @@
 //!   created an instant before the read, or rtnetlink failing) is looked up in sysfs.
 //! - From `<sysfs>/<name>/ifindex` and `operstate`, read on every tick, otherwise: a fixture
 //!   tree given with `--sysfs`, or another source, which may be another namespace's file.
+//!
+//! The link speed (`<sysfs>/<name>/speed`, Mbit/s; unknown for virtual links, Wi-Fi, many DSA
+//! ports and links that are down) is read with them in sysfs mode; in rtnetlink mode only when a
+//! link appears or the kernel announces a change of it (it came up, renegotiated), not every tick.
+//!
+//! Every [`offload::CHECK_EVERY`] the sampler also looks at flow offloading ([`offload`]), which
+//! can hide forwarded traffic from the counters, and sends what it found with that tick's
+//! snapshot.
 
 pub mod filter;
 pub mod netlink;
+pub mod nlattr;
+pub mod offload;
 pub mod proc_net_dev;
 pub mod snapshot;
 
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::sample::filter::Filter;
 use crate::sample::netlink::Links;
+use crate::sample::offload::Offload;
 use crate::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
 use proc_net_dev::{Entry, ParseError, MAX_NAME_BYTES};
 
@@ -60,6 +72,8 @@ pub struct Sampler {
     failing: bool,
     /// The previous tick's skipped lines, so that a persistent bad line is logged once.
     last_skipped: Vec<ParseError>,
+    /// When to look at flow offloading next, and what the last look found (to log changes).
+    offload: (Instant, Option<Arc<Offload>>),
 }
 
 /// Where each interface's ifindex and operstate come from (see the module doc).
@@ -117,17 +131,24 @@ impl LinkSource {
         }
     }
 
-    /// The ifindex and operstate of `name`, where known.
-    fn lookup(&self, name: &str) -> (Option<u32>, Option<OperState>) {
+    /// The ifindex, operstate and speed of `name`, where known. In rtnetlink mode the speed is
+    /// read from sysfs only when the link appeared or changed since it was last read.
+    fn lookup(&mut self, name: &str) -> Link {
         match self {
             LinkSource::Netlink { links, sysfs, .. } => match links.get(name) {
-                Some(link) => (Some(link.ifindex), link.oper_state),
+                Some(link) => {
+                    let speed = links.speed(name, || read_sysfs_speed(sysfs, name));
+                    (Some(link.ifindex), link.oper_state, speed.flatten())
+                }
                 None => read_sysfs_link(sysfs, name),
             },
             LinkSource::Sysfs(sysfs) => read_sysfs_link(sysfs, name),
         }
     }
 }
+
+/// An interface's ifindex, operstate and speed in Mbit/s, where known.
+type Link = (Option<u32>, Option<OperState>, Option<u32>);
 
 impl Sampler {
     /// A sampler of `source`, keeping the interfaces `filter` keeps, with their link state from
@@ -141,6 +162,7 @@ impl Sampler {
             spent: crossbeam_channel::bounded(SPENT_SNAPSHOTS),
             failing: false,
             last_skipped: Vec::new(),
+            offload: (Instant::now(), None),
         }
     }
 
@@ -207,6 +229,7 @@ impl Sampler {
             }
         }
         snapshot.interfaces.truncate(kept);
+        snapshot.offload = self.look_at_offload();
         if well_formed == 0 {
             let why = match snapshot.skipped.first() {
                 Some(first) => format!(", first bad line: {first}"),
@@ -221,6 +244,26 @@ impl Sampler {
             return Err(error);
         }
         Ok(snapshot)
+    }
+
+    /// Flow offloading, if it is time to look again (see [`offload`]); logs a change.
+    fn look_at_offload(&mut self) -> Option<Arc<Offload>> {
+        let now = Instant::now();
+        if now < self.offload.0 {
+            return None;
+        }
+        let found = offload::check();
+        if self.offload.1.as_deref() != Some(&found) {
+            let line = found.describe();
+            match &found.flowtables_error {
+                _ if found.active => log::warn!("{line}"),
+                Some(error) => log::debug!("{line} ({error})"),
+                None => log::debug!("{line}"),
+            }
+        }
+        let found = Arc::new(found);
+        self.offload = (now + offload::CHECK_EVERY, Some(Arc::clone(&found)));
+        Some(found)
     }
 
     fn log_outcome(&mut self, result: &Result<Snapshot, String>, took: Duration) {
@@ -256,7 +299,7 @@ fn refill(
     interfaces: &mut Vec<InterfaceSample>,
     index: usize,
     entry: Entry<'_>,
-    (ifindex, oper_state): (Option<u32>, Option<OperState>),
+    (ifindex, oper_state, speed_mbps): Link,
 ) {
     match interfaces.get_mut(index) {
         Some(slot) => {
@@ -265,6 +308,7 @@ fn refill(
             slot.counters = entry.counters;
             slot.ifindex = ifindex;
             slot.oper_state = oper_state;
+            slot.speed_mbps = speed_mbps;
         }
         None => {
             // Room for any name the kernel allows, so that a later tick never grows it.
@@ -275,17 +319,34 @@ fn refill(
                 counters: entry.counters,
                 ifindex,
                 oper_state,
+                speed_mbps,
             });
         }
     }
 }
 
-/// The ifindex and operstate of `name` under `sysfs`, where readable.
-fn read_sysfs_link(sysfs: &Path, name: &str) -> (Option<u32>, Option<OperState>) {
+/// The ifindex, operstate and speed of `name` under `sysfs`, where readable.
+fn read_sysfs_link(sysfs: &Path, name: &str) -> Link {
     (
         read_sysfs(sysfs, name, "ifindex").and_then(|text| text.trim_end().parse().ok()),
         read_sysfs(sysfs, name, "operstate").and_then(|text| OperState::from_sysfs(&text)),
+        read_sysfs_speed(sysfs, name),
     )
+}
+
+/// The speed of `name` in Mbit/s from `<sysfs>/<name>/speed`, where known.
+fn read_sysfs_speed(sysfs: &Path, name: &str) -> Option<u32> {
+    read_sysfs(sysfs, name, "speed").and_then(|text| parse_speed(&text))
+}
+
+/// Parses sysfs `speed` (Mbit/s). Unknown is -1 today (`SPEED_UNKNOWN`); older kernels printed
+/// it unsigned as 4294967295, and old drivers reported 65535 (ethtool's 16-bit unknown) or 0.
+/// Reading it fails with EINVAL for links that are down and for most virtual ones.
+pub fn parse_speed(text: &str) -> Option<u32> {
+    match text.trim().parse::<u32>() {
+        Ok(0 | 65535 | u32::MAX) | Err(_) => None,
+        Ok(mbps) => Some(mbps),
+    }
 }
 
 /// Reads `<sysfs>/<name>/<attribute>`, or `None` where it is absent or unreadable.
@@ -390,15 +451,32 @@ mod tests {
         fs::create_dir_all(dir.join("sys/eth0")).unwrap();
         fs::write(dir.join("sys/eth0/ifindex"), "2\n").unwrap();
         fs::write(dir.join("sys/eth0/operstate"), "up\n").unwrap();
+        fs::write(dir.join("sys/eth0/speed"), "100\n").unwrap();
         let mut sampler = Sampler::new(&dir.join("dev"), &dir.join("sys"), Filter::default());
         let snapshot = sampler.sample().result.unwrap();
         assert_eq!(snapshot.interfaces.len(), 2);
         assert_eq!(snapshot.interfaces[0].ifindex, Some(2));
         assert_eq!(snapshot.interfaces[0].oper_state, Some(OperState::Up));
         assert_eq!(snapshot.interfaces[0].counters.tx_bytes, 9);
+        assert_eq!(snapshot.interfaces[0].speed_mbps, Some(100));
+        assert_eq!(snapshot.interfaces[1].speed_mbps, None);
         assert_eq!(snapshot.interfaces[1].ifindex, None);
         assert_eq!(snapshot.interfaces[1].oper_state, None);
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[rstest::rstest]
+    #[case::gigabit("1000\n", Some(1000))]
+    #[case::ten_gigabit_veth("10000\n", Some(10_000))]
+    #[case::ten_megabit("10", Some(10))]
+    #[case::unknown_signed("-1\n", None)]
+    #[case::unknown_unsigned_old_kernels("4294967295\n", None)]
+    #[case::unknown_16_bit_old_drivers("65535\n", None)]
+    #[case::zero("0\n", None)]
+    #[case::empty("", None)]
+    #[case::garbage("fast\n", None)]
+    fn speeds_from_sysfs(#[case] text: &str, #[case] mbps: Option<u32>) {
+        assert_eq!(parse_speed(text), mbps);
     }
 
     #[test]

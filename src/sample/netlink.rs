@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::sample::nlattr::{aligned, attributes, u16_at, u32_at};
 use crate::sample::snapshot::OperState;
 
 // The rtnetlink ABI (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h): the same numbers on
@@ -58,6 +59,9 @@ pub struct Link {
     pub ifindex: u32,
     /// Its operstate, where the kernel sent one.
     pub oper_state: Option<OperState>,
+    /// Its speed in Mbit/s as read from sysfs since the kernel last announced a change of the
+    /// link (`Some(None)`: read, unknown); `None` until it is read again (see [`Links::speed`]).
+    pub speed_mbps: Option<Option<u32>>,
 }
 
 /// One rtnetlink message that matters to the table.
@@ -138,22 +142,6 @@ fn decode_one(kind: u16, body: &[u8]) -> Option<Message<'_>> {
     }
 }
 
-/// The `(type, value)` pairs of a run of `struct rtattr`; stops at the first malformed one.
-fn attributes(mut rest: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    std::iter::from_fn(move || {
-        let length = u16_at(rest, 0)? as usize;
-        let kind = u16_at(rest, 2)?;
-        if length < 4 || length > rest.len() {
-            rest = &[];
-            return None;
-        }
-        let value = &rest[4..length];
-        rest = &rest[aligned(length).min(rest.len())..];
-        // The top two bits are flags (NLA_F_NESTED, NLA_F_NET_BYTEORDER), not the type.
-        Some((kind & 0x3fff, value))
-    })
-}
-
 /// The kernel's `IF_OPER_*` values (linux/if.h), in RFC 2863 order.
 fn from_kernel(value: u8) -> Option<OperState> {
     Some(match value {
@@ -166,19 +154,6 @@ fn from_kernel(value: u8) -> Option<OperState> {
         6 => OperState::Up,
         _ => return None,
     })
-}
-
-/// Netlink messages and attributes start on 4-byte boundaries.
-fn aligned(length: usize) -> usize {
-    length.saturating_add(3) & !3
-}
-
-fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_ne_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_ne_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
 
 /// The links by name, as the messages applied so far describe them.
@@ -205,6 +180,8 @@ impl Table {
                     .and_then(|known| self.by_name.get_mut(known))
                 {
                     link.oper_state = oper_state;
+                    // A link that changed (came up, renegotiated) may have a new speed.
+                    link.speed_mbps = None;
                     return;
                 }
                 self.forget(ifindex);
@@ -216,6 +193,7 @@ impl Table {
                     Link {
                         ifindex,
                         oper_state,
+                        speed_mbps: None,
                     },
                 );
                 self.name_of.insert(ifindex, name);
@@ -283,6 +261,14 @@ impl Links {
     /// What the table knows about `name`, as of the last [`Links::refresh`].
     pub fn get(&self, name: &str) -> Option<Link> {
         self.table.by_name.get(name).copied()
+    }
+
+    /// The speed of `name` in Mbit/s: `read` (a sysfs read) the first time it is asked for since
+    /// the link appeared or the kernel announced a change of it, the remembered answer otherwise,
+    /// so that a steady link costs no read per tick. `None` for a link the table does not know.
+    pub fn speed(&mut self, name: &str, read: impl FnOnce() -> Option<u32>) -> Option<Option<u32>> {
+        let link = self.table.by_name.get_mut(name)?;
+        Some(*link.speed_mbps.get_or_insert_with(read))
     }
 
     /// Applies every notification queued since the last call, without blocking; rebuilds the
@@ -503,6 +489,7 @@ mod tests {
         assert_eq!(get("va").map(|l| l.oper_state), Some(Some(OperState::Down)));
         assert_eq!(get("vb"), None);
         assert_eq!(get("wan").map(|l| l.ifindex), Some(3));
+        assert_eq!(get("wan").map(|l| l.speed_mbps), Some(None), "not read yet");
 
         // Deleted and created again between two ticks: the new ifindex, whatever the order of
         // the old link's deletion and the new one's creation.
@@ -512,6 +499,25 @@ mod tests {
         let table = table_after(&datagram);
         assert_eq!(table.by_name.get("vc").map(|l| l.ifindex), Some(9));
         assert_eq!(table.name_of.len(), 1);
+    }
+
+    #[test]
+    fn a_speed_is_read_once_until_the_link_changes() {
+        let mut links = Links::open().expect("a NETLINK_ROUTE socket");
+        links.table = table_after(&link(RTM_NEWLINK, AF_UNSPEC, 2, "va", 6));
+        let mut reads = 0;
+        let mut read = |mbps| {
+            reads += 1;
+            mbps
+        };
+        assert_eq!(links.speed("va", || read(Some(1000))), Some(Some(1000)));
+        assert_eq!(links.speed("va", || read(Some(10))), Some(Some(1000)));
+        assert_eq!(links.speed("nope", || read(Some(10))), None);
+        // The link went down: the next ask reads again.
+        decode(&link(RTM_NEWLINK, AF_UNSPEC, 2, "va", 2)).for_each(|m| links.table.apply(m));
+        assert_eq!(links.speed("va", || read(None)), Some(None));
+        assert_eq!(links.speed("va", || read(Some(5))), Some(None));
+        assert_eq!(reads, 2);
     }
 
     #[test]

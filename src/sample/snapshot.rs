@@ -1,7 +1,9 @@
 //! The channel contract between the sampler thread and the statistics thread.
 
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use crate::sample::offload::Offload;
 use crate::sample::proc_net_dev::{Counters, ParseError};
 
 /// The operational state of an interface, as `/sys/class/net/<if>/operstate` spells it
@@ -57,6 +59,9 @@ pub struct InterfaceSample {
     pub ifindex: Option<u32>,
     /// Its operstate from sysfs, where readable.
     pub oper_state: Option<OperState>,
+    /// Its link speed in Mbit/s from sysfs `speed`; `None` where unknown (absent, -1 or an error:
+    /// virtual links, Wi-Fi, many DSA ports, a link that is down).
+    pub speed_mbps: Option<u32>,
 }
 
 /// The outcome of one sampling tick.
@@ -77,4 +82,7 @@ pub struct Snapshot {
     pub interfaces: Vec<InterfaceSample>,
     /// The malformed lines that were skipped.
     pub skipped: Vec<ParseError>,
+    /// What flow offloading the sampler found, when it looked at this tick (every
+    /// [`crate::sample::offload::CHECK_EVERY`]); `None` between looks.
+    pub offload: Option<Arc<Offload>>,
 }

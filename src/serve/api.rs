@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
+use crate::sample::offload::Offload;
 use crate::serve::routes::Route;
 use crate::serve::{dashboard, docs, metrics};
 use crate::stats::rates;
@@ -169,6 +170,9 @@ pub struct Health<'a> {
     pub last_restart_reason: Option<&'static str>,
     /// The wall time of the latest restart; null before any.
     pub last_restart_at: Option<Timestamp>,
+    /// Flow offloading, which can hide forwarded traffic from the counters; null before the
+    /// sampler first looked.
+    pub offload: Option<&'a Offload>,
 }
 
 /// The body of every error.
@@ -423,6 +427,7 @@ fn health(view: &StatsView, clock: Clock) -> Reply {
         restarts_total: collection.restarts.total,
         last_restart_reason: collection.restarts.last.map(|(reason, _)| reason.as_str()),
         last_restart_at: collection.restarts.last.map(|(_, at)| Timestamp(at)),
+        offload: collection.offload.as_deref(),
     };
     json(if healthy { 200 } else { 503 }, &body)
 }

@@ -4,14 +4,17 @@
 //!
 //! # What it shows
 //!
-//! Open `http://127.0.0.1:9310/` in a browser: one page embedded in the binary (13 KB, no external
+//! Open `http://127.0.0.1:9310/` in a browser: one page embedded in the binary (17 KB, no external
 //! assets, no build step), refreshed every 5 seconds. A card per interface shows up/down and uptime,
 //! the current RX and TX rates, the 1/5/15-minute averages, totals, packets, errors and drops (in red
-//! when they moved since the last refresh), resets and wraps; a vanished interface is greyed out and
-//! marked. Above them, a chart of RX and TX over the last 15 minutes (60 on demand) for the chosen
+//! when they moved since the last refresh), resets, wraps, glitches and renames; the link's speed
+//! and the share of it each rate uses, where the speed is known; a vanished interface is greyed out
+//! and marked, and a renamed one says where its history went. A banner names the interfaces a flow
+//! offload covers (their counters may miss forwarded traffic). Above them, a chart of RX and TX over the last 15 minutes (60 on demand) for the chosen
 //! interface (click a card; the busiest by default), in bit/s or B/s, with a read-out under the
-//! pointer or finger; missing samples are left as gaps. When the daemon cannot be reached the page
-//! says so and recovers by itself. It follows the system's light or dark mode and fits a phone.
+//! pointer or finger; missing samples are left as gaps; the link's speed is a dashed ceiling line
+//! (only labelled when the traffic stays under a twentieth of it, not to flatten the traffic).
+//! When the daemon cannot be reached the page says so and recovers by itself. It follows the system's light or dark mode and fits a phone.
 //!
 //! `make test` loads it in headless Chromium and leaves desktop and phone screenshots in
 //! `target/dashboard-desktop.png` and `target/dashboard-phone.png`.

@@ -16,11 +16,17 @@
 //!   they list the interfaces present in the latest sample.
 //! - What only ifstatsd knows has the `ifstatsd_` prefix: the rates as gauges with a `window`
 //!   label (`current`, `1m`, `5m`, `15m`), `ifstatsd_interface_{present,uptime_seconds,ifindex}`,
-//!   `ifstatsd_interface_{resets,wraps}_total`, and the daemon's own health: `ifstatsd_up`,
+//!   `ifstatsd_interface_{resets,wraps,glitches,renames}_total`, the share of the link's speed
+//!   used as `ifstatsd_{receive,transmit}_utilisation_ratio` with the same `window` label (where
+//!   the speed is known: node_exporter's `node_network_speed_bytes` is the speed itself), and the
+//!   daemon's own health: `ifstatsd_up`,
 //!   `ifstatsd_{samples,collection_errors,parse_errors,interfaces_refused}_total`,
 //!   `ifstatsd_last_sample_age_seconds`, `ifstatsd_sample_interval_seconds`, `ifstatsd_build_info`,
 //!   and the seamless restarts: `ifstatsd_restarts_total`,
 //!   `ifstatsd_last_restart_timestamp_seconds{reason}`.
+//!
+//! A renamed interface's series continue under its new name; the old name's end, as a vanished
+//! interface's do after 60 minutes.
 //!
 //! `rate(node_network_receive_bytes_total[5m])` works as with node_exporter; ifstatsd's own
 //! `ifstatsd_receive_bytes_per_second{window="5m"}` is the same figure computed on the router from
@@ -39,6 +45,8 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 type CounterOf = fn(&InterfaceStats) -> u64;
 /// Reads a rate.
 type RateOf = fn(&RateView) -> f64;
+/// Reads a utilisation, where the link's speed is known.
+type UtilisationOf = fn(&RateView) -> Option<f64>;
 /// Reads a per-interface figure, where it has one.
 type FigureOf = fn(&InterfaceStats) -> Option<f64>;
 
@@ -104,6 +112,13 @@ pub fn render_interfaces(view: &StatsView) -> String {
         }
     }
 
+    // What stays under an old name after a rename has no data: its series end.
+    let listed: Vec<&InterfaceStats> = view
+        .interfaces
+        .iter()
+        .filter(|i| i.renamed_to.is_none())
+        .collect();
+
     for (stem, value) in RATES {
         let name = format!("ifstatsd_{stem}_per_second");
         let help = format!(
@@ -111,7 +126,7 @@ pub fn render_interfaces(view: &StatsView) -> String {
              averaged exactly over 1, 5 or 15 minutes."
         );
         header(&mut out, &name, &help, "gauge");
-        for iface in &view.interfaces {
+        for iface in &listed {
             let rates = &iface.rates;
             let windows = [
                 ("current", &rates.current),
@@ -128,7 +143,36 @@ pub fn render_interfaces(view: &StatsView) -> String {
         }
     }
 
-    let per_interface: [(&str, &str, &str, FigureOf); 5] = [
+    let utilisation: [(&str, &str, UtilisationOf); 2] = [
+        ("receive", "received", |r| r.rx_utilisation),
+        ("transmit", "sent", |r| r.tx_utilisation),
+    ];
+    for (stem, verb, value) in utilisation {
+        let name = format!("ifstatsd_{stem}_utilisation_ratio");
+        let help = format!(
+            "Bits {verb} per second as a fraction of the link's speed (--link-speed, else the \
+             driver's), by window like ifstatsd_{stem}_bytes_per_second; absent where the speed \
+             is unknown."
+        );
+        header(&mut out, &name, &help, "gauge");
+        for iface in &listed {
+            let rates = &iface.rates;
+            let windows = [
+                ("current", &rates.current),
+                ("1m", &rates.avg_1m),
+                ("5m", &rates.avg_5m),
+                ("15m", &rates.avg_15m),
+            ];
+            for (window, rate) in windows {
+                if let Some(ratio) = rate.as_ref().and_then(value) {
+                    let labels = [("device", &*iface.interface), ("window", window)];
+                    sample(&mut out, &name, &labels, ratio);
+                }
+            }
+        }
+    }
+
+    let per_interface: [(&str, &str, &str, FigureOf); 7] = [
         (
             "ifstatsd_interface_present",
             "1 if the latest sample listed the interface, 0 while it is gone (kept 60 minutes).",
@@ -154,6 +198,18 @@ pub fn render_interfaces(view: &StatsView) -> String {
             |i| Some(i.events.wraps as f64),
         ),
         (
+            "ifstatsd_interface_glitches_total",
+            "Single lower reads of the interface's counters, ignored (no reset, no rate spike).",
+            "counter",
+            |i| Some(i.events.glitches as f64),
+        ),
+        (
+            "ifstatsd_interface_renames_total",
+            "Times the interface was renamed, keeping its ifindex and history.",
+            "counter",
+            |i| Some(i.events.renames as f64),
+        ),
+        (
             "ifstatsd_interface_ifindex",
             "The interface's ifindex; a change is a reset.",
             "gauge",
@@ -162,7 +218,7 @@ pub fn render_interfaces(view: &StatsView) -> String {
     ];
     for (name, help, kind, value) in per_interface {
         header(&mut out, name, help, kind);
-        for iface in &view.interfaces {
+        for iface in &listed {
             if let Some(v) = value(iface) {
                 sample(&mut out, name, &[("device", &iface.interface)], v);
             }

@@ -14,9 +14,30 @@
 //!   or garbled source hid it, and treating it as a reset would count its whole history again as
 //!   new traffic. Its delta covers the gap.
 //! - An ifindex change between two samples is a reset, whatever the counters say.
-//!
 //! - While it is absent its link fields (ifindex, operstate) are null in the view, as its uptime
 //!   is: the kernel reports no link for it. Its counters are its last ones.
+//! - A new name with the ifindex of a known interface that is not in the sample (under its old
+//!   name) is that interface renamed (`ip link set eth1 name wan`, udev, netifd): its rings,
+//!   totals, events and uptime move to the new name, which says `renamed_from` for 60 minutes; the
+//!   old name stays for those 60 minutes, `present: false`, with `renamed_to` and no data of its
+//!   own. rtnetlink's link table and sysfs both give the new name the same ifindex, so this rule
+//!   serves every source. Not after a reboot (an ifindex restored from before it means nothing).
+//!
+//! # One bad read is not a reset
+//!
+//! Some drivers report a counter lower (or zero) for a single sample, then the old sequence
+//! again. When a counter goes down while the ifindex is unchanged and the link stayed up (in the
+//! previous sample and this one), the interface's update is held for one interval:
+//! - if the next sample continues the old sequence (no counter below the last good read), the odd
+//!   read was a glitch: `events.glitches` counts it, and the next interval's delta is taken from
+//!   the good samples on both sides of it, so there is no reset and no rate spike;
+//! - otherwise the lower read stands: it is folded in at its own time (a reset, or a wrap if one
+//!   counter wrapped plausibly), and the next sample after it as usual.
+//!
+//! The cost: for the interval of the held read the interface's `current` rate is null (the read
+//! is not trusted yet), and after a glitch the next `current` covers two intervals. The window
+//! averages lose nothing: the held interval is counted once it is resolved. A real reset or wrap
+//! is counted one interval late. An interface that vanishes while a read is held has it folded in.
 //!
 //! Uptime restarts when an interface is first seen, is reset, or its operstate comes back up
 //! (`up`, or `unknown` for drivers that never report one). While it is down or absent there is
@@ -39,10 +60,10 @@ use crate::sample::proc_net_dev::{Counters, COUNTERS, COUNTER_NAMES};
 use crate::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
 use crate::stats::slot_ring::Cursor;
 use crate::stats::view::{
-    Collection, InterfaceStats, Rates, SharedRing, SharedView, StatsView, Timestamp,
+    Collection, InterfaceStats, RateView, Rates, SharedRing, SharedView, StatsView, Timestamp,
 };
 use crate::store::state::{SavedInterface, SavedSlot, State};
-use rates::{Change, Delta, Events};
+use rates::{Capacity, Change, Delta, Events};
 use slot_ring::{ring_capacity, Slot, HISTORY};
 
 /// The averaging windows: 1, 5 and 15 minutes.
@@ -57,6 +78,45 @@ pub const WINDOWS: [Duration; 3] = [
 struct Moment {
     at_us: u64,
     wall: SystemTime,
+}
+
+/// What one sample says about an interface: [`InterfaceSample`] without its name, to hold a read
+/// for an interval without a copy of the name.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Reading {
+    counters: Counters,
+    ifindex: Option<u32>,
+    oper_state: Option<OperState>,
+    speed_mbps: Option<u32>,
+}
+
+impl From<&InterfaceSample> for Reading {
+    fn from(sample: &InterfaceSample) -> Self {
+        Reading {
+            counters: sample.counters,
+            ifindex: sample.ifindex,
+            oper_state: sample.oper_state,
+            speed_mbps: sample.speed_mbps,
+        }
+    }
+}
+
+/// Whether two ifindexes are of different links: both known and different.
+fn re_created(before: Option<u32>, now: Option<u32>) -> bool {
+    matches!((before, now), (Some(a), Some(b)) if a != b)
+}
+
+/// The capacity in bit/s shown and used for utilisation: `--link-speed`, else the driver's.
+fn link_bits_per_sec(configured: Option<u64>, speed_mbps: Option<u32>) -> Option<u64> {
+    configured.or(speed_mbps.map(|mbps| u64::from(mbps) * 1_000_000))
+}
+
+/// The `--link-speed` of `name`, if one was given.
+fn configured_speed(link_speeds: &[(String, u64)], name: &str) -> Option<u64> {
+    link_speeds
+        .iter()
+        .find(|(known, _)| known == name)
+        .map(|&(_, bits)| bits)
 }
 
 /// Everything kept about one interface.
@@ -81,6 +141,16 @@ struct History {
     generation: u64,
     /// Restored from before a reboot: its next sample counts from zero.
     must_reset: bool,
+    /// Its link speed in Mbit/s at the last sample, where the driver knows it.
+    speed_mbps: Option<u32>,
+    /// A read with a counter lower than the last one, and when it was taken: held for an
+    /// interval to tell a glitch from a reset (see the module doc). Boxed, as rare: 8 bytes
+    /// per interface instead of 112.
+    held: Option<Box<(Reading, Moment)>>,
+    /// The name it had before its last rename, and when (boxed, as rare).
+    renamed_from: Option<Box<(Arc<str>, Moment)>>,
+    /// Set on what is left under an old name after a rename: the new name.
+    renamed_to: Option<Arc<str>>,
 }
 
 impl History {
@@ -107,12 +177,86 @@ impl History {
             window_starts: Cell::default(),
             generation: 0,
             must_reset: false,
+            speed_mbps: sample.speed_mbps,
+            held: None,
+            renamed_from: None,
+            renamed_to: None,
         }
     }
 
-    /// Folds in a new sample of this interface.
-    fn update(&mut self, name: &str, sample: &InterfaceSample, now: Moment) {
-        let re_created = matches!((self.ifindex, sample.ifindex), (Some(a), Some(b)) if a != b);
+    /// What stays under the old name of this interface when it is renamed `new_name` at `now`:
+    /// no data of its own, remembered for [`HISTORY`] from now.
+    fn left_behind(&self, new_name: Arc<str>, now: Moment) -> Self {
+        History {
+            present: false,
+            counters: self.counters,
+            ifindex: None,
+            oper_state: None,
+            last_seen: now,
+            up_since: None,
+            uptime_is_lower_bound: false,
+            events: Events::default(),
+            totals: [0; COUNTERS],
+            ring: SharedRing::with_capacity(1),
+            window_starts: Cell::default(),
+            generation: 0,
+            must_reset: false,
+            speed_mbps: None,
+            held: None,
+            renamed_from: None,
+            renamed_to: Some(new_name),
+        }
+    }
+
+    /// Folds in a new sample of this interface, holding a lower read for an interval (see the
+    /// module doc). `configured` is its `--link-speed`.
+    fn update(&mut self, name: &str, reading: Reading, now: Moment, configured: Option<u64>) {
+        if let Some((held, at)) = self.held.take().map(|held| *held) {
+            if re_created(self.ifindex, reading.ifindex) {
+                // A new link under this name: its reset below covers whatever the held read was.
+                log::debug!("{name}: re-created while a lower read was held; the read is dropped");
+            } else if self.continues(&reading) {
+                self.events.glitches += 1;
+                log::info!("{name}: one read lower than the samples around it: a glitch, ignored");
+            } else {
+                self.fold(name, held, at, configured);
+            }
+        }
+        if self.holds(&reading) {
+            log::debug!("{name}: a counter went down; holding this read for one interval");
+            self.held = Some(Box::new((reading, now)));
+            return;
+        }
+        self.fold(name, reading, now, configured);
+    }
+
+    /// Whether `reading` continues the sequence of the last good read: the same link, no
+    /// counter lower.
+    fn continues(&self, reading: &Reading) -> bool {
+        !re_created(self.ifindex, reading.ifindex) && !self.went_down(reading)
+    }
+
+    /// Whether a counter of `reading` is lower than the last good read's.
+    fn went_down(&self, reading: &Reading) -> bool {
+        let before = self.counters.to_array();
+        let now = reading.counters.to_array();
+        before.iter().zip(now).any(|(&before, now)| now < before)
+    }
+
+    /// Whether `reading` must be held: a counter went down while the ifindex stayed and the link
+    /// stayed up.
+    fn holds(&self, reading: &Reading) -> bool {
+        self.present
+            && !self.must_reset
+            && !re_created(self.ifindex, reading.ifindex)
+            && is_up(self.oper_state)
+            && is_up(reading.oper_state)
+            && self.went_down(reading)
+    }
+
+    /// Folds `reading`, taken at `now`, into the history: the delta since the last good read.
+    fn fold(&mut self, name: &str, sample: Reading, now: Moment, configured: Option<u64>) {
+        let re_created = re_created(self.ifindex, sample.ifindex);
         let delta = if re_created {
             log::info!(
                 "{name}: ifindex {:?} -> {:?}, re-created: counting from zero",
@@ -124,7 +268,30 @@ impl History {
             log::info!("{name}: first sample since a reboot: counting from zero");
             Delta::reset(sample.counters)
         } else {
-            rates::delta(self.counters, sample.counters)
+            // The highest speed known bounds a wrap: a shaper below the port does not bound
+            // what the port's counters count (see `rates`).
+            let bits = [
+                configured,
+                link_bits_per_sec(None, self.speed_mbps),
+                link_bits_per_sec(None, sample.speed_mbps),
+            ]
+            .into_iter()
+            .flatten()
+            .max();
+            let elapsed = Duration::from_micros(now.at_us.saturating_sub(self.last_seen.at_us));
+            let capacity = bits.map(|bits| Capacity::of(bits, elapsed));
+            let delta = rates::delta_within(self.counters, sample.counters, capacity);
+            if delta.change == Change::Reset
+                && rates::delta(self.counters, sample.counters).change == Change::Wrapped
+            {
+                log::info!(
+                    "{name}: a counter went down by more than a wrap could explain at {} bit/s \
+                     in {:.1} s: a reset",
+                    bits.unwrap_or(0),
+                    elapsed.as_secs_f64()
+                );
+            }
+            delta
         };
         if !self.present {
             log::info!(
@@ -169,24 +336,44 @@ impl History {
         self.present = true;
         self.must_reset = false;
         self.counters = sample.counters;
-        self.ifindex = sample.ifindex;
+        // A read that could not say (the interface was renamed between the read of the file and
+        // the lookup of its link) keeps the known ifindex, for the rename to be recognised.
+        self.ifindex = sample.ifindex.or(self.ifindex);
         self.oper_state = sample.oper_state;
+        self.speed_mbps = sample.speed_mbps;
         self.last_seen = now;
     }
 
-    fn view(&self, name: &Arc<str>, now_us: u64, interval: Duration) -> InterfaceStats {
+    fn view(
+        &self,
+        name: &Arc<str>,
+        now_us: u64,
+        interval: Duration,
+        configured: Option<u64>,
+    ) -> InterfaceStats {
         let up_since = self.up_since.filter(|_| self.present);
+        // Like the other link fields, the speed is null while the interface is absent (renamed
+        // away included), and so is every utilisation.
+        let link_bits = link_bits_per_sec(configured, self.speed_mbps).filter(|_| self.present);
         let mut starts = self.window_starts.get();
         let (current, averages) = self.ring.with(|ring| {
-            let current = rates::current(ring, now_us, interval).map(Into::into);
+            let view = |rate| RateView::new(rate, link_bits);
+            let current = rates::current(ring, now_us, interval).map(view);
             let averages = rates::averages(ring, &mut starts, now_us, WINDOWS, interval);
-            (current, averages.map(|r| r.map(Into::into)))
+            (current, averages.map(|r| r.map(view)))
         });
+        let recent = |at: &Moment| now_us.saturating_sub(at.at_us) < HISTORY.as_micros() as u64;
         self.window_starts.set(starts);
         let [avg_1m, avg_5m, avg_15m] = averages;
         InterfaceStats {
             interface: Arc::clone(name),
             present: self.present,
+            renamed_from: self
+                .renamed_from
+                .as_ref()
+                .filter(|renamed| recent(&renamed.1))
+                .map(|renamed| Arc::clone(&renamed.0)),
+            renamed_to: self.renamed_to.clone(),
             updated_at: Timestamp(self.last_seen.wall),
             uptime_seconds: up_since.map(|since| seconds(now_us.saturating_sub(since.at_us))),
             up_since: up_since.map(|since| Timestamp(since.wall)),
@@ -196,6 +383,7 @@ impl History {
             // last-known ifindex stays in `self` to tell a return from a re-creation.
             ifindex: self.ifindex.filter(|_| self.present),
             oper_state: self.oper_state.filter(|_| self.present),
+            link_speed_bits_per_sec: link_bits,
             counters: self.counters,
             rates: Rates {
                 current,
@@ -237,6 +425,8 @@ pub struct Stats {
     max_interfaces: usize,
     /// The new interfaces refused in the latest sample, to count each once while it stays.
     refused: Vec<String>,
+    /// `--link-speed`: capacities in bit/s by interface name.
+    link_speeds: Vec<(String, u64)>,
     collection: Collection,
 }
 
@@ -252,6 +442,7 @@ impl Stats {
             interfaces: BTreeMap::new(),
             max_interfaces: usize::MAX,
             refused: Vec::new(),
+            link_speeds: Vec::new(),
             collection: Collection {
                 source: source.to_owned(),
                 interval,
@@ -266,6 +457,7 @@ impl Stats {
                 last_save_error: None,
                 state_restore_error: None,
                 restarts: Restarts::default(),
+                offload: None,
             },
         }
     }
@@ -313,6 +505,9 @@ impl Stats {
         self.refused = refused_now;
         self.mark_absent(now);
         let collection = &mut self.collection;
+        if let Some(offload) = &snapshot.offload {
+            collection.offload = Some(Arc::clone(offload));
+        }
         collection.samples_total += 1;
         collection.parse_errors_total += snapshot.skipped.len() as u64;
         collection.last_success = Some((taken_at, wall));
@@ -339,40 +534,109 @@ impl Stats {
         refused_now: &mut Vec<String>,
     ) {
         let generation = self.generation;
-        let full = self.interfaces.len() >= self.max_interfaces;
-        match self.interfaces.get_mut(sample.name.as_str()) {
+        let name = sample.name.as_str();
+        let configured = configured_speed(&self.link_speeds, name);
+        let known = self.interfaces.get_mut(name);
+        let left_behind = known.as_ref().is_some_and(|h| h.renamed_to.is_some());
+        match known {
             Some(history) if history.generation == generation => {
-                log::debug!("{}: listed twice; the first line counts", sample.name);
+                log::debug!("{name}: listed twice; the first line counts");
+                return;
             }
-            Some(history) => {
-                history.update(&sample.name, sample, now);
+            Some(history) if !left_behind && !re_created(history.ifindex, sample.ifindex) => {
+                history.update(name, sample.into(), now, configured);
                 history.generation = generation;
+                return;
             }
-            None if full => {
-                if !refused_before.contains(&sample.name) {
-                    self.collection.interfaces_refused_total += 1;
-                }
-                refused_now.push(sample.name.clone());
-            }
-            None => {
-                if !first_sample {
-                    log::info!("{}: new interface", sample.name);
-                }
-                let mut history = Box::new(History::new(sample, now, first_sample, self.capacity));
-                history.generation = generation;
-                self.interfaces
-                    .insert(Arc::from(sample.name.as_str()), history);
-            }
+            // New, a name renamed away that is in use again, or another link under a known
+            // name: renamed from elsewhere, or a new interface.
+            _ => {}
         }
+        if let Some(old) = self.renamed_from(sample.ifindex) {
+            self.rename(&old, sample, now, configured);
+            return;
+        }
+        if let Some(history) = self
+            .interfaces
+            .get_mut(name)
+            .filter(|history| history.renamed_to.is_none())
+        {
+            // Deleted and created again under the same name: a reset (see `fold`).
+            history.update(name, sample.into(), now, configured);
+            history.generation = generation;
+            return;
+        }
+        if self.interfaces.len() >= self.max_interfaces && !left_behind {
+            if !refused_before.contains(&sample.name) {
+                self.collection.interfaces_refused_total += 1;
+            }
+            refused_now.push(sample.name.clone());
+            return;
+        }
+        if !first_sample {
+            log::info!("{name}: new interface");
+        }
+        let mut history = Box::new(History::new(sample, now, first_sample, self.capacity));
+        history.generation = generation;
+        self.interfaces.insert(Arc::from(name), history);
+    }
+
+    /// The name of the interface a new name with `ifindex` was renamed from, if one: a known
+    /// interface with that ifindex, not in this sample under its own name, not restored from
+    /// before a reboot.
+    fn renamed_from(&self, ifindex: Option<u32>) -> Option<Arc<str>> {
+        let ifindex = ifindex?;
+        self.interfaces
+            .iter()
+            .find(|(_, h)| {
+                h.ifindex == Some(ifindex)
+                    && h.generation != self.generation
+                    && h.renamed_to.is_none()
+                    && !h.must_reset
+            })
+            .map(|(name, _)| Arc::clone(name))
+    }
+
+    /// Moves the history of `old` to `sample`'s name, leaves `renamed_to` under `old`, and folds
+    /// `sample` in.
+    fn rename(
+        &mut self,
+        old: &Arc<str>,
+        sample: &InterfaceSample,
+        now: Moment,
+        configured: Option<u64>,
+    ) {
+        let Some(mut history) = self.interfaces.remove(old) else {
+            return;
+        };
+        let new: Arc<str> = Arc::from(sample.name.as_str());
+        log::info!(
+            "{old}: renamed {new} (ifindex {}); its history follows it",
+            sample.ifindex.unwrap_or(0)
+        );
+        let left_behind = history.left_behind(Arc::clone(&new), now);
+        history.events.renames += 1;
+        history.renamed_from = Some(Box::new((Arc::clone(old), now)));
+        history.update(&new, sample.into(), now, configured);
+        history.generation = self.generation;
+        self.interfaces
+            .insert(Arc::clone(old), Box::new(left_behind));
+        // A name remembered from an interface gone earlier is taken over.
+        self.interfaces.insert(new, history);
     }
 
     /// Marks the interfaces this sample did not list, and forgets those gone for [`HISTORY`].
     fn mark_absent(&mut self, now: Moment) {
         let generation = self.generation;
         let forget_us = HISTORY.as_micros() as u64;
+        let link_speeds = &self.link_speeds;
         self.interfaces.retain(|name, history| {
             if history.generation == generation {
                 return true;
+            }
+            if let Some((held, at)) = history.held.take().map(|held| *held) {
+                // Gone while a lower read was held: that read was its last.
+                history.fold(name, held, at, configured_speed(link_speeds, name));
             }
             if history.present {
                 log::info!("{name}: gone; keeping its last data for 60 minutes");
@@ -384,6 +648,12 @@ impl Stats {
             }
             keep
         });
+    }
+
+    /// Takes `link_speeds` (`--link-speed`: bit/s by interface name) as the interfaces'
+    /// capacities.
+    pub fn set_link_speeds(&mut self, link_speeds: Vec<(String, u64)>) {
+        self.link_speeds = link_speeds;
     }
 
     /// Tracks at most `max` interfaces; the next new ones are refused until some are forgotten.
@@ -418,6 +688,8 @@ impl Stats {
         let interfaces = self
             .interfaces
             .iter()
+            // What stays under an old name after a rename has no data of its own.
+            .filter(|(_, h)| h.renamed_to.is_none())
             .map(|(name, h)| SavedInterface {
                 name: name.to_string(),
                 present: h.present,
@@ -510,6 +782,10 @@ impl Stats {
                 window_starts: Cell::default(),
                 generation: 0,
                 must_reset: !same_boot,
+                speed_mbps: None,
+                held: None,
+                renamed_from: None,
+                renamed_to: None,
             };
             self.interfaces
                 .insert(Arc::from(saved.name), Box::new(history));
@@ -566,7 +842,10 @@ impl Stats {
             interfaces: self
                 .interfaces
                 .iter()
-                .map(|(name, history)| history.view(name, now_us, self.interval))
+                .map(|(name, history)| {
+                    let configured = configured_speed(&self.link_speeds, name);
+                    history.view(name, now_us, self.interval, configured)
+                })
                 .collect(),
             collection: self.collection.clone(),
         }

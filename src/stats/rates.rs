@@ -14,7 +14,27 @@
 //!    counters into the 64-bit fields (`netdev_stats_to_stats64()`), so these wrap at 2^32. The
 //!    delta is `2^32 - prev + now` (the `+ now` part is the count since the wrap; vnStat and netdata
 //!    drop the implied `+ 1`, see `shared/reference/peers.md` §12).
+//!    With a known link speed ([`Capacity`]) the wrap must also be plausible: the traffic it implies
+//!    must fit what the link can carry in the interval, with a margin, or it is a reset.
 //! 3. **Reset** for any other decrease.
+//!
+//! # Plausible wraps
+//!
+//! A wrap of a 32-bit byte counter implies `2^32 - prev + now` bytes, up to 4.3 GB: a counter that
+//! drops from 4x10^9 to 10 on a 100 Mbit/s link "wrapped" only if 295 MB passed in the interval,
+//! 24 s of line rate in a 10 s interval. Such a wrap is a reset. The bound is the link's rate
+//! (`--link-speed`, or the driver's speed, whichever is higher: the counters count what the port
+//! carries, which a shaper below the port's speed does not bound) over the interval plus 2 s, times
+//! 1.25:
+//! - 2 s: many drivers refresh their hardware counters from a periodic timer, once a second or two
+//!   (DSA switches, USB adapters), so the counters read at two samples can be up to that stale,
+//!   and one interval's delta can hold up to 2 s more traffic than the interval's length;
+//! - 1.25: the timestamps of the samples are taken before the file is read, and the scheduler can
+//!   delay a read by a fraction of an interval; a quarter is generous at any interval.
+//!
+//! Packets, errors and drops are bounded by the most minimum-size frames the link carries: 64
+//! bytes plus 20 of preamble and inter-frame gap, 84 bytes on the wire each. A wrap that fits is
+//! still taken as a wrap: only impossible ones are refused, never a wrap that is merely large.
 //!
 //! The statistics thread also treats as a reset an ifindex change seen in sysfs (the interface was
 //! deleted and created again under the same name) and an interface that disappeared and came back.
@@ -84,8 +104,58 @@ impl Delta {
     }
 }
 
-/// The traffic between two samples of the same interface, by the policy in the module doc.
+/// The most one direction of a link can carry in one interval, with the margin of the module doc:
+/// what makes a wrap plausible.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capacity {
+    /// Bytes.
+    pub bytes: u64,
+    /// Packets (and so errors and drops): minimum-size frames.
+    pub packets: u64,
+}
+
+/// Seconds added to an interval for drivers' stale counters (see the module doc).
+const STALE_COUNTERS: Duration = Duration::from_secs(2);
+/// The factor over the link's rate for scheduling delays (see the module doc).
+const MARGIN: f64 = 1.25;
+/// A minimum-size Ethernet frame on the wire: 64 bytes, 8 of preamble, 12 of inter-frame gap.
+const MIN_FRAME_WIRE_BYTES: f64 = 84.0;
+
+impl Capacity {
+    /// What a link of `bits_per_sec` carries in `elapsed`, with the margin.
+    pub fn of(bits_per_sec: u64, elapsed: Duration) -> Capacity {
+        // In f64 (exact for the speeds and times of the tests, within 2^-52 otherwise): u64
+        // would overflow at 10 Tbit/s over an hour, and u128 division costs code on 32-bit
+        // targets. The casts saturate.
+        let bytes = bits_per_sec as f64 / 8.0
+            * elapsed.saturating_add(STALE_COUNTERS).as_secs_f64()
+            * MARGIN;
+        Capacity {
+            bytes: bytes.floor() as u64,
+            packets: (bytes / MIN_FRAME_WIRE_BYTES).floor() as u64,
+        }
+    }
+
+    /// Whether counter `i` (in [`Counters::to_array`] order) can have counted `count` in it.
+    fn fits(&self, i: usize, count: u64) -> bool {
+        let bound = if BYTES_PACKETS.iter().any(|&(bytes, _)| bytes == i) {
+            self.bytes
+        } else {
+            self.packets
+        };
+        count <= bound
+    }
+}
+
+/// The traffic between two samples of the same interface, by the policy in the module doc, when
+/// the link's capacity is unknown.
 pub fn delta(prev: Counters, now: Counters) -> Delta {
+    delta_within(prev, now, None)
+}
+
+/// The traffic between two samples of the same interface, by the policy in the module doc: a
+/// wrap must fit `capacity`, where it is known.
+pub fn delta_within(prev: Counters, now: Counters, capacity: Option<Capacity>) -> Delta {
     let (p, n) = (prev.to_array(), now.to_array());
     let decreased: [bool; COUNTERS] = std::array::from_fn(|i| n[i] < p[i]);
     let rose = |i: usize| n[i] > p[i];
@@ -97,7 +167,12 @@ pub fn delta(prev: Counters, now: Counters) -> Delta {
     let change = match (down.next(), down.next()) {
         (None, _) => Change::Steady,
         _ if pair_decreased || both_directions => Change::Reset,
-        (Some(i), None) if p[i] < WRAP_32 && n[i] < WRAP_32 && kept_counting(i, &rose) => {
+        (Some(i), None)
+            if p[i] < WRAP_32
+                && n[i] < WRAP_32
+                && kept_counting(i, &rose)
+                && capacity.is_none_or(|c| c.fits(i, WRAP_32 - p[i] + n[i])) =>
+        {
             Change::Wrapped
         }
         _ => Change::Reset,
@@ -132,6 +207,10 @@ pub struct Events {
     pub resets: u64,
     /// Counters seen wrapping at 2^32.
     pub wraps: u64,
+    /// Single reads lower than the samples around them, ignored (see [`crate::stats`]).
+    pub glitches: u64,
+    /// Times it was renamed, keeping its ifindex and its history.
+    pub renames: u64,
 }
 
 /// The average rate over a window.
@@ -288,6 +367,53 @@ mod tests {
     ) {
         assert_eq!(
             delta(c(prev), c(now)),
+            Delta {
+                counters: expected,
+                change
+            }
+        );
+    }
+
+    const HUNDRED_MBIT: u64 = 100_000_000;
+
+    #[rstest]
+    // 12.5 MB/s x (10 s + 2 s) x 1.25 = 187.5 MB; a minimum frame is 84 bytes on the wire.
+    #[case::hundred_mbit_ten_s(HUNDRED_MBIT, 10_000, 187_500_000, 2_232_142)]
+    #[case::gigabit_one_s(1_000_000_000, 1_000, 468_750_000, 5_580_357)]
+    #[case::zero_elapsed(HUNDRED_MBIT, 0, 31_250_000, 372_023)]
+    #[case::huge(u64::MAX, 3_600_000, u64::MAX, u64::MAX)]
+    fn capacities_carry_the_margin(
+        #[case] bits_per_sec: u64,
+        #[case] elapsed_ms: u64,
+        #[case] bytes: u64,
+        #[case] packets: u64,
+    ) {
+        let capacity = Capacity::of(bits_per_sec, Duration::from_millis(elapsed_ms));
+        assert_eq!(capacity, Capacity { bytes, packets });
+    }
+
+    /// The case: 100 Mbit/s, 10 s, a byte counter from 4x10^9 to 10 would be a wrap of
+    /// 294 967 306 bytes, 1.6 times what the link can carry with the margin.
+    #[rstest]
+    #[case::implausible_bytes_wrap(Some(HUNDRED_MBIT), [4_000_000_000, 10, 0, 0, 0, 0, 0, 0], [10, 11, 0, 0, 0, 0, 0, 0], [10, 11, 0, 0, 0, 0, 0, 0], Change::Reset)]
+    #[case::unknown_speed_keeps_the_wrap(None, [4_000_000_000, 10, 0, 0, 0, 0, 0, 0], [10, 11, 0, 0, 0, 0, 0, 0], [294_967_306, 1, 0, 0, 0, 0, 0, 0], Change::Wrapped)]
+    #[case::plausible_bytes_wrap(Some(HUNDRED_MBIT), [MAX32 - 99_999_999, 10, 0, 0, 0, 0, 0, 0], [50_000_000, 11, 0, 0, 0, 0, 0, 0], [150_000_000, 1, 0, 0, 0, 0, 0, 0], Change::Wrapped)]
+    #[case::bytes_wrap_at_the_bound(Some(HUNDRED_MBIT), [MAX32 - 187_499_999, 10, 0, 0, 0, 0, 0, 0], [0, 11, 0, 0, 0, 0, 0, 0], [187_500_000, 1, 0, 0, 0, 0, 0, 0], Change::Wrapped)]
+    #[case::bytes_wrap_past_the_bound(Some(HUNDRED_MBIT), [MAX32 - 187_499_999, 10, 0, 0, 0, 0, 0, 0], [1, 11, 0, 0, 0, 0, 0, 0], [1, 11, 0, 0, 0, 0, 0, 0], Change::Reset)]
+    #[case::implausible_packets_wrap(Some(HUNDRED_MBIT), [5000, MAX32 - 10, 0, 0, 0, 0, 0, 0], [6000, 3_000_000, 0, 0, 0, 0, 0, 0], [6000, 3_000_000, 0, 0, 0, 0, 0, 0], Change::Reset)]
+    #[case::plausible_packets_wrap(Some(HUNDRED_MBIT), [5000, MAX32 - 10, 0, 0, 0, 0, 0, 0], [6000, 1_000_000, 0, 0, 0, 0, 0, 0], [1000, 1_000_011, 0, 0, 0, 0, 0, 0], Change::Wrapped)]
+    #[case::implausible_drops_wrap(Some(HUNDRED_MBIT), [5000, 5, 0, 0, 9, 9, 0, MAX32], [6000, 6, 0, 0, 9, 9, 0, 2_232_142], [6000, 6, 0, 0, 9, 9, 0, 2_232_142], Change::Reset)]
+    #[case::steady_is_never_refused(Some(1), [0; 8], [1 << 40, 0, 0, 0, 0, 0, 0, 0], [1 << 40, 0, 0, 0, 0, 0, 0, 0], Change::Steady)]
+    fn wraps_must_fit_the_link(
+        #[case] bits_per_sec: Option<u64>,
+        #[case] prev: [u64; COUNTERS],
+        #[case] now: [u64; COUNTERS],
+        #[case] expected: [u64; COUNTERS],
+        #[case] change: Change,
+    ) {
+        let capacity = bits_per_sec.map(|bits| Capacity::of(bits, TEN_S));
+        assert_eq!(
+            delta_within(c(prev), c(now), capacity),
             Delta {
                 counters: expected,
                 change

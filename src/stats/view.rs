@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Serialize, Serializer};
 
 use crate::restart::Restarts;
+use crate::sample::offload::Offload;
 use crate::sample::proc_net_dev::Counters;
 use crate::sample::snapshot::OperState;
 use crate::stats::rates::{Events, Rate};
@@ -46,6 +47,10 @@ pub struct InterfaceStats {
     pub interface: Arc<str>,
     /// Whether the latest sample listed it.
     pub present: bool,
+    /// The name it had before it was renamed, for 60 minutes after the rename; otherwise null.
+    pub renamed_from: Option<Arc<str>>,
+    /// Under a name it no longer has: the name it was renamed to (its history went there).
+    pub renamed_to: Option<Arc<str>>,
     /// The wall time of the sample that last saw it.
     pub updated_at: Timestamp,
     /// Seconds since it last came up, was created or was reset, as of the latest sample; null
@@ -61,6 +66,8 @@ pub struct InterfaceStats {
     pub ifindex: Option<u32>,
     /// Its operstate from sysfs; null where sysfs has none.
     pub oper_state: Option<OperState>,
+    /// Its capacity in bit/s: `--link-speed`, else the driver's speed; null where unknown.
+    pub link_speed_bits_per_sec: Option<u64>,
     /// The kernel's counters at the last sample that saw it.
     pub counters: Counters,
     /// The current rate and the 1, 5 and 15-minute averages.
@@ -108,9 +115,26 @@ pub struct RateView {
     pub tx_errors_per_sec: f64,
     /// Packets dropped on transmit per second.
     pub tx_dropped_per_sec: f64,
+    /// The received bits per second as a fraction of the link's speed; null where it is unknown.
+    pub rx_utilisation: Option<f64>,
+    /// The sent bits per second as a fraction of the link's speed; null where it is unknown.
+    pub tx_utilisation: Option<f64>,
+}
+
+impl RateView {
+    /// The view of `rate` on a link of `link_bits_per_sec`, where known.
+    pub fn new(rate: Rate, link_bits_per_sec: Option<u64>) -> Self {
+        let utilisation =
+            |bytes_per_sec: f64| link_bits_per_sec.map(|bits| bytes_per_sec * 8.0 / bits as f64);
+        let mut view = RateView::from(rate);
+        view.rx_utilisation = utilisation(view.rx_bytes_per_sec);
+        view.tx_utilisation = utilisation(view.tx_bytes_per_sec);
+        view
+    }
 }
 
 impl From<Rate> for RateView {
+    /// The view of `rate` on a link of unknown speed.
     fn from(rate: Rate) -> Self {
         let [rx_bytes, rx_packets, rx_errors, rx_dropped, tx_bytes, tx_packets, tx_errors, tx_dropped] =
             rate.per_sec;
@@ -125,6 +149,8 @@ impl From<Rate> for RateView {
             tx_packets_per_sec: tx_packets,
             tx_errors_per_sec: tx_errors,
             tx_dropped_per_sec: tx_dropped,
+            rx_utilisation: None,
+            tx_utilisation: None,
         }
     }
 }
@@ -158,6 +184,8 @@ pub struct Collection {
     pub state_restore_error: Option<String>,
     /// The seamless restarts so far (see [`crate::restart`]).
     pub restarts: Restarts,
+    /// What the sampler last found about flow offloading.
+    pub offload: Option<Arc<Offload>>,
 }
 
 /// Everything the API serves, as of one sample.

@@ -9,7 +9,8 @@
 //!
 //! The body is a sequence of unsigned LEB128 varints and length-prefixed byte strings: the boot
 //! id, the wall time and the boot-relative time of the save, the interval, then per interface its
-//! name, flags, kernel counters, ifindex, operstate, events, and its ring. Ring slots are stored
+//! name, flags, kernel counters, ifindex, operstate, events (resets and wraps; then glitches and
+//! renames when either is nonzero, flag 32, so files without them read as before), and its ring. Ring slots are stored
 //! oldest first as differences from the previous slot (time and each running total), so an idle
 //! interface costs about 10 bytes per sample and a busy one about 25: 4 to 9 KB per
 //! interface-hour at the default 10 s interval, against 14 KB in memory (see [`crate::stats::slot_ring`]).
@@ -131,6 +132,8 @@ const FLAG_LOWER_BOUND: u8 = 2;
 const FLAG_IFINDEX: u8 = 4;
 const FLAG_OPER_STATE: u8 = 8;
 const FLAG_UP_SINCE: u8 = 16;
+/// Glitches and renames follow the wraps (files without them, older ones included, have none).
+const FLAG_MORE_EVENTS: u8 = 32;
 
 const OPER_STATES: [OperState; 7] = [
     OperState::Unknown,
@@ -171,6 +174,10 @@ fn encode_interface(out: &mut Vec<u8>, iface: &SavedInterface) {
         (iface.ifindex.is_some(), FLAG_IFINDEX),
         (iface.oper_state.is_some(), FLAG_OPER_STATE),
         (iface.up_since_age.is_some(), FLAG_UP_SINCE),
+        (
+            iface.events.glitches != 0 || iface.events.renames != 0,
+            FLAG_MORE_EVENTS,
+        ),
     ]
     .iter()
     .filter(|(set, _)| *set)
@@ -187,6 +194,10 @@ fn encode_interface(out: &mut Vec<u8>, iface: &SavedInterface) {
     }
     put(out, iface.events.resets);
     put(out, iface.events.wraps);
+    if iface.events.glitches != 0 || iface.events.renames != 0 {
+        put(out, iface.events.glitches);
+        put(out, iface.events.renames);
+    }
     put(out, iface.last_seen_age.as_micros() as u64);
     if let Some(age) = iface.up_since_age {
         put(out, age.as_micros() as u64);
@@ -276,10 +287,15 @@ fn decode_interface(reader: &mut Reader) -> Result<SavedInterface, Corrupt> {
     } else {
         None
     };
-    let events = Events {
+    let mut events = Events {
         resets: reader.varint()?,
         wraps: reader.varint()?,
+        ..Events::default()
     };
+    if flags & FLAG_MORE_EVENTS != 0 {
+        events.glitches = reader.varint()?;
+        events.renames = reader.varint()?;
+    }
     let last_seen_age = Duration::from_micros(reader.varint()?);
     let up_since_age = if flags & FLAG_UP_SINCE != 0 {
         Some(Duration::from_micros(reader.varint()?))
@@ -493,6 +509,8 @@ mod tests {
                     events: Events {
                         resets: 1,
                         wraps: 2,
+                        glitches: 3,
+                        renames: 4,
                     },
                     slots: vec![slot(30, 0), slot(20, 1000), slot(10, 50_000)],
                 },
