@@ -19,9 +19,11 @@
 //! (`up`, or `unknown` for drivers that never report one). While it is down or absent there is
 //! none. It is a lower bound for interfaces that were already there at ifstatsd's first sample.
 
+pub mod calendar;
 pub mod rates;
 pub mod ring;
 pub mod slot_ring;
+pub mod tz;
 pub mod view;
 
 use std::cell::Cell;
