@@ -443,6 +443,7 @@ mod tests {
                         wraps: 2,
                     },
                     slots: vec![slot(20, 10), slot(10, 30)],
+                    usage: Some(crate::stats::usage::Usage::new(std::time::UNIX_EPOCH)),
                 }],
             },
         }

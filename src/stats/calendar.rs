@@ -11,6 +11,9 @@
 //! inclusive.
 
 use std::fmt;
+use std::time::SystemTime;
+
+use serde::{Serialize, Serializer};
 
 /// The first and last billing day: every month has a 28th.
 pub const BILLING_DAYS: std::ops::RangeInclusive<u8> = 1..=28;
@@ -121,10 +124,50 @@ pub fn cycle(today: Date, billing_day: u8) -> (Date, Date) {
     (on(start_month), on(start_month + 1))
 }
 
+/// A wall-clock time, serialized as RFC 3339 UTC with milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timestamp(pub SystemTime);
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // humantime panics outside 1970..=9999; Linux clocks never go there, but a bad clock
+        // must give an error, not a panic.
+        let seconds = self
+            .0
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs());
+        match seconds {
+            Ok(s) if s < MAX_RFC3339_SECONDS => {
+                serializer.collect_str(&humantime::format_rfc3339_millis(self.0))
+            }
+            _ => Err(serde::ser::Error::custom("time outside 1970..=9999")),
+        }
+    }
+}
+
+/// 10000-01-01T00:00:00Z, the first second RFC 3339's four-digit year cannot show.
+const MAX_RFC3339_SECONDS: u64 = 253_402_300_800;
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rstest::rstest;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_outside_rfc3339_are_errors_not_panics() {
+        let at = |s: u64| {
+            serde_json::to_string(&Timestamp(SystemTime::UNIX_EPOCH + Duration::from_secs(s)))
+        };
+        assert_eq!(at(1_800_000_000).unwrap(), "\"2027-01-15T08:00:00.000Z\"");
+        assert_eq!(
+            at(MAX_RFC3339_SECONDS - 1).unwrap(),
+            "\"9999-12-31T23:59:59.000Z\""
+        );
+        assert!(at(MAX_RFC3339_SECONDS).is_err());
+        let before = Timestamp(SystemTime::UNIX_EPOCH - Duration::from_secs(1));
+        assert!(serde_json::to_string(&before).is_err());
+    }
 
     fn date(year: i32, month: u8, day: u8) -> Date {
         Date { year, month, day }

@@ -24,6 +24,7 @@ pub mod rates;
 pub mod ring;
 pub mod slot_ring;
 pub mod tz;
+pub mod usage;
 pub mod view;
 
 use std::cell::Cell;
@@ -43,6 +44,7 @@ use crate::stats::view::{
 use crate::store::state::{SavedInterface, SavedSlot, State};
 use rates::{Change, Delta, Events};
 use slot_ring::{ring_capacity, Slot, HISTORY};
+use usage::{Accounting, Bytes, Usage};
 
 /// The averaging windows: 1, 5 and 15 minutes.
 pub const WINDOWS: [Duration; 3] = [
@@ -80,6 +82,8 @@ struct History {
     generation: u64,
     /// Restored from before a reboot: its next sample counts from zero.
     must_reset: bool,
+    /// The daily and monthly totals of received and sent bytes.
+    usage: Usage,
 }
 
 impl History {
@@ -106,11 +110,12 @@ impl History {
             window_starts: Cell::default(),
             generation: 0,
             must_reset: false,
+            usage: Usage::new(now.wall),
         }
     }
 
-    /// Folds in a new sample of this interface.
-    fn update(&mut self, name: &str, sample: &InterfaceSample, now: Moment) {
+    /// Folds in a new sample of this interface, taken on local day and month `local`.
+    fn update(&mut self, name: &str, sample: &InterfaceSample, now: Moment, local: (i32, i32)) {
         let re_created = matches!((self.ifindex, sample.ifindex), (Some(a), Some(b)) if a != b);
         let delta = if re_created {
             log::info!(
@@ -151,6 +156,13 @@ impl History {
         }
         for (total, d) in self.totals.iter_mut().zip(delta.counters) {
             *total = total.wrapping_add(d);
+        }
+        let bytes = Bytes {
+            rx_bytes: delta.counters[0],
+            tx_bytes: delta.counters[4],
+        };
+        if !self.usage.add(local.0, local.1, bytes) {
+            log::debug!("{name}: the wall clock is before every day kept; not counted by day");
         }
         let slot = Slot {
             at_us: now.at_us,
@@ -202,6 +214,7 @@ impl History {
             },
             events: self.events,
             ring: self.ring.clone(),
+            usage: self.usage,
         }
     }
 }
@@ -235,6 +248,8 @@ pub struct Stats {
     /// The new interfaces refused in the latest sample, to count each once while it stays.
     refused: Vec<String>,
     collection: Collection,
+    /// The time zone the totals are counted in, and how they are shown.
+    accounting: Arc<Accounting>,
 }
 
 impl Stats {
@@ -264,7 +279,14 @@ impl Stats {
                 state_restore_error: None,
                 restarts: Restarts::default(),
             },
+            accounting: Arc::new(Accounting::default()),
         }
+    }
+
+    /// Counts the daily and monthly totals in `accounting`'s time zone, and shows them with its
+    /// billing day and quotas (UTC, the 1st and none until set).
+    pub fn set_accounting(&mut self, accounting: Accounting) {
+        self.accounting = Arc::new(accounting);
     }
 
     /// Folds in one sample, failed or not. Returns its snapshot, for the sampler to reuse.
@@ -292,11 +314,13 @@ impl Stats {
             return;
         }
         let first_sample = self.collection.samples_total == 0;
+        let local = self.accounting.local(wall);
         self.generation += 1;
         let refused_before = std::mem::take(&mut self.refused);
         let mut refused_now = Vec::new();
         for sample in &snapshot.interfaces {
-            self.observe(sample, now, first_sample, &refused_before, &mut refused_now);
+            let seen = (now, local, first_sample);
+            self.observe(sample, seen, &refused_before, &mut refused_now);
         }
         match (refused_before.is_empty(), refused_now.first()) {
             (true, Some(first)) => log::warn!(
@@ -327,14 +351,16 @@ impl Stats {
         origin_us + instant.saturating_duration_since(origin).as_micros() as u64
     }
 
+    /// Folds in one interface of a sample `seen` at a moment, on a local (day, month), and
+    /// whether it is the first sample.
     fn observe(
         &mut self,
         sample: &InterfaceSample,
-        now: Moment,
-        first_sample: bool,
+        seen: (Moment, (i32, i32), bool),
         refused_before: &[String],
         refused_now: &mut Vec<String>,
     ) {
+        let (now, local, first_sample) = seen;
         let generation = self.generation;
         let full = self.interfaces.len() >= self.max_interfaces;
         match self.interfaces.get_mut(sample.name.as_str()) {
@@ -342,7 +368,7 @@ impl Stats {
                 log::debug!("{}: listed twice; the first line counts", sample.name);
             }
             Some(history) => {
-                history.update(&sample.name, sample, now);
+                history.update(&sample.name, sample, now, local);
                 history.generation = generation;
             }
             None if full => {
@@ -425,6 +451,7 @@ impl Stats {
                 up_since_age: h.up_since.map(|since| age(since.at_us)),
                 uptime_is_lower_bound: h.uptime_is_lower_bound,
                 events: h.events,
+                usage: Some(h.usage),
                 slots: h.ring.with(|ring| {
                     let slot = |slot: Slot| SavedSlot {
                         age: age(slot.at_us),
@@ -507,6 +534,8 @@ impl Stats {
                 window_starts: Cell::default(),
                 generation: 0,
                 must_reset: !same_boot,
+                // A state file older than the totals starts them now.
+                usage: saved.usage.unwrap_or_else(|| Usage::new(wall)),
             };
             self.interfaces
                 .insert(Arc::from(saved.name), Box::new(history));
@@ -566,6 +595,7 @@ impl Stats {
                 .map(|(name, history)| history.view(name, now_us, self.interval))
                 .collect(),
             collection: self.collection.clone(),
+            accounting: Arc::clone(&self.accounting),
         }
     }
 }

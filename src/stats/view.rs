@@ -7,37 +7,16 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
+
+pub use crate::stats::calendar::Timestamp;
 
 use crate::restart::Restarts;
 use crate::sample::proc_net_dev::Counters;
 use crate::sample::snapshot::OperState;
 use crate::stats::rates::{Events, Rate};
 use crate::stats::slot_ring::SlotRing;
-
-/// A wall-clock time, serialized as RFC 3339 UTC with milliseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timestamp(pub SystemTime);
-
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // humantime panics outside 1970..=9999; Linux clocks never go there, but a bad clock
-        // must give an error, not a panic.
-        let seconds = self
-            .0
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs());
-        match seconds {
-            Ok(s) if s < MAX_RFC3339_SECONDS => {
-                serializer.collect_str(&humantime::format_rfc3339_millis(self.0))
-            }
-            _ => Err(serde::ser::Error::custom("time outside 1970..=9999")),
-        }
-    }
-}
-
-/// 10000-01-01T00:00:00Z, the first second RFC 3339's four-digit year cannot show.
-const MAX_RFC3339_SECONDS: u64 = 253_402_300_800;
+use crate::stats::usage::{Accounting, Usage};
 
 /// One interface, as `/api/v1/interface/{net_id}/stats` returns it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -70,6 +49,9 @@ pub struct InterfaceStats {
     /// Its samples, for `/history`.
     #[serde(skip)]
     pub ring: SharedRing,
+    /// Its daily and monthly totals, for `/usage`.
+    #[serde(skip)]
+    pub usage: Usage,
 }
 
 /// The rates of one interface; each is null until it has an interval to cover.
@@ -171,6 +153,8 @@ pub struct StatsView {
     pub interfaces: Vec<InterfaceStats>,
     /// The state of sampling.
     pub collection: Collection,
+    /// The time zone, billing day and quotas the totals are shown with.
+    pub accounting: Arc<Accounting>,
 }
 
 impl StatsView {
@@ -232,26 +216,5 @@ impl SharedView {
     /// The latest view.
     pub fn current(&self) -> Arc<StatsView> {
         Arc::clone(&self.0.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn timestamps_outside_rfc3339_are_errors_not_panics() {
-        let at = |s: u64| {
-            serde_json::to_string(&Timestamp(SystemTime::UNIX_EPOCH + Duration::from_secs(s)))
-        };
-        assert_eq!(at(1_800_000_000).unwrap(), "\"2027-01-15T08:00:00.000Z\"");
-        assert_eq!(
-            at(MAX_RFC3339_SECONDS - 1).unwrap(),
-            "\"9999-12-31T23:59:59.000Z\""
-        );
-        assert!(at(MAX_RFC3339_SECONDS).is_err());
-        let before = Timestamp(SystemTime::UNIX_EPOCH - Duration::from_secs(1));
-        assert!(serde_json::to_string(&before).is_err());
     }
 }
