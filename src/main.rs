@@ -15,6 +15,8 @@ use ifstatsd::serve;
 use ifstatsd::serve::activity::Activity;
 use ifstatsd::serve::reaper::{self, Limits, QuietWatch, Restarter};
 use ifstatsd::shutdown::{self, Stoppers};
+use ifstatsd::stats::tz;
+use ifstatsd::stats::usage::Accounting;
 use ifstatsd::stats::view::SharedView;
 use ifstatsd::stats::{self, Stats};
 use ifstatsd::store::state;
@@ -76,6 +78,17 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
     // fatal.
     let mut stats = Stats::new(&config.source.display().to_string(), config.interval);
     stats.set_max_interfaces(config.max_interfaces);
+    let tz = tz::system();
+    log::info!(
+        "counting daily totals in time zone {} (from {})",
+        tz.name,
+        tz.source.as_str()
+    );
+    stats.set_accounting(Accounting {
+        tz,
+        billing_day: config.billing_day,
+        quotas: config.quotas.clone(),
+    });
     let taken_over = match handoff {
         Some(Ok(handoff)) => {
             let gap = restart::monotonic_now().saturating_sub(handoff.handed_at);

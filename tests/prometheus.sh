@@ -23,7 +23,7 @@ source_at 0 > "$work/net_dev"
 mkdir "$work/sysfs"
 port=$(free_port)
 start_daemon "$BIN" "$port" --interval 100ms --source "$work/net_dev" --sysfs "$work/sysfs" \
-    --log-level warn
+    --log-level warn --quota eth0=1G
 # Six steps of traffic, paced over several samples (pacing, not waiting: the check below reads
 # whatever sample is current and compares it exactly).
 for k in 1 2 3 4 5 6; do

@@ -245,7 +245,7 @@ pub fn handle_cached(
 ) -> Reply {
     cache.follow(view);
     match route {
-        Route::Interfaces | Route::InterfaceStats { .. } => {
+        Route::Interfaces | Route::InterfaceStats { .. } | Route::InterfaceUsage { .. } => {
             if let Some((_, reply)) = cache.replies.iter().find(|(kept, _)| kept == route) {
                 return reply.clone();
             }
@@ -289,6 +289,21 @@ pub fn handle(route: &Route, view: &StatsView, clock: Clock) -> Reply {
             window_seconds,
         } => match view.interface(name) {
             Some(stats) => json(200, &history(view, stats, *window_seconds)),
+            None => error(
+                404,
+                "interface_not_found",
+                format!("no interface {name:?} has been seen in the last 60 minutes"),
+            ),
+        },
+        Route::InterfaceUsage { name } => match view.interface(name) {
+            Some(stats) => {
+                // As of the latest sample (there is one: an interface is known only after one).
+                let now = view.updated_at.map_or(SystemTime::UNIX_EPOCH, |t| t.0);
+                json(
+                    200,
+                    &view.accounting.report(&stats.interface, &stats.usage, now),
+                )
+            }
             None => error(
                 404,
                 "interface_not_found",

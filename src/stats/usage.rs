@@ -259,10 +259,12 @@ impl Accounting {
             });
         Report {
             interface: Arc::clone(name),
+            updated_at: Timestamp(now),
             time_zone: self.tz.name.clone(),
             time_zone_source: self.tz.source.as_str(),
             utc_offset_seconds: self.tz.offset_at(now_secs),
             counting_since: Timestamp(usage.since),
+            today: today_date.to_string(),
             days: days.collect(),
             months: months.collect(),
             cycle: Cycle {
@@ -321,6 +323,8 @@ pub fn from_unix_ms(ms: u64) -> SystemTime {
 pub struct Report {
     /// The interface name.
     pub interface: Arc<str>,
+    /// The wall time of the latest sample: the totals are as of then.
+    pub updated_at: Timestamp,
     /// The zone the days are counted in: a `TZ` value, a POSIX rule, a zone name, or `UTC`.
     pub time_zone: String,
     /// Where the zone came from: `TZ`, `/etc/TZ`, `/etc/localtime` or `default` (UTC).
@@ -330,6 +334,8 @@ pub struct Report {
     /// When counting started: the daemon's first sample of the interface, or, with a state
     /// file, the first sample saved in it.
     pub counting_since: Timestamp,
+    /// The local date of the latest sample, `YYYY-MM-DD`.
+    pub today: String,
     /// The counted days among the last 31, newest first.
     pub days: Vec<DayBytes>,
     /// The counted months among the last 12, newest first.
