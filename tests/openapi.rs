@@ -18,6 +18,7 @@ use ifstatsd::serve::api::{
     self, Clock, ErrorBody, ErrorDetail, Health, History, InterfaceList, Point, Reply, OPENAPI_YAML,
 };
 use ifstatsd::serve::routes::route;
+use ifstatsd::stats::usage::Accounting;
 use ifstatsd::stats::view::{StatsView, Timestamp};
 use ifstatsd::stats::Stats;
 use openapiv3::OpenAPI;
@@ -154,6 +155,10 @@ fn views() -> Views {
     let t0 = Instant::now();
     let wall0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let mut stats = Stats::new("/proc/net/dev", INTERVAL);
+    stats.set_accounting(Accounting {
+        quotas: vec![("eth0".into(), 500_000_000_000)],
+        ..Accounting::default()
+    });
     let iface = |name: &str, bytes: u64, sysfs: Option<(u32, OperState)>| InterfaceSample {
         name: name.into(),
         counters: Counters::from_array([bytes, bytes / 100, 0, 1, bytes / 2, bytes / 200, 0, 0]),
@@ -234,6 +239,12 @@ const REQUESTS: &[(&str, &str)] = &[
     ("GET", "/api/v1/interface/..%2F/history"),
     ("GET", "/api/v1/interface/wan9/history?window=5m"),
     ("POST", "/api/v1/interface/eth0/history"),
+    ("GET", "/api/v1/interface/eth0/usage"),
+    ("GET", "/api/v1/interface/gone0/usage?x=1"),
+    ("GET", "/api/v1/interface/fixture0/usage"),
+    ("GET", "/api/v1/interface/wan9/usage"),
+    ("GET", "/api/v1/interface/%2F/usage"),
+    ("PUT", "/api/v1/interface/eth0/usage"),
     ("POST", "/api/v1/interface/eth0/stats"),
     ("DELETE", "/api/v1/interface/%/stats"),
     ("PUT", "/api/v1/interfaces"),
@@ -640,7 +651,13 @@ fn nullable_exactly_where_the_rust_field_is_an_option() {
         updated_at: Timestamp(SystemTime::now()),
         points: vec![point],
     };
+    let eth0 = view.interface("eth0").unwrap();
+    let usage = view
+        .accounting
+        .report(&eth0.interface, &eth0.usage, view.updated_at.unwrap().0);
+    assert!(usage.cycle.quota_bytes.is_some() && !usage.days.is_empty());
     let shapes = [
+        ("Usage", shape::of(&usage)),
         ("History", shape::of(&history)),
         ("InterfaceList", shape::of(&list)),
         ("Health", shape::of(&health)),
