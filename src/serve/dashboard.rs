@@ -1,5 +1,5 @@
 //! PURE: the live dashboard at `/`: one page of plain HTML, CSS and JavaScript, embedded, with no
-//! external assets. It reads `/api/v1/interfaces` and `/history` every 5 seconds and draws its
+//! external assets. It reads `/api/v1/interfaces`, `/history` and `/usage` every 5 seconds and draws its
 //! chart as SVG with its own code.
 //!
 //! # What it shows
@@ -10,7 +10,9 @@
 //! when they moved since the last refresh), resets and wraps; a vanished interface is greyed out and
 //! marked. Above them, a chart of RX and TX over the last 15 minutes (60 on demand) for the chosen
 //! interface (click a card; the busiest by default), in bit/s or B/s, with a read-out under the
-//! pointer or finger; missing samples are left as gaps. When the daemon cannot be reached the page
+//! pointer or finger; missing samples are left as gaps. Under it, the same interface's usage
+//! (`/usage`): today, this month, and the billing cycle against its quota as a bar with the
+//! projection to the cycle's end, and the last 31 days as stacked RX and TX bars. When the daemon cannot be reached the page
 //! says so and recovers by itself. It follows the system's light or dark mode and fits a phone.
 //!
 //! `make test` loads it in headless Chromium and leaves desktop and phone screenshots in
@@ -48,5 +50,6 @@ mod tests {
             assert!(!PAGE.contains(external), "{external} in the page");
         }
         assert!(PAGE.contains("/api/v1/interfaces") && PAGE.contains("/history?window="));
+        assert!(PAGE.contains("/usage`"));
     }
 }
