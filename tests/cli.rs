@@ -270,6 +270,10 @@ fn version_prints_the_version_and_exits_0(#[case] flag: &str) {
 #[case::log_level(&["--log-level", "loud"], "--log-level")]
 #[case::save_interval(&["--save-interval", "often"], "--save-interval")]
 #[case::state_file_without_value(&["--state-file"], "--state-file")]
+#[case::billing_day_29(&["--billing-day", "29"], "--billing-day")]
+#[case::quota_bad_unit(&["--quota", "wan=5Gb"], "--quota")]
+#[case::quota_no_size(&["--quota", "wan"], "--quota")]
+#[case::quota_twice(&["--quota", "wan=1G", "--quota", "wan=2G"], "second quota for wan")]
 fn a_bad_flag_or_value_prints_one_line_and_exits_2(#[case] args: &[&str], #[case] culprit: &str) {
     let dir = TempDir::new("usage");
     let missing = dir.path("missing");

@@ -568,3 +568,53 @@ fn past_max_interfaces_new_ones_are_refused_and_counted_once() {
     let names: Vec<&str> = view.interfaces.iter().map(|i| &*i.interface).collect();
     assert_eq!(names, ["lo", "veth2"]);
 }
+
+/// The usage totals come from the same deltas as the rates: a counter reset, an interface
+/// re-created under its name (new ifindex), and its return after an absence each add only their
+/// new traffic, and the day is the UTC day of each sample (the default zone).
+#[test]
+fn usage_totals_count_resets_and_re_created_interfaces_once() {
+    let mut p = Pipeline::new();
+    // 2027-01-01 is day 20819: start 20 s before midnight UTC.
+    p.wall0 = SystemTime::UNIX_EPOCH + Duration::from_secs(20_819 * 86_400 - 20);
+    let c = |rx_bytes: u64, tx_bytes: u64| [rx_bytes, rx_bytes / 10, 0, 0, tx_bytes, 1, 0, 0];
+    p.one(0.0, "wan", c(5_000, 700), 4, OperState::Up); // first sight: not counted
+    p.one(10.0, "wan", c(6_000, 800), 4, OperState::Up); // 1000 / 100 on 2026-12-31
+    p.one(20.0, "wan", c(300, 50), 4, OperState::Up); // reset at midnight: 300 / 50 on 2027-01-01
+    p.one(30.0, "wan", c(900, 90), 9, OperState::Up); // re-created: 900 / 90 more
+    p.one(40.0, "wan", c(1_000, 100), 9, OperState::Up); // 100 / 10 more
+    let wan = p.iface("wan");
+    assert_eq!(wan.events.resets, 2);
+    let view = p.view();
+    let report = view
+        .accounting
+        .report(&wan.interface, &wan.usage, view.updated_at.unwrap().0);
+    let days: Vec<(&str, u64, u64)> = report
+        .days
+        .iter()
+        .map(|d| (d.date.as_str(), d.rx_bytes, d.tx_bytes))
+        .collect();
+    assert_eq!(days, [("2027-01-01", 1300, 150), ("2026-12-31", 1000, 100)]);
+    let months: Vec<(&str, u64)> = report
+        .months
+        .iter()
+        .map(|m| (m.month.as_str(), m.rx_bytes + m.tx_bytes))
+        .collect();
+    assert_eq!(months, [("2027-01", 1450), ("2026-12", 1100)]);
+    assert_eq!(report.cycle.start, "2027-01-01");
+    assert_eq!(report.cycle.total_bytes, 1450);
+    // The JSON the route serves is this report.
+    let reply = api::handle(
+        &route("GET", "/api/v1/interface/wan/usage"),
+        &view,
+        Clock {
+            started: p.t0,
+            now: p.t0 + Duration::from_secs(41),
+        },
+    );
+    assert_eq!(reply.status, 200);
+    let json: Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(json, serde_json::to_value(&report).unwrap());
+    assert_eq!(json["time_zone"], "UTC");
+    assert_eq!(json["time_zone_source"], "default");
+}

@@ -118,7 +118,16 @@ impl Rig {
     }
 
     fn write_counters(&self) {
-        let eth0 = [self.rx % (1 << 32), self.rx / 97, 0, 0, self.tx, self.tx / 97, 0, 0];
+        let eth0 = [
+            self.rx % (1 << 32),
+            self.rx / 97,
+            0,
+            0,
+            self.tx,
+            self.tx / 97,
+            0,
+            0,
+        ];
         write_atomically(&self.source(), net_dev(&[("eth0", eth0)]));
     }
 
@@ -169,7 +178,11 @@ impl Rig {
         self.wait_for_counters(daemon);
         let usage = daemon.json("/api/v1/interface/eth0/usage");
         assert_eq!(usage["today"], step.local_date, "at {}", step.utc);
-        assert_eq!(usage["utc_offset_seconds"], step.utc_offset_seconds, "at {}", step.utc);
+        assert_eq!(
+            usage["utc_offset_seconds"], step.utc_offset_seconds,
+            "at {}",
+            step.utc
+        );
     }
 
     fn wait_for_counters(&self, daemon: &Daemon) {
@@ -280,7 +293,11 @@ fn totals_by_local_day_and_month_across_midnight_dst_month_end_restart_and_reboo
     steps.extend([&DOWNTIME, &AFTER_RESTART, &AFTER_REBOOT]);
     assert_eq!(usage["days"], totals(&steps, by_day, "date"), "{usage}");
     assert_eq!(usage["months"], totals(&steps, by_month, "month"));
-    assert_eq!(usage["counting_since"], since.as_str(), "kept across restarts");
+    assert_eq!(
+        usage["counting_since"],
+        since.as_str(),
+        "kept across restarts"
+    );
 
     // October: days older than 31 are gone, months stay; 02:30 twice on the 31st.
     for step in &AUTUMN {
@@ -315,9 +332,15 @@ fn totals_by_local_day_and_month_across_midnight_dst_month_end_restart_and_reboo
             "ifstatsd_usage_month_bytes{{device=\"eth0\",direction=\"transmit\"}} {}",
             1200
         ),
-        format!("ifstatsd_usage_cycle_projected_bytes{{device=\"eth0\"}} {}", total * 2_592_000),
+        format!(
+            "ifstatsd_usage_cycle_projected_bytes{{device=\"eth0\"}} {}",
+            total * 2_592_000
+        ),
         "ifstatsd_quota_bytes{device=\"eth0\"} 1000000".to_owned(),
     ] {
-        assert!(metrics.lines().any(|l| l == line), "no {line:?} in /metrics");
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no {line:?} in /metrics"
+        );
     }
 }
