@@ -578,7 +578,7 @@ mod tests {
                         wraps: 2,
                     },
                     slots: vec![slot(30, 0), slot(20, 1000), slot(10, 50_000)],
-                    usage: Some(sample_usage()),
+                    usage: Some(sample_usage(false)),
                 },
                 SavedInterface {
                     name: "wg0".into(),
@@ -591,26 +591,44 @@ mod tests {
                     uptime_is_lower_bound: false,
                     events: Events::default(),
                     slots: vec![],
-                    usage: Some(Usage::new(UNIX_EPOCH + Duration::from_secs(1_799_000_000))),
+                    usage: Some(sample_usage(true)),
                 },
             ],
         }
     }
 
-    /// Days and months around the epoch, a ring's length apart, and at the edges of `u64`.
-    fn sample_usage() -> Usage {
+    /// Days and months at the edges of the ring and of `u64`, and (`before_epoch`) below zero.
+    fn sample_usage(before_epoch: bool) -> Usage {
         let mut usage = Usage::new(UNIX_EPOCH + Duration::from_millis(1_797_000_000_456));
         let bytes = |rx_bytes, tx_bytes| Bytes { rx_bytes, tx_bytes };
-        for (day, month, b) in [
-            (-1, -1, bytes(5, 6)),
-            (0, 0, bytes(0, 0)),
-            (20_800, 683, bytes(u64::MAX, 1)),
-            (20_820, 684, bytes(1 << 40, 3 << 30)),
-            (20_830, 684, bytes(7, 8)),
-        ] {
+        let entries = if before_epoch {
+            [
+                (-30, -2, bytes(5, 6)),
+                (-1, -1, bytes(0, 0)),
+                (0, 0, bytes(1, 2)),
+            ]
+        } else {
+            [
+                (20_800, 683, bytes(u64::MAX, 1)),
+                (20_820, 684, bytes(1 << 40, 3 << 30)),
+                (20_830, 684, bytes(7, 8)),
+            ]
+        };
+        for (day, month, b) in entries {
             usage.add(day, month, b);
         }
         usage
+    }
+
+    #[test]
+    fn usage_entries_out_of_sight_are_not_saved() {
+        // Day 0 is more than 31 days before day 40: it could never be shown again.
+        let mut usage = Usage::new(UNIX_EPOCH);
+        usage.add(0, 0, Bytes::default());
+        usage.add(40, 1, Bytes::default());
+        let (days, months) = usage.entries();
+        assert_eq!(days, [(40, Bytes::default())]);
+        assert_eq!(months, [(0, Bytes::default()), (1, Bytes::default())]);
     }
 
     #[test]
