@@ -79,11 +79,7 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
     let mut stats = Stats::new(&config.source.display().to_string(), config.interval);
     stats.set_max_interfaces(config.max_interfaces);
     let tz = tz::system();
-    log::info!(
-        "counting daily totals in time zone {} (from {})",
-        tz.name,
-        tz.source.as_str()
-    );
+    let zone = format!("{} (from {})", tz.name, tz.source.as_str());
     stats.set_accounting(Accounting {
         tz,
         billing_day: config.billing_day,
@@ -193,7 +189,7 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
         move || reaper::run(addr, limits, activity, restarter, quiet_watch, reaper_stop)
     })?;
     log::info!(
-        "serving http://{addr}/ every {:?} from {}",
+        "serving http://{addr}/ every {:?} from {}; days in time zone {zone}",
         interval,
         config.source.display()
     );

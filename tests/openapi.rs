@@ -652,9 +652,7 @@ fn nullable_exactly_where_the_rust_field_is_an_option() {
         points: vec![point],
     };
     let eth0 = view.interface("eth0").unwrap();
-    let usage = view
-        .accounting
-        .report(&eth0.interface, &eth0.usage, view.updated_at.unwrap().0);
+    let usage = eth0.usage_report(&view.accounting, view.updated_at.unwrap().0);
     assert!(usage.cycle.quota_bytes.is_some() && !usage.days.is_empty());
     let shapes = [
         ("Usage", shape::of(&usage)),

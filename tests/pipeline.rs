@@ -586,9 +586,7 @@ fn usage_totals_count_resets_and_re_created_interfaces_once() {
     let wan = p.iface("wan");
     assert_eq!(wan.events.resets, 2);
     let view = p.view();
-    let report = view
-        .accounting
-        .report(&wan.interface, &wan.usage, view.updated_at.unwrap().0);
+    let report = wan.usage_report(&view.accounting, view.updated_at.unwrap().0);
     let days: Vec<(&str, u64, u64)> = report
         .days
         .iter()

@@ -299,10 +299,7 @@ pub fn handle(route: &Route, view: &StatsView, clock: Clock) -> Reply {
             Some(stats) => {
                 // As of the latest sample (there is one: an interface is known only after one).
                 let now = view.updated_at.map_or(SystemTime::UNIX_EPOCH, |t| t.0);
-                json(
-                    200,
-                    &view.accounting.report(&stats.interface, &stats.usage, now),
-                )
+                json(200, &stats.usage_report(&view.accounting, now))
             }
             None => error(
                 404,

@@ -180,7 +180,7 @@ fn render_usage(out: &mut String, view: &StatsView) {
     let reports: Vec<Report> = view
         .interfaces
         .iter()
-        .map(|i| view.accounting.report(&i.interface, &i.usage, now))
+        .map(|i| i.usage_report(&view.accounting, now))
         .collect();
     type BytesOf = fn(&Report) -> Option<(u64, u64)>;
     let by_direction: [(&str, &str, BytesOf); 3] = [

@@ -39,7 +39,7 @@ use crate::sample::proc_net_dev::{Counters, COUNTERS, COUNTER_NAMES};
 use crate::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
 use crate::stats::slot_ring::Cursor;
 use crate::stats::view::{
-    Collection, InterfaceStats, Rates, SharedRing, SharedView, StatsView, Timestamp,
+    Collection, InterfaceStats, Rates, SharedRing, SharedUsage, SharedView, StatsView, Timestamp,
 };
 use crate::store::state::{SavedInterface, SavedSlot, State};
 use rates::{Change, Delta, Events};
@@ -83,7 +83,7 @@ struct History {
     /// Restored from before a reboot: its next sample counts from zero.
     must_reset: bool,
     /// The daily and monthly totals of received and sent bytes.
-    usage: Usage,
+    usage: SharedUsage,
 }
 
 impl History {
@@ -110,7 +110,7 @@ impl History {
             window_starts: Cell::default(),
             generation: 0,
             must_reset: false,
-            usage: Usage::new(now.wall),
+            usage: SharedUsage::new(Usage::new(now.wall)),
         }
     }
 
@@ -161,7 +161,7 @@ impl History {
             rx_bytes: delta.counters[0],
             tx_bytes: delta.counters[4],
         };
-        if !self.usage.add(local.0, local.1, bytes) {
+        if !self.usage.with(|usage| usage.add(local.0, local.1, bytes)) {
             log::debug!("{name}: the wall clock is before every day kept; not counted by day");
         }
         let slot = Slot {
@@ -214,7 +214,7 @@ impl History {
             },
             events: self.events,
             ring: self.ring.clone(),
-            usage: self.usage,
+            usage: self.usage.clone(),
         }
     }
 }
@@ -451,7 +451,7 @@ impl Stats {
                 up_since_age: h.up_since.map(|since| age(since.at_us)),
                 uptime_is_lower_bound: h.uptime_is_lower_bound,
                 events: h.events,
-                usage: Some(h.usage),
+                usage: Some(h.usage.with(|usage| *usage)),
                 slots: h.ring.with(|ring| {
                     let slot = |slot: Slot| SavedSlot {
                         age: age(slot.at_us),
@@ -535,7 +535,7 @@ impl Stats {
                 generation: 0,
                 must_reset: !same_boot,
                 // A state file older than the totals starts them now.
-                usage: saved.usage.unwrap_or_else(|| Usage::new(wall)),
+                usage: SharedUsage::new(saved.usage.unwrap_or_else(|| Usage::new(wall))),
             };
             self.interfaces
                 .insert(Arc::from(saved.name), Box::new(history));

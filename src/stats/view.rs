@@ -16,7 +16,7 @@ use crate::sample::proc_net_dev::Counters;
 use crate::sample::snapshot::OperState;
 use crate::stats::rates::{Events, Rate};
 use crate::stats::slot_ring::SlotRing;
-use crate::stats::usage::{Accounting, Usage};
+use crate::stats::usage::{Accounting, Report, Usage};
 
 /// One interface, as `/api/v1/interface/{net_id}/stats` returns it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -51,7 +51,15 @@ pub struct InterfaceStats {
     pub ring: SharedRing,
     /// Its daily and monthly totals, for `/usage`.
     #[serde(skip)]
-    pub usage: Usage,
+    pub usage: SharedUsage,
+}
+
+impl InterfaceStats {
+    /// What `/usage` shows of it, as of `now`, by `accounting`.
+    pub fn usage_report(&self, accounting: &Accounting, now: SystemTime) -> Report {
+        self.usage
+            .with(|usage| accounting.report(&self.interface, usage, now))
+    }
 }
 
 /// The rates of one interface; each is null until it has an interval to cover.
@@ -182,6 +190,31 @@ impl SharedRing {
     /// Runs `f` on the ring.
     pub fn with<T>(&self, f: impl FnOnce(&mut SlotRing) -> T) -> T {
         f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// One interface's usage totals, shared like its ring: the statistics thread adds to them at each
+/// sample, and the HTTP loop reads them for `/usage` and `/metrics`. Shared rather than copied
+/// into every view: a kilobyte per interface per sample.
+#[derive(Clone, Debug)]
+pub struct SharedUsage(Arc<Mutex<Usage>>);
+
+impl SharedUsage {
+    /// Shares `usage`.
+    pub fn new(usage: Usage) -> Self {
+        SharedUsage(Arc::new(Mutex::new(usage)))
+    }
+
+    /// Runs `f` on the totals.
+    pub fn with<T>(&self, f: impl FnOnce(&mut Usage) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl PartialEq for SharedUsage {
+    /// The same totals, not equal ones.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 
