@@ -616,3 +616,50 @@ fn usage_totals_count_resets_and_re_created_interfaces_once() {
     assert_eq!(json["time_zone"], "UTC");
     assert_eq!(json["time_zone_source"], "default");
 }
+
+/// An interface gone for more than an hour is forgotten, but not its usage totals: `/usage` still
+/// answers, the state file keeps them, and they go on when the interface comes back.
+#[test]
+fn usage_totals_outlive_an_interface_gone_for_an_hour() {
+    let mut p = Pipeline::new();
+    let c = |rx_bytes: u64| [rx_bytes, rx_bytes / 10, 0, 0, 2 * rx_bytes, 1, 0, 0];
+    p.one(0.0, "wwan0", c(1_000), 5, OperState::Up);
+    p.one(10.0, "wwan0", c(4_000), 5, OperState::Up); // 3000 in, 6000 out
+    let usage = |view: &StatsView| {
+        let report = view.usage_report("wwan0").expect("totals kept");
+        (report.cycle.rx_bytes, report.cycle.tx_bytes)
+    };
+    // Gone: another interface's samples go on for an hour and a minute.
+    for k in 2..=370 {
+        p.one(10.0 * k as f64, "lo", c(0), 1, OperState::Unknown);
+    }
+    let view = p.view();
+    assert!(view.interface("wwan0").is_none(), "forgotten after an hour");
+    assert_eq!(usage(&view), (3_000, 6_000));
+    let clock = Clock {
+        started: p.t0,
+        now: p.t0 + Duration::from_secs(3_701),
+    };
+    let stats = api::handle(&route("GET", "/api/v1/interface/wwan0/stats"), &view, clock);
+    assert_eq!(stats.status, 404);
+    let served = api::handle(&route("GET", "/api/v1/interface/wwan0/usage"), &view, clock);
+    assert_eq!(served.status, 200);
+    let unknown = api::handle(&route("GET", "/api/v1/interface/wan9/usage"), &view, clock);
+    assert_eq!(unknown.status, 404);
+
+    // Saved and restored: still kept.
+    let now = p.t0 + Duration::from_secs(3_701);
+    let state = p
+        .stats
+        .export(now, p.wall0 + Duration::from_secs(3_701), "boot");
+    let mut restored = Stats::new("/proc/net/dev", INTERVAL);
+    restored.restore(state, now, p.wall0, Duration::ZERO, true);
+    assert_eq!(usage(&restored.view()), (3_000, 6_000));
+    assert!(restored.view().interface("wwan0").is_none());
+
+    // Back, re-created (a new ifindex, counting from zero): everything it counted since is new.
+    p.one(3_710.0, "wwan0", c(100), 6, OperState::Up);
+    p.one(3_720.0, "wwan0", c(600), 6, OperState::Up);
+    assert_eq!(usage(&p.view()), (3_000 + 600, 6_000 + 1_200));
+    assert!(p.view().dormant.is_empty());
+}

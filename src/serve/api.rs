@@ -295,16 +295,12 @@ pub fn handle(route: &Route, view: &StatsView, clock: Clock) -> Reply {
                 format!("no interface {name:?} has been seen in the last 60 minutes"),
             ),
         },
-        Route::InterfaceUsage { name } => match view.interface(name) {
-            Some(stats) => {
-                // As of the latest sample (there is one: an interface is known only after one).
-                let now = view.updated_at.map_or(SystemTime::UNIX_EPOCH, |t| t.0);
-                json(200, &stats.usage_report(&view.accounting, now))
-            }
+        Route::InterfaceUsage { name } => match view.usage_report(name) {
+            Some(report) => json(200, &report),
             None => error(
                 404,
                 "interface_not_found",
-                format!("no interface {name:?} has been seen in the last 60 minutes"),
+                format!("no usage of an interface {name:?} is kept"),
             ),
         },
         Route::InvalidWindow => error(

@@ -8,7 +8,8 @@
 //! Interfaces:
 //! - A new interface gets a ring of `60 min / interval` intervals, allocated once.
 //! - An interface missing from a sample stays, `present: false`, with its last data; after 60
-//!   minutes away it is forgotten.
+//!   minutes away it is forgotten, but for its usage totals ([`usage`]), kept aside (at most
+//!   `--max-interfaces` of them) until it comes back.
 //! - One that comes back with a new ifindex, or with counters that went down, was re-created: a
 //!   reset. One that comes back with the same ifindex and no counter lower never left; a truncated
 //!   or garbled source hid it, and treating it as a reset would count its whole history again as
@@ -250,6 +251,10 @@ pub struct Stats {
     collection: Collection,
     /// The time zone the totals are counted in, and how they are shown.
     accounting: Arc<Accounting>,
+    /// The usage totals of interfaces forgotten after an hour away, by name, oldest first (at
+    /// most `max_interfaces`): taken back if the interface returns, served by `/usage` and saved
+    /// meanwhile. Shared with the views, and copied only when it changes.
+    dormant: Arc<Vec<(Arc<str>, SharedUsage)>>,
 }
 
 impl Stats {
@@ -280,6 +285,7 @@ impl Stats {
                 restarts: Restarts::default(),
             },
             accounting: Arc::new(Accounting::default()),
+            dormant: Arc::default(),
         }
     }
 
@@ -383,6 +389,20 @@ impl Stats {
                 }
                 let mut history = Box::new(History::new(sample, now, first_sample, self.capacity));
                 history.generation = generation;
+                let name = sample.name.as_str();
+                if let Some(i) = self.dormant.iter().position(|(n, _)| &**n == name) {
+                    // Back after more than an hour, so re-created: its totals go on, and count
+                    // what its counters counted since, like any re-created interface's.
+                    history.usage = Arc::make_mut(&mut self.dormant).remove(i).1;
+                    let bytes = Bytes {
+                        rx_bytes: sample.counters.rx_bytes,
+                        tx_bytes: sample.counters.tx_bytes,
+                    };
+                    history
+                        .usage
+                        .with(|usage| usage.add(local.0, local.1, bytes));
+                    log::info!("{name}: back after more than an hour; its usage totals go on");
+                }
                 self.interfaces
                     .insert(Arc::from(sample.name.as_str()), history);
             }
@@ -393,6 +413,7 @@ impl Stats {
     fn mark_absent(&mut self, now: Moment) {
         let generation = self.generation;
         let forget_us = HISTORY.as_micros() as u64;
+        let mut forgotten = Vec::new();
         self.interfaces.retain(|name, history| {
             if history.generation == generation {
                 return true;
@@ -403,10 +424,27 @@ impl Stats {
             }
             let keep = now.at_us - history.last_seen.at_us < forget_us;
             if !keep {
-                log::info!("{name}: gone for 60 minutes; forgotten");
+                log::info!("{name}: gone for 60 minutes; forgotten but for its usage totals");
+                forgotten.push((Arc::clone(name), history.usage.clone()));
             }
             keep
         });
+        self.keep_dormant(forgotten);
+    }
+
+    /// Keeps the usage totals of forgotten interfaces, replacing older ones of the same name;
+    /// past `max_interfaces` of them, the longest forgotten go.
+    fn keep_dormant(&mut self, forgotten: Vec<(Arc<str>, SharedUsage)>) {
+        if forgotten.is_empty() {
+            return;
+        }
+        let dormant = Arc::make_mut(&mut self.dormant);
+        for (name, usage) in forgotten {
+            dormant.retain(|(kept, _)| *kept != name);
+            dormant.push((name, usage));
+        }
+        let excess = dormant.len().saturating_sub(self.max_interfaces);
+        dormant.drain(..excess);
     }
 
     /// Tracks at most `max` interfaces; the next new ones are refused until some are forgotten.
@@ -460,6 +498,11 @@ impl Stats {
                     ring.iter().map(slot).collect()
                 }),
             })
+            .chain(
+                self.dormant
+                    .iter()
+                    .map(|(name, usage)| dormant_saved(name, usage)),
+            )
             .collect();
         State {
             boot_id: boot_id.to_owned(),
@@ -505,9 +548,14 @@ impl Stats {
                 .checked_sub(downtime + age)
                 .unwrap_or(SystemTime::UNIX_EPOCH),
         };
+        let mut forgotten = Vec::new();
         for saved in state.interfaces {
             if !saved.present && us(saved.last_seen_age) + downtime_us >= history_us {
-                continue; // gone for an hour by now: forgotten
+                // Gone for an hour by now: forgotten, but for its usage totals.
+                if let Some(usage) = saved.usage {
+                    forgotten.push((Arc::from(saved.name), SharedUsage::new(usage)));
+                }
+                continue;
             }
             let ring = SharedRing::with_capacity(self.capacity);
             ring.with(|ring| {
@@ -540,6 +588,7 @@ impl Stats {
             self.interfaces
                 .insert(Arc::from(saved.name), Box::new(history));
         }
+        self.keep_dormant(forgotten);
         self.latest = Some(moment(Duration::ZERO));
         self.interfaces.len()
     }
@@ -596,7 +645,26 @@ impl Stats {
                 .collect(),
             collection: self.collection.clone(),
             accounting: Arc::clone(&self.accounting),
+            dormant: Arc::clone(&self.dormant),
         }
+    }
+}
+
+/// A forgotten interface's usage totals as the state file keeps them: an interface gone for
+/// [`HISTORY`], with no ring, which a restore forgets again but for its totals.
+fn dormant_saved(name: &str, usage: &SharedUsage) -> SavedInterface {
+    SavedInterface {
+        name: name.to_owned(),
+        present: false,
+        counters: Counters::default(),
+        ifindex: None,
+        oper_state: None,
+        last_seen_age: HISTORY,
+        up_since_age: None,
+        uptime_is_lower_bound: false,
+        events: Events::default(),
+        slots: Vec::new(),
+        usage: Some(usage.with(|usage| *usage)),
     }
 }
 

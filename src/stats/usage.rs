@@ -16,6 +16,10 @@
 //! its days, counted the same way; a billing cycle is the sum of the days from its first to
 //! today (a cycle is at most 31 days, so the days cover it).
 //!
+//! An interface forgotten after an hour away keeps its totals aside (they are still served and
+//! saved); when it comes back it was re-created, so its counters at that first sample are new
+//! traffic, and the totals go on.
+//!
 //! A day or a month gets an entry at the first sample that falls in it, even with no traffic, so
 //! the days listed are the days counted; a day the daemon was down, or the interface absent, is
 //! not listed. If the wall clock steps back by more than the days kept (a router without an RTC

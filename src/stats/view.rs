@@ -163,9 +163,22 @@ pub struct StatsView {
     pub collection: Collection,
     /// The time zone, billing day and quotas the totals are shown with.
     pub accounting: Arc<Accounting>,
+    /// The usage totals of interfaces forgotten after an hour away, by name.
+    pub dormant: Arc<Vec<(Arc<str>, SharedUsage)>>,
 }
 
 impl StatsView {
+    /// What `/usage` shows of the interface called `name`, known or forgotten, as of the latest
+    /// sample.
+    pub fn usage_report(&self, name: &str) -> Option<Report> {
+        let now = self.updated_at.map_or(SystemTime::UNIX_EPOCH, |t| t.0);
+        if let Some(stats) = self.interface(name) {
+            return Some(stats.usage_report(&self.accounting, now));
+        }
+        let (name, usage) = self.dormant.iter().find(|(kept, _)| &**kept == name)?;
+        Some(usage.with(|usage| self.accounting.report(name, usage, now)))
+    }
+
     /// The interface called `name`.
     pub fn interface(&self, name: &str) -> Option<&InterfaceStats> {
         self.interfaces
