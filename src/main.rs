@@ -78,6 +78,11 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
     // fatal.
     let mut stats = Stats::new(&config.source.display().to_string(), config.interval);
     stats.set_max_interfaces(config.max_interfaces);
+    for (name, _) in &config.quotas {
+        if !config.filter.keeps(name) {
+            log::warn!("--quota {name}: --include/--exclude leave {name} out; it is never counted");
+        }
+    }
     let tz = tz::system();
     let zone = format!("{} (from {})", tz.name, tz.source.as_str());
     stats.set_accounting(Accounting {
