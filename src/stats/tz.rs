@@ -523,6 +523,19 @@ impl Header {
         if header.typecnt == 0 {
             return Err("no local time type".to_owned());
         }
+        // Every count is of things at least a byte long: none can exceed the file, and then no
+        // length worked out from them can overflow, even with a 32-bit usize.
+        let counts = [
+            header.isutcnt,
+            header.isstdcnt,
+            header.leapcnt,
+            header.timecnt,
+            header.typecnt,
+            header.charcnt,
+        ];
+        if counts.iter().any(|&count| count > bytes.len()) {
+            return Err("counts larger than the file".to_owned());
+        }
         Ok(header)
     }
 
@@ -741,6 +754,10 @@ mod tests {
             }
         }
         assert!(Tz::tzif(b"CET-1CEST,M3.5.0,M10.5.0/3", "text", Source::EtcTz).is_err());
+        // A count of 2^32 - 1 transitions in a 44-byte header: refused, not multiplied.
+        let mut huge = BERLIN[..44].to_vec();
+        huge[32..36].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(Tz::tzif(&huge, "huge", Source::Localtime).is_err());
     }
 
     #[rstest]
