@@ -22,7 +22,9 @@
 //!
 //! A day or a month gets an entry at the first sample that falls in it, even with no traffic, so
 //! the days listed are the days counted; a day the daemon was down, or the interface absent, is
-//! not listed. If the wall clock steps back by more than the days kept (a router without an RTC
+//! not listed. Traffic is counted by the wall clock as it is: on a router without a real-time
+//! clock, the samples before its first NTP sync count on the day its clock then shows (OpenWrt
+//! starts it from its newest file time). If the wall clock steps back by more than the days kept (a router without an RTC
 //! before its first NTP sync), traffic counted on a day older than every kept day is dropped
 //! from the days (and from the months likewise), not added to another day.
 //!
