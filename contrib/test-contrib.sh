@@ -121,7 +121,7 @@ command: /usr/sbin/ifstatsd --listen 127.0.0.1:9310 --source /proc/net/dev\
  --sysfs /sys/class/net --interval 10s --log-level info --log-target stderr\
  --state-file /tmp/ifstatsd/state --save-interval 15m\
  --boot-id-file /proc/sys/kernel/random/boot_id --max-connections 64\
- --idle-timeout 15s --write-timeout 300ms
+ --idle-timeout 15s --write-timeout 300ms --billing-day 1
 $procd_tail"
 
 mkdir "$scratch/off" && sed "s/option enabled '1'/option enabled '0'/" "$uci" >"$scratch/off/ifstatsd"
@@ -148,6 +148,9 @@ config ifstatsd 'main'
 	option max_connections '8'
 	option idle_timeout '30s'
 	option write_timeout '2s'
+	option billing_day '15'
+	list quota 'wan=500G'
+	list quota 'wwan0=1.5GiB'
 EOF
 expect "config with every option" "$scratch/full" "instance: instance1
 mkdir -p '/mnt/usb stick/ifstatsd'
@@ -156,7 +159,8 @@ command: /usr/sbin/ifstatsd --listen '[::1]:8080' --source /tmp/dev\
  --state-file '/mnt/usb stick/ifstatsd/state' --save-interval 0\
  --boot-id-file /tmp/boot_id --include 'eth*' --include 'br-?an'\
  --exclude eth0.2 --link-speed wan=100M --link-speed wwan0=2.5M\
- --max-interfaces 16 --max-connections 8 --idle-timeout 30s --write-timeout 2s
+ --max-interfaces 16 --max-connections 8 --idle-timeout 30s --write-timeout 2s\
+ --billing-day 15 --quota wan=500G --quota wwan0=1.5GiB
 $procd_tail"
 
 # The shipped config's command line, run for real: its values are accepted.

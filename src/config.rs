@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::sample::filter::Filter;
+use crate::sample::proc_net_dev::is_valid_name;
 use crate::sample::{DEFAULT_SOURCE, DEFAULT_SYSFS};
+use crate::stats::calendar::BILLING_DAYS;
 
 /// The default `--listen` address: loopback only, so nothing is exposed by accident.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9310";
@@ -70,6 +72,10 @@ pub struct Config {
     /// `--link-speed NAME=RATE`: each named interface's capacity in bit/s, instead of (or
     /// below) the speed its driver reports.
     pub link_speeds: Vec<(String, u64)>,
+    /// The day of the month each billing cycle starts, 1 to 28.
+    pub billing_day: u8,
+    /// Quotas per billing cycle, in bytes received plus sent, by interface name.
+    pub quotas: Vec<(String, u64)>,
 }
 
 /// Where the log goes.
@@ -99,6 +105,8 @@ impl Default for Config {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             link_speeds: Vec::new(),
+            billing_day: 1,
+            quotas: Vec::new(),
         }
     }
 }
@@ -173,6 +181,11 @@ Options:
                         unit: wan=100M, eth0=1G, wwan0=2.5M; for links whose
                         speed the kernel does not know or that are shaped
                         below it; repeatable [default: the driver's speed]
+  --billing-day N       the day of the month (1 to 28) each billing cycle
+                        starts, at local midnight [default: 1]
+  --quota NAME=SIZE     a cap per billing cycle on the interface's received
+                        plus sent bytes: wan=500G, lte=20GiB (SI: k, M, G, T,
+                        P; IEC: Ki, Mi, Gi, Ti, Pi; B optional); repeatable
   -h, --help            print this help and exit
   -V, --version         print the version and exit
 
@@ -185,6 +198,7 @@ Routes (GET and HEAD):
   /api/v1/interfaces                     every interface seen in the last hour
   /api/v1/interface/{net_id}/stats       one interface's counters, rates and uptime
   /api/v1/interface/{net_id}/history     its rates per interval (?window=1m|5m|15m|60m)
+  /api/v1/interface/{net_id}/usage       its daily, monthly and billing-cycle totals
   /health                                200 ok, or 503 degraded
   /metrics                               Prometheus text format
   /openapi.yaml                          this API's OpenAPI 3.0.3 document
@@ -193,7 +207,7 @@ Routes (GET and HEAD):
 
 /// Every option that takes a value. Each is also read from the environment variable
 /// `IFSTATSD_<OPTION>` (`--log-level` from `IFSTATSD_LOG_LEVEL`); a flag wins over its variable.
-pub const OPTIONS: [&str; 16] = [
+pub const OPTIONS: [&str; 18] = [
     "listen",
     "source",
     "sysfs",
@@ -210,11 +224,13 @@ pub const OPTIONS: [&str; 16] = [
     "idle-timeout",
     "write-timeout",
     "link-speed",
+    "billing-day",
+    "quota",
 ];
 
 /// The options that may be given more than once. Their variables hold a list separated by
 /// spaces or commas, which flags replace rather than extend.
-const LISTS: [&str; 3] = ["include", "exclude", "link-speed"];
+const LISTS: [&str; 4] = ["include", "exclude", "link-speed", "quota"];
 
 /// The environment variable of `option`.
 pub fn env_name(option: &str) -> String {
@@ -333,6 +349,24 @@ fn set(config: &mut Config, option: &str, value: &OsStr) -> Result<(), String> {
         }
         "idle-timeout" => config.idle_timeout = parse_timeout(text()?)?,
         "write-timeout" => config.write_timeout = parse_timeout(text()?)?,
+        "billing-day" => {
+            config.billing_day = text()?
+                .parse()
+                .ok()
+                .filter(|day| BILLING_DAYS.contains(day))
+                .ok_or_else(|| {
+                    "expected a day of the month from 1 to 28 (a cycle from the 29th, 30th or \
+                     31st would have no start in February)"
+                        .to_owned()
+                })?;
+        }
+        "quota" => {
+            let (name, bytes) = parse_quota(text()?)?;
+            if config.quotas.iter().any(|(given, _)| *given == name) {
+                return Err(format!("a second quota for {name}"));
+            }
+            config.quotas.push((name, bytes));
+        }
         "max-interfaces" => {
             config.max_interfaces = text()?
                 .parse()
@@ -349,8 +383,84 @@ fn clear_list(config: &mut Config, option: &str) {
     match option {
         "include" => config.filter.include.clear(),
         "link-speed" => config.link_speeds.clear(),
+        "quota" => config.quotas.clear(),
         _ => config.filter.exclude.clear(),
     }
+}
+
+/// Parses `NAME=SIZE`: an interface name and a size in bytes, more than zero.
+pub fn parse_quota(text: &str) -> Result<(String, u64), String> {
+    let (name, size) = text
+        .split_once('=')
+        .ok_or("expected NAME=SIZE, e.g. wan=500G")?;
+    if !is_valid_name(name) {
+        return Err(format!("{name:?} is not an interface name"));
+    }
+    let bytes = parse_size(size)?;
+    if bytes == 0 {
+        return Err("a quota of 0 bytes".to_owned());
+    }
+    Ok((name.to_owned(), bytes))
+}
+
+/// The size units: SI powers of 1000 and IEC powers of 1024, each with or without `B`.
+const SIZE_UNITS: [(&str, u64); 11] = [
+    ("", 1),
+    ("k", 1_000),
+    ("M", 1_000_000),
+    ("G", 1_000_000_000),
+    ("T", 1_000_000_000_000),
+    ("P", 1_000_000_000_000_000),
+    ("Ki", 1 << 10),
+    ("Mi", 1 << 20),
+    ("Gi", 1 << 30),
+    ("Ti", 1 << 40),
+    ("Pi", 1 << 50),
+];
+
+/// Parses a size in bytes: a decimal number and a unit of [`SIZE_UNITS`] (`500G`, `1.5TB`,
+/// `20GiB`, `1000`), a whole number of bytes, at most 2^64 - 1. Anything else is refused: no
+/// spaces, signs, exponents, lower-case units other than `k`, or `K` for kilo.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let unit = unit.strip_suffix('B').unwrap_or(unit);
+    let scale = SIZE_UNITS
+        .iter()
+        .find(|(name, _)| *name == unit)
+        .map(|&(_, scale)| u128::from(scale))
+        .ok_or_else(|| {
+            format!(
+                "unknown unit in {text:?}; use k, M, G, T, P (1000s) or Ki, Mi, Gi, Ti, Pi (1024s)"
+            )
+        })?;
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) || number.ends_with('.') {
+        return Err(format!(
+            "expected a size such as 500G or 20GiB, not {text:?}"
+        ));
+    }
+    let too_big = || format!("{text:?} is more than 2^64 - 1 bytes");
+    let whole: u128 = whole.parse().map_err(|_| too_big())?;
+    let fraction_digits = u32::try_from(fraction.len()).map_err(|_| too_big())?;
+    let denominator = 10u128.checked_pow(fraction_digits).ok_or_else(too_big)?;
+    let fraction: u128 = if fraction.is_empty() {
+        0
+    } else {
+        fraction.parse().map_err(|_| too_big())?
+    };
+    let fraction_bytes = fraction.checked_mul(scale).ok_or_else(too_big)?;
+    if fraction_bytes % denominator != 0 {
+        return Err(format!("{text:?} is not a whole number of bytes"));
+    }
+    let bytes = whole
+        .checked_mul(scale)
+        .and_then(|b| b.checked_add(fraction_bytes / denominator))
+        .ok_or_else(too_big)?;
+    u64::try_from(bytes).map_err(|_| too_big())
 }
 
 fn parse_log_level(text: &str) -> Option<log::LevelFilter> {
@@ -663,6 +773,8 @@ mod tests {
             ("IFSTATSD_IDLE_TIMEOUT", "30s"),
             ("IFSTATSD_WRITE_TIMEOUT", "2s"),
             ("IFSTATSD_LINK_SPEED", "wan=100M lan=1G"),
+            ("IFSTATSD_BILLING_DAY", "15"),
+            ("IFSTATSD_QUOTA", "wan=500G, lte=20GiB"),
         ];
         assert_eq!(env.len(), OPTIONS.len());
         let config = run_with_env(&[], &env).unwrap();
@@ -684,6 +796,14 @@ mod tests {
         assert_eq!(
             config.link_speeds,
             [("wan".into(), 100_000_000), ("lan".into(), 1_000_000_000)]
+        );
+        assert_eq!(config.billing_day, 15);
+        assert_eq!(
+            config.quotas,
+            [
+                ("wan".to_owned(), 500_000_000_000),
+                ("lte".to_owned(), 20 << 30)
+            ]
         );
     }
 
@@ -754,6 +874,91 @@ mod tests {
         let env = [("IFSTATSD_LINK_SPEED", "wan=1G,lan=1G")];
         let config = run_with_env(&["--link-speed", "wan=5M"], &env).unwrap();
         assert_eq!(config.link_speeds, [("wan".into(), 5_000_000)]);
+    }
+
+    #[rstest]
+    #[case::plain_bytes("1000", 1000)]
+    #[case::bytes_unit("1000B", 1000)]
+    #[case::kilo("5k", 5_000)]
+    #[case::kilobytes("5kB", 5_000)]
+    #[case::mega("7M", 7_000_000)]
+    #[case::giga("500G", 500_000_000_000)]
+    #[case::gigabytes("500GB", 500_000_000_000)]
+    #[case::tera_fraction("1.5T", 1_500_000_000_000)]
+    #[case::peta("2P", 2_000_000_000_000_000)]
+    #[case::kibi("1Ki", 1024)]
+    #[case::mebibytes("3MiB", 3 << 20)]
+    #[case::gibi("20GiB", 20 << 30)]
+    #[case::gibi_half("0.5Gi", 1 << 29)]
+    #[case::tebi("1Ti", 1 << 40)]
+    #[case::pebi("16383Pi", 16_383 << 50)]
+    #[case::largest("18446744073709551615", u64::MAX)]
+    #[case::leading_zeros("007G", 7_000_000_000)]
+    fn sizes_parse(#[case] text: &str, #[case] bytes: u64) {
+        assert_eq!(parse_size(text), Ok(bytes));
+    }
+
+    #[rstest]
+    #[case::empty("")]
+    #[case::unit_only("G")]
+    #[case::space("500 G")]
+    #[case::negative("-5G")]
+    #[case::plus("+5G")]
+    #[case::exponent("1e9")]
+    #[case::upper_kilo("5K")]
+    #[case::lower_mega("5m")]
+    #[case::bits("5Gb")]
+    #[case::lower_iec("5gib")]
+    #[case::words("5 gigabytes")]
+    #[case::trailing_dot("5.G")]
+    #[case::leading_dot(".5G")]
+    #[case::two_dots("1.2.3G")]
+    #[case::fraction_of_a_byte("1.5")]
+    #[case::fraction_of_a_byte_kibi("0.0001Ki")]
+    #[case::too_big("18446744073709551616")]
+    #[case::too_big_unit("16384Pi")]
+    #[case::double_b("5GBB")]
+    fn bad_sizes_are_refused(#[case] text: &str) {
+        assert!(parse_size(text).is_err(), "{text:?} was accepted");
+    }
+
+    #[rstest]
+    #[case::no_equals(&["--quota", "wan"], "NAME=SIZE")]
+    #[case::bad_name(&["--quota", "a/b=5G"], "interface name")]
+    #[case::empty_name(&["--quota", "=5G"], "interface name")]
+    #[case::bad_size(&["--quota", "wan=5 GB"], "--quota")]
+    #[case::zero(&["--quota", "wan=0"], "0 bytes")]
+    #[case::twice(&["--quota", "wan=1G", "--quota", "wan=2G"], "second quota")]
+    #[case::billing_day_29(&["--billing-day", "29"], "1 to 28")]
+    #[case::billing_day_31(&["--billing-day", "31"], "1 to 28")]
+    #[case::billing_day_0(&["--billing-day", "0"], "1 to 28")]
+    #[case::billing_day_word(&["--billing-day", "first"], "--billing-day")]
+    fn bad_usage_flags_say_why(#[case] args: &[&str], #[case] why: &str) {
+        let message = run(args).unwrap_err().to_string();
+        assert!(message.contains(why), "{message:?} lacks {why:?}");
+        assert!(!message.contains('\n'));
+    }
+
+    #[test]
+    fn usage_flags_are_read() {
+        let config = run(&[
+            "--billing-day",
+            "28",
+            "--quota",
+            "wan=500G",
+            "--quota=pppoe-wan=1.5TiB",
+        ])
+        .unwrap();
+        assert_eq!(config.billing_day, 28);
+        assert_eq!(
+            config.quotas,
+            [
+                ("wan".to_owned(), 500_000_000_000),
+                ("pppoe-wan".to_owned(), 3 << 39)
+            ]
+        );
+        let defaults = run(&[]).unwrap();
+        assert_eq!((defaults.billing_day, defaults.quotas.len()), (1, 0));
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!    |  Sample over a crossbeam channel (snapshot); the applied Snapshot comes back for reuse
 //!    v
 //! stats/   the statistics thread: one ring per interface (slot_ring, ring), the rate
-//!    |     arithmetic (rates), and the immutable view it publishes after each sample (view)
+//!    |     arithmetic (rates), the daily and monthly totals in local time (usage, calendar,
+//!    |     tz), and the immutable view it publishes after each sample (view)
 //!    |  Arc<StatsView>, cloned by the request loop; never waited on
 //!    v
 //! serve/   the one request loop on tiny_http: routes, the JSON API (api), Prometheus (metrics),

@@ -15,6 +15,8 @@ use ifstatsd::serve;
 use ifstatsd::serve::activity::Activity;
 use ifstatsd::serve::reaper::{self, Limits, QuietWatch, Restarter};
 use ifstatsd::shutdown::{self, Stoppers};
+use ifstatsd::stats::tz;
+use ifstatsd::stats::usage::Accounting;
 use ifstatsd::stats::view::SharedView;
 use ifstatsd::stats::{self, Stats};
 use ifstatsd::store::state;
@@ -77,6 +79,18 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
     let mut stats = Stats::new(&config.source.display().to_string(), config.interval);
     stats.set_max_interfaces(config.max_interfaces);
     stats.set_link_speeds(config.link_speeds.clone());
+    for (name, _) in &config.quotas {
+        if !config.filter.keeps(name) {
+            log::warn!("--quota {name}: --include/--exclude leave {name} out; it is never counted");
+        }
+    }
+    let tz = tz::system();
+    let zone = format!("{} (from {})", tz.name, tz.source.as_str());
+    stats.set_accounting(Accounting {
+        tz,
+        billing_day: config.billing_day,
+        quotas: config.quotas.clone(),
+    });
     let taken_over = match handoff {
         Some(Ok(handoff)) => {
             let gap = restart::monotonic_now().saturating_sub(handoff.handed_at);
@@ -181,7 +195,7 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
         move || reaper::run(addr, limits, activity, restarter, quiet_watch, reaper_stop)
     })?;
     log::info!(
-        "serving http://{addr}/ every {:?} from {}",
+        "serving http://{addr}/ every {:?} from {}; days in time zone {zone}",
         interval,
         config.source.display()
     );

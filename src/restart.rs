@@ -445,6 +445,7 @@ mod tests {
                         renames: 4,
                     },
                     slots: vec![slot(20, 10), slot(10, 30)],
+                    usage: Some(crate::stats::usage::Usage::new(std::time::UNIX_EPOCH)),
                 }],
             },
         }

@@ -274,6 +274,10 @@ fn version_prints_the_version_and_exits_0(#[case] flag: &str) {
 #[case::link_speed_zero(&["--link-speed", "wan=0"], "must be above zero")]
 #[case::link_speed_without_name(&["--link-speed", "100M"], "expected NAME=RATE")]
 #[case::link_speed_twice(&["--link-speed", "wan=1G", "--link-speed", "wan=2G"], "wan is given twice")]
+#[case::billing_day_29(&["--billing-day", "29"], "--billing-day")]
+#[case::quota_bad_unit(&["--quota", "wan=5Gb"], "--quota")]
+#[case::quota_no_size(&["--quota", "wan"], "--quota")]
+#[case::quota_twice(&["--quota", "wan=1G", "--quota", "wan=2G"], "second quota for wan")]
 fn a_bad_flag_or_value_prints_one_line_and_exits_2(#[case] args: &[&str], #[case] culprit: &str) {
     let dir = TempDir::new("usage");
     let missing = dir.path("missing");

@@ -41,11 +41,11 @@ from ifstatsd_client.api.operations import (  # noqa: E402
     get_dashboard, get_docs, get_health, get_metrics, get_open_api,
     head_dashboard, head_docs, head_health, head_metrics, head_open_api)
 from ifstatsd_client.api.statistics import (  # noqa: E402
-    get_interface_history, get_interface_stats, head_interface_history,
-    head_interface_stats, head_interfaces, list_interfaces)
+    get_interface_history, get_interface_stats, get_interface_usage, head_interface_history,
+    head_interface_stats, head_interface_usage, head_interfaces, list_interfaces)
 from ifstatsd_client.models import (  # noqa: E402
     Error, Health, HealthStatus, History, HistoryWindow, HistoryWindowSeconds,
-    InterfaceList, InterfaceStats, OperState, Rate)
+    InterfaceList, InterfaceStats, OperState, Rate, Usage)
 
 SPEC_TEXT = open(SPEC_PATH, encoding="utf-8").read()
 SPEC = yaml.safe_load(SPEC_TEXT)
@@ -297,6 +297,12 @@ def every_operation(d, name, what):
               f"{what}: window_seconds {history.window_seconds} for {window}")
         head_matches_get(head_interface_history, get_interface_history,
                          f"{what}: HEAD history {window}", client=c, net_id=name, window=window)
+    usage = call(get_interface_usage, f"{what}: usage {name}", client=c, net_id=name).parsed
+    check(isinstance(usage, Usage), f"{what}: usage is a Usage")
+    check(usage.cycle.total_bytes == usage.cycle.rx_bytes + usage.cycle.tx_bytes,
+          f"{what}: the cycle's total is rx + tx")
+    head_matches_get(head_interface_usage, get_interface_usage, f"{what}: HEAD usage",
+                     client=c, net_id=name)
     listed = call(list_interfaces, f"{what}: list", client=c).parsed
     check(isinstance(listed, InterfaceList), f"{what}: the list is an InterfaceList")
     names = [i.interface for i in listed.interfaces]
@@ -381,6 +387,12 @@ def state_traffic_vanished_degraded(source, sysfs):
             for field, amount in zip(fields, sent):
                 close(getattr(rate, field + "_per_sec") * rate.covered_seconds, amount,
                       f"traffic: {window} {field} times covered_seconds", 1e-6)
+        # The usage totals count the same deltas: what was written since the first sample.
+        usage = get_interface_usage.sync(client=c, net_id="ct0")
+        check((usage.cycle.rx_bytes, usage.cycle.tx_bytes) == (sent[0], sent[4]),
+              f"traffic: usage {usage.cycle.rx_bytes}/{usage.cycle.tx_bytes} is what was sent")
+        check(usage.cycle.quota_bytes is None and usage.cycle.remaining_bytes is None,
+              "traffic: no quota")
         history = get_interface_history.sync(client=c, net_id="ct0", window=HistoryWindow.ONE_MINUTE)
         for field, amount in zip(fields, sent):
             total = sum(getattr(p, field + "_per_sec") * p.seconds for p in history.points)
@@ -462,7 +474,8 @@ def errors(d):
                                ("a b", 400, "invalid_interface_name"),
                                ("wan9", 404, "interface_not_found")]:
         for module, head in [(get_interface_stats, head_interface_stats),
-                             (get_interface_history, head_interface_history)]:
+                             (get_interface_history, head_interface_history),
+                             (get_interface_usage, head_interface_usage)]:
             response = module.sync_detailed(client=c, net_id=name)
             check(isinstance(response.parsed, Error), f"{name}: parsed into Error")
             raw = httpx.get(d.url + module._get_kwargs(net_id=name)["url"])
@@ -478,6 +491,7 @@ def errors(d):
     # Other methods: 405 with Allow, documented under GET.
     modules = {"/api/v1/interface/ct0/stats": get_interface_stats,
                "/api/v1/interface/ct0/history": get_interface_history,
+               "/api/v1/interface/ct0/usage": get_interface_usage,
                "/api/v1/interfaces": list_interfaces, "/health": get_health,
                "/metrics": get_metrics, "/openapi.yaml": get_open_api, "/": get_dashboard,
                "/docs": get_docs}

@@ -33,7 +33,7 @@ write_source() {
 start() {
     port=$(free_port)
     start_daemon "$BIN" "$port" --source "$work/net_dev" --sysfs "$work/sysfs" \
-        --state-file "$work/state" --log-level warn "$@"
+        --state-file "$work/state" --log-level warn --quota eth0=1M "$@"
 }
 
 mkdir "$work/sysfs"
@@ -57,17 +57,20 @@ browse "$url" --virtual-time-budget=12000 --window-size=1280,1000 \
 browse "$url" --virtual-time-budget=12000 --window-size=390,1400 \
     --screenshot="$PWD/target/dashboard-phone.png" >/dev/null
 curl -sf "http://127.0.0.1:$port/api/v1/interfaces" > "$work/api.json"
+curl -sf "http://127.0.0.1:$port/api/v1/interface/eth0/usage" > "$work/usage.json"
 
-python3 - "$work/dom.html" "$work/api.json" <<'PY'
+python3 - "$work/dom.html" "$work/api.json" "$work/usage.json" <<'PY'
 import json, re, sys
 from html.parser import HTMLParser
 
 dom, api = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+usage = json.load(open(sys.argv[3]))
 
 class Cards(HTMLParser):
     def __init__(self):
         super().__init__()
         self.cards, self.body, self.chart, self.paths, self.ceiling = {}, {}, {}, [], None
+        self.usage, self.bars = {}, []
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "article" and "data-interface" in a:
@@ -80,6 +83,10 @@ class Cards(HTMLParser):
             self.paths.append(a)
         elif tag == "line" and a.get("class") == "ceiling":
             self.ceiling = a
+        elif tag == "section" and a.get("id") == "usage-box":
+            self.usage = a
+        elif tag == "rect" and a.get("class") in ("rx", "tx"):
+            self.bars.append(a)
 
 page = Cards()
 page.feed(dom)
@@ -116,10 +123,25 @@ assert abs(avg["rx_utilisation"] - avg["rx_bytes_per_sec"] * 8 / 2e6) < 1e-12, a
 assert "link 2.00 Mbit/s" in dom and "of link" in dom, "the cards show the link and the utilisation"
 assert page.chart.get("data-ceiling") == "2000000", page.chart
 assert page.ceiling is not None, "the chart draws the link's ceiling"
+# Usage: the traffic written (eth0: 15 steps of 25 000 B in and 5 000 B out), counted over both
+# daemons through the state file, shown for eth0 against its 1 MB quota, as the API gives it.
+both = lambda x: x["rx_bytes"] + x["tx_bytes"]
+assert sum(map(both, usage["days"])) == 15 * 30000, usage["days"]
+u, days = page.usage, usage["days"]
+today = both(days[0]) if days and days[0]["date"] == usage["today"] else 0
+assert int(u["data-today"]) == today, (u, usage)
+assert int(u["data-month"]) == both(usage["months"][0]), (u, usage)
+assert int(u["data-cycle"]) == usage["cycle"]["total_bytes"], (u, usage)
+assert int(u["data-quota"]) == usage["cycle"]["quota_bytes"] == 1000000, (u, usage)
+assert int(u["data-projected"]) == usage["cycle"]["projected_bytes"], (u, usage)
+assert int(u["data-days"]) == len(days) >= 1, (u, days)
+assert {b["data-date"] for b in page.bars} == {d["date"] for d in days}, page.bars
+assert "left; " in dom and "projected by the end of the cycle" in dom
 # It refreshed: the first load and at least two 5 s timers in 12 s.
 assert int(page.body["data-updates"]) >= 3, page.body
 print(f"dashboard_browser: OK: {checked} cards equal the API, chart of {page.chart['data-points']} "
-      f"points, {page.body['data-updates']} updates; screenshots in target/dashboard-*.png")
+      f"points, usage of {len(days)} days, {page.body['data-updates']} updates; screenshots in "
+      f"target/dashboard-*.png")
 PY
 
 # The daemon goes away and comes back while the page is open (DevTools protocol, real time).

@@ -23,6 +23,7 @@ use ifstatsd::serve::api::{
     self, Clock, ErrorBody, ErrorDetail, Health, History, InterfaceList, Point, Reply, OPENAPI_YAML,
 };
 use ifstatsd::serve::routes::route;
+use ifstatsd::stats::usage::Accounting;
 use ifstatsd::stats::view::{StatsView, Timestamp};
 use ifstatsd::stats::Stats;
 use openapiv3::OpenAPI;
@@ -162,6 +163,10 @@ fn views() -> Views {
     let t0 = Instant::now();
     let wall0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let mut stats = Stats::new("/proc/net/dev", INTERVAL);
+    stats.set_accounting(Accounting {
+        quotas: vec![("eth0".into(), 500_000_000_000)],
+        ..Accounting::default()
+    });
     let iface = |name: &str, bytes: u64, sysfs: Option<(u32, OperState)>| InterfaceSample {
         name: name.into(),
         counters: Counters::from_array([bytes, bytes / 100, 0, 1, bytes / 2, bytes / 200, 0, 0]),
@@ -279,6 +284,12 @@ const REQUESTS: &[(&str, &str)] = &[
     ("GET", "/api/v1/interface/..%2F/history"),
     ("GET", "/api/v1/interface/wan9/history?window=5m"),
     ("POST", "/api/v1/interface/eth0/history"),
+    ("GET", "/api/v1/interface/eth0/usage"),
+    ("GET", "/api/v1/interface/gone0/usage?x=1"),
+    ("GET", "/api/v1/interface/fixture0/usage"),
+    ("GET", "/api/v1/interface/wan9/usage"),
+    ("GET", "/api/v1/interface/%2F/usage"),
+    ("PUT", "/api/v1/interface/eth0/usage"),
     ("POST", "/api/v1/interface/eth0/stats"),
     ("DELETE", "/api/v1/interface/%/stats"),
     ("PUT", "/api/v1/interfaces"),
@@ -741,7 +752,11 @@ fn nullable_exactly_where_the_rust_field_is_an_option() {
         updated_at: Timestamp(SystemTime::now()),
         points: vec![point],
     };
+    let eth0 = view.interface("eth0").unwrap();
+    let usage = eth0.usage_report(&view.accounting, view.updated_at.unwrap().0);
+    assert!(usage.cycle.quota_bytes.is_some() && !usage.days.is_empty());
     let shapes = [
+        ("Usage", shape::of(&usage)),
         ("History", shape::of(&history)),
         ("InterfaceList", shape::of(&list)),
         ("Health", shape::of(&health)),
@@ -1605,9 +1620,9 @@ fn every_seconds_property_is_a_number() {
     let mut seen = 0;
     for (at, object) in objects {
         for (name, property) in object["properties"].as_object().into_iter().flatten() {
-            // A link's speed is a whole number of bit/s from the driver or the command line, an
-            // integer; every measured duration and rate is a number.
-            if name == "link_speed_bits_per_sec" {
+            // A link's speed (whole bit/s from the driver or the command line) and a zone's UTC
+            // offset (whole seconds) are integers; every measured duration and rate is a number.
+            if name == "link_speed_bits_per_sec" || name == "utc_offset_seconds" {
                 assert_eq!(property["type"], "integer", "{at}/{name}");
             } else if name.ends_with("_seconds") || name == "seconds" || name.ends_with("_per_sec")
             {

@@ -656,7 +656,7 @@ struct Outcome {
     Outcome { resets: 0, wraps: 1, glitches: 1, rx_bytes: 10_000, avg_1m_rx: 30_000.0 / 40.0, current_rx: 1000.0 })]
 #[case::re_created_while_a_lower_read_is_held(
     &[(1_000_000, 1000, UP), (1_010_000, 1010, UP), (4000, 4, UP), (8000, 8, RE_CREATED)],
-    Outcome { resets: 1, wraps: 0, glitches: 0, rx_bytes: 8000, avg_1m_rx: 18_000.0 / 30.0, current_rx: 400.0 })]
+    Outcome { resets: 2, wraps: 0, glitches: 0, rx_bytes: 8000, avg_1m_rx: 22_000.0 / 30.0, current_rx: 800.0 })]
 #[case::a_lower_read_on_a_link_going_down_is_a_reset_at_once(
     &[(1_000_000, 1000, UP), (1_010_000, 1010, UP), (4000, 4, DOWN), (8000, 8, UP)],
     Outcome { resets: 1, wraps: 0, glitches: 0, rx_bytes: 8000, avg_1m_rx: 18_000.0 / 30.0, current_rx: 400.0 })]
@@ -935,4 +935,99 @@ fn utilisation_is_the_rate_over_the_link_speed() {
         assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
     }
     assert!(!metrics.contains("utilisation_ratio{device=\"wlan0\""));
+}
+
+/// The usage totals come from the same deltas as the rates: a counter reset, an interface
+/// re-created under its name (new ifindex), and its return after an absence each add only their
+/// new traffic, and the day is the UTC day of each sample (the default zone).
+#[test]
+fn usage_totals_count_resets_and_re_created_interfaces_once() {
+    let mut p = Pipeline::new();
+    // 2027-01-01 is day 20819: start 20 s before midnight UTC.
+    p.wall0 = SystemTime::UNIX_EPOCH + Duration::from_secs(20_819 * 86_400 - 20);
+    let c = |rx_bytes: u64, tx_bytes: u64| [rx_bytes, rx_bytes / 10, 0, 0, tx_bytes, 1, 0, 0];
+    p.one(0.0, "wan", c(5_000, 700), 4, OperState::Up); // first sight: not counted
+    p.one(10.0, "wan", c(6_000, 800), 4, OperState::Up); // 1000 / 100 on 2026-12-31
+    p.one(20.0, "wan", c(300, 50), 4, OperState::Up); // reset at midnight: 300 / 50 on 2027-01-01
+    p.one(30.0, "wan", c(900, 90), 9, OperState::Up); // re-created: 900 / 90 more
+    p.one(40.0, "wan", c(1_000, 100), 9, OperState::Up); // 100 / 10 more
+    let wan = p.iface("wan");
+    assert_eq!(wan.events.resets, 2);
+    let view = p.view();
+    let report = wan.usage_report(&view.accounting, view.updated_at.unwrap().0);
+    let days: Vec<(&str, u64, u64)> = report
+        .days
+        .iter()
+        .map(|d| (d.date.as_str(), d.rx_bytes, d.tx_bytes))
+        .collect();
+    assert_eq!(days, [("2027-01-01", 1300, 150), ("2026-12-31", 1000, 100)]);
+    let months: Vec<(&str, u64)> = report
+        .months
+        .iter()
+        .map(|m| (m.month.as_str(), m.rx_bytes + m.tx_bytes))
+        .collect();
+    assert_eq!(months, [("2027-01", 1450), ("2026-12", 1100)]);
+    assert_eq!(report.cycle.start, "2027-01-01");
+    assert_eq!(report.cycle.total_bytes, 1450);
+    // The JSON the route serves is this report.
+    let reply = api::handle(
+        &route("GET", "/api/v1/interface/wan/usage"),
+        &view,
+        Clock {
+            started: p.t0,
+            now: p.t0 + Duration::from_secs(41),
+        },
+    );
+    assert_eq!(reply.status, 200);
+    let json: Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(json, serde_json::to_value(&report).unwrap());
+    assert_eq!(json["time_zone"], "UTC");
+    assert_eq!(json["time_zone_source"], "default");
+}
+
+/// An interface gone for more than an hour is forgotten, but not its usage totals: `/usage` still
+/// answers, the state file keeps them, and they go on when the interface comes back.
+#[test]
+fn usage_totals_outlive_an_interface_gone_for_an_hour() {
+    let mut p = Pipeline::new();
+    let c = |rx_bytes: u64| [rx_bytes, rx_bytes / 10, 0, 0, 2 * rx_bytes, 1, 0, 0];
+    p.one(0.0, "wwan0", c(1_000), 5, OperState::Up);
+    p.one(10.0, "wwan0", c(4_000), 5, OperState::Up); // 3000 in, 6000 out
+    let usage = |view: &StatsView| {
+        let report = view.usage_report("wwan0").expect("totals kept");
+        (report.cycle.rx_bytes, report.cycle.tx_bytes)
+    };
+    // Gone: another interface's samples go on for an hour and a minute.
+    for k in 2..=370 {
+        p.one(10.0 * k as f64, "lo", c(0), 1, OperState::Unknown);
+    }
+    let view = p.view();
+    assert!(view.interface("wwan0").is_none(), "forgotten after an hour");
+    assert_eq!(usage(&view), (3_000, 6_000));
+    let clock = Clock {
+        started: p.t0,
+        now: p.t0 + Duration::from_secs(3_701),
+    };
+    let stats = api::handle(&route("GET", "/api/v1/interface/wwan0/stats"), &view, clock);
+    assert_eq!(stats.status, 404);
+    let served = api::handle(&route("GET", "/api/v1/interface/wwan0/usage"), &view, clock);
+    assert_eq!(served.status, 200);
+    let unknown = api::handle(&route("GET", "/api/v1/interface/wan9/usage"), &view, clock);
+    assert_eq!(unknown.status, 404);
+
+    // Saved and restored: still kept.
+    let now = p.t0 + Duration::from_secs(3_701);
+    let state = p
+        .stats
+        .export(now, p.wall0 + Duration::from_secs(3_701), "boot");
+    let mut restored = Stats::new("/proc/net/dev", INTERVAL);
+    restored.restore(state, now, p.wall0, Duration::ZERO, true);
+    assert_eq!(usage(&restored.view()), (3_000, 6_000));
+    assert!(restored.view().interface("wwan0").is_none());
+
+    // Back, re-created (a new ifindex, counting from zero): everything it counted since is new.
+    p.one(3_710.0, "wwan0", c(100), 6, OperState::Up);
+    p.one(3_720.0, "wwan0", c(600), 6, OperState::Up);
+    assert_eq!(usage(&p.view()), (3_000 + 600, 6_000 + 1_200));
+    assert!(p.view().dormant.is_empty());
 }

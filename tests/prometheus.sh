@@ -25,7 +25,7 @@ port=$(free_port)
 # eth0's speed from --link-speed, lo's from a sysfs fixture (10 Mbit/s), wg0's unknown.
 mkdir "$work/sysfs/lo" && echo 10 > "$work/sysfs/lo/speed"
 start_daemon "$BIN" "$port" --interval 100ms --source "$work/net_dev" --sysfs "$work/sysfs" \
-    --link-speed eth0=100M --log-level warn
+    --link-speed eth0=100M --log-level warn --quota eth0=1G
 # Six steps of traffic, paced over several samples (pacing, not waiting: the check below reads
 # whatever sample is current and compares it exactly).
 for k in 1 2 3 4 5 6; do

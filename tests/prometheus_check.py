@@ -7,6 +7,7 @@ same sample, so that every figure can be compared exactly.
 import json
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -26,19 +27,25 @@ def get(path):
         return response.headers.get("Content-Type"), response.read().decode()
 
 
+def usage_path(name):
+    return "/api/v1/interface/" + urllib.parse.quote(name, safe="") + "/usage"
+
+
 def consistent_read(deadline=10.0):
     until = time.monotonic() + deadline
     while time.monotonic() < until:
         before = json.loads(get("/api/v1/interfaces")[1])
         content_type, metrics = get("/metrics")
+        usages = {i["interface"]: json.loads(get(usage_path(i["interface"]))[1])
+                  for i in before["interfaces"]}
         after = json.loads(get("/api/v1/interfaces")[1])
         if before == after:
-            return after, content_type, metrics
+            return after, content_type, metrics, usages
     sys.exit("no two reads of the same sample within the deadline")
 
 
 def main():
-    listing, content_type, text = consistent_read()
+    listing, content_type, text, usages = consistent_read()
     assert content_type == "text/plain; version=0.0.4; charset=utf-8", content_type
     families = {f.name: f for f in text_string_to_metric_families(text)}
     # A name left behind by a rename has no series (its history went to the new name).
@@ -112,6 +119,35 @@ def main():
         n: i["events"]["glitches"] for n, i in interfaces.items()}
     assert per_device("ifstatsd_interface_renames", "counter") == {
         n: i["events"]["renames"] for n, i in interfaces.items()}
+
+    # The usage totals equal /usage's: today, the month and the cycle by direction, the
+    # projection, and the quota where there is one.
+    def by_direction(family_name):
+        family = families[family_name]
+        assert family.type == "gauge", (family_name, family.type)
+        return {(s.labels["device"], s.labels["direction"]): s.value for s in family.samples}
+
+    today, month, cycle = (by_direction(f"ifstatsd_usage_{p}_bytes") for p in ("today", "month", "cycle"))
+    quotas = per_device("ifstatsd_quota_bytes", "gauge")
+    projected = per_device("ifstatsd_usage_cycle_projected_bytes", "gauge")
+    counted = 0
+    for name, usage in usages.items():
+        assert usage["updated_at"] == listing["updated_at"], (usage["updated_at"], listing["updated_at"])
+        day = usage["days"][0]
+        assert day["date"] == usage["today"], usage
+        for direction, field in [("receive", "rx_bytes"), ("transmit", "tx_bytes")]:
+            assert today[(name, direction)] == day[field], (name, direction)
+            assert month[(name, direction)] == usage["months"][0][field], (name, direction)
+            assert cycle[(name, direction)] == usage["cycle"][field], (name, direction)
+            counted += today[(name, direction)]
+        assert projected[name] == usage["cycle"]["projected_bytes"], name
+        if usage["cycle"]["quota_bytes"] is None:
+            assert name not in quotas, name
+        else:
+            assert quotas[name] == usage["cycle"]["quota_bytes"], name
+    assert counted > 0, "no traffic counted today"
+    assert quotas == {"eth0": 1_000_000_000}, quotas
+    checked += 7 * len(usages)
 
     health = json.loads(get("/health")[1])
     for family_name, kind in [("ifstatsd_up", "gauge"), ("ifstatsd_samples", "counter"),

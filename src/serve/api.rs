@@ -249,7 +249,7 @@ pub fn handle_cached(
 ) -> Reply {
     cache.follow(view);
     match route {
-        Route::Interfaces | Route::InterfaceStats { .. } => {
+        Route::Interfaces | Route::InterfaceStats { .. } | Route::InterfaceUsage { .. } => {
             if let Some((_, reply)) = cache.replies.iter().find(|(kept, _)| kept == route) {
                 return reply.clone();
             }
@@ -297,6 +297,14 @@ pub fn handle(route: &Route, view: &StatsView, clock: Clock) -> Reply {
                 404,
                 "interface_not_found",
                 format!("no interface {name:?} has been seen in the last 60 minutes"),
+            ),
+        },
+        Route::InterfaceUsage { name } => match view.usage_report(name) {
+            Some(report) => json(200, &report),
+            None => error(
+                404,
+                "interface_not_found",
+                format!("no usage of an interface {name:?} is kept"),
             ),
         },
         Route::InvalidWindow => error(

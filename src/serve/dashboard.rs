@@ -1,5 +1,5 @@
 //! PURE: the live dashboard at `/`: one page of plain HTML, CSS and JavaScript, embedded, with no
-//! external assets. It reads `/api/v1/interfaces` and `/history` every 5 seconds and draws its
+//! external assets. It reads `/api/v1/interfaces`, `/history` and `/usage` every 5 seconds and draws its
 //! chart as SVG with its own code.
 //!
 //! # What it shows
@@ -14,7 +14,10 @@
 //! interface (click a card; the busiest by default), in bit/s or B/s, with a read-out under the
 //! pointer or finger; missing samples are left as gaps; the link's speed is a dashed ceiling line
 //! (only labelled when the traffic stays under a twentieth of it, not to flatten the traffic).
-//! When the daemon cannot be reached the page says so and recovers by itself. It follows the system's light or dark mode and fits a phone.
+//! Under it, the same interface's usage (`/usage`): today, this month, and the billing cycle
+//! against its quota as a bar with the projection to the cycle's end, and the last 31 days as
+//! stacked RX and TX bars. When the daemon cannot be reached the page says so and recovers by
+//! itself. It follows the system's light or dark mode and fits a phone.
 //!
 //! `make test` loads it in headless Chromium and leaves desktop and phone screenshots in
 //! `target/dashboard-desktop.png` and `target/dashboard-phone.png`.
@@ -51,5 +54,6 @@ mod tests {
             assert!(!PAGE.contains(external), "{external} in the page");
         }
         assert!(PAGE.contains("/api/v1/interfaces") && PAGE.contains("/history?window="));
+        assert!(PAGE.contains("/usage`"));
     }
 }

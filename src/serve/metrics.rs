@@ -35,6 +35,7 @@
 use std::fmt::Write;
 use std::time::Instant;
 
+use crate::stats::usage::Report;
 use crate::stats::view::{InterfaceStats, RateView, StatsView};
 use crate::VERSION;
 
@@ -225,7 +226,73 @@ pub fn render_interfaces(view: &StatsView) -> String {
         }
     }
 
+    render_usage(&mut out, view);
     out
+}
+
+/// The usage totals of every interface, as `/api/v1/interface/{net_id}/usage` shows them.
+fn render_usage(out: &mut String, view: &StatsView) {
+    let now = view.updated_at.map_or(std::time::UNIX_EPOCH, |t| t.0);
+    let reports: Vec<Report> = view
+        .interfaces
+        .iter()
+        .filter(|i| i.renamed_to.is_none()) // its totals went with it to the new name
+        .map(|i| i.usage_report(&view.accounting, now))
+        .collect();
+    type BytesOf = fn(&Report) -> Option<(u64, u64)>;
+    let by_direction: [(&str, &str, BytesOf); 3] = [
+        (
+            "ifstatsd_usage_today_bytes",
+            "Bytes counted today (local time), by direction.",
+            |r| {
+                r.days
+                    .first()
+                    .filter(|d| d.date == r.today)
+                    .map(|d| (d.rx_bytes, d.tx_bytes))
+            },
+        ),
+        (
+            "ifstatsd_usage_month_bytes",
+            "Bytes counted this calendar month (local time), by direction.",
+            |r| r.months.first().map(|m| (m.rx_bytes, m.tx_bytes)),
+        ),
+        (
+            "ifstatsd_usage_cycle_bytes",
+            "Bytes counted in the current billing cycle (--billing-day), by direction.",
+            |r| Some((r.cycle.rx_bytes, r.cycle.tx_bytes)),
+        ),
+    ];
+    for (name, help, value) in by_direction {
+        header(out, name, help, "gauge");
+        for report in &reports {
+            let (rx, tx) = value(report).unwrap_or_default();
+            for (direction, bytes) in [("receive", rx), ("transmit", tx)] {
+                let labels = [("device", &*report.interface), ("direction", direction)];
+                sample(out, name, &labels, bytes);
+            }
+        }
+    }
+    type TotalOf = fn(&Report) -> Option<u64>;
+    let totals: [(&str, &str, TotalOf); 2] = [
+        (
+            "ifstatsd_usage_cycle_projected_bytes",
+            "Received plus sent bytes projected to the end of the billing cycle at its average so far.",
+            |r| Some(r.cycle.projected_bytes),
+        ),
+        (
+            "ifstatsd_quota_bytes",
+            "The quota per billing cycle on received plus sent bytes (--quota); absent without one.",
+            |r| r.cycle.quota_bytes,
+        ),
+    ];
+    for (name, help, value) in totals {
+        header(out, name, help, "gauge");
+        for report in &reports {
+            if let Some(bytes) = value(report) {
+                sample(out, name, &[("device", &report.interface)], bytes);
+            }
+        }
+    }
 }
 
 /// The rest of [`render`], appended to `out`: the daemon's own families, which depend on the

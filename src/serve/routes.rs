@@ -27,6 +27,11 @@ pub enum Route {
         /// The window, in seconds.
         window_seconds: u32,
     },
+    /// `GET /api/v1/interface/{net_id}/usage`.
+    InterfaceUsage {
+        /// The percent-decoded interface name.
+        name: String,
+    },
     /// The history route with a `window` other than 1m, 5m, 15m or 60m.
     InvalidWindow,
     /// `GET /`: the dashboard.
@@ -80,6 +85,10 @@ pub fn route(method: &str, url: &str) -> Route {
         {
             Some((segment, "stats")) => match interface_name(segment) {
                 Ok(name) => Route::InterfaceStats { name },
+                Err(reason) => Route::InvalidName { reason },
+            },
+            Some((segment, "usage")) => match interface_name(segment) {
+                Ok(name) => Route::InterfaceUsage { name },
                 Err(reason) => Route::InvalidName { reason },
             },
             Some((segment, "history")) => match (interface_name(segment), history_window(query)) {
@@ -227,6 +236,16 @@ mod tests {
         Route::InvalidWindow
     )]
     #[case::docs("GET", "/docs", Route::Docs)]
+    #[case::usage(
+        "GET",
+        "/api/v1/interface/pppoe-wan/usage",
+        Route::InterfaceUsage { name: "pppoe-wan".into() }
+    )]
+    #[case::usage_head(
+        "HEAD",
+        "/api/v1/interface/lo/usage?x",
+        Route::InterfaceUsage { name: "lo".into() }
+    )]
 
     fn good_routes(#[case] method: &str, #[case] url: &str, #[case] expected: Route) {
         assert_eq!(route(method, url), expected);
@@ -245,6 +264,7 @@ mod tests {
     #[case::bad_escape("/api/v1/interface/eth%G0/stats")]
     #[case::short_escape("/api/v1/interface/eth%4/stats")]
     #[case::lone_percent("/api/v1/interface/%/stats")]
+    #[case::usage_sixteen_bytes("/api/v1/interface/abcdefghijklmnop/usage")]
     fn invalid_names(#[case] url: &str) {
         assert!(
             matches!(route("GET", url), Route::InvalidName { .. }),
@@ -279,6 +299,7 @@ mod tests {
             "/api/v1/interfaces",
             "/openapi.yaml",
             "/api/v1/interface/lo/stats",
+            "/api/v1/interface/lo/usage",
         ] {
             assert_eq!(
                 route(method, url),

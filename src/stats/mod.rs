@@ -8,7 +8,8 @@
 //! Interfaces:
 //! - A new interface gets a ring of `60 min / interval` intervals, allocated once.
 //! - An interface missing from a sample stays, `present: false`, with its last data; after 60
-//!   minutes away it is forgotten.
+//!   minutes away it is forgotten, but for its usage totals ([`usage`]), kept aside (at most
+//!   `--max-interfaces` of them) until it comes back.
 //! - One that comes back with a new ifindex, or with counters that went down, was re-created: a
 //!   reset. One that comes back with the same ifindex and no counter lower never left; a truncated
 //!   or garbled source hid it, and treating it as a reset would count its whole history again as
@@ -43,9 +44,12 @@
 //! (`up`, or `unknown` for drivers that never report one). While it is down or absent there is
 //! none. It is a lower bound for interfaces that were already there at ifstatsd's first sample.
 
+pub mod calendar;
 pub mod rates;
 pub mod ring;
 pub mod slot_ring;
+pub mod tz;
+pub mod usage;
 pub mod view;
 
 use std::cell::Cell;
@@ -60,11 +64,17 @@ use crate::sample::proc_net_dev::{Counters, COUNTERS, COUNTER_NAMES};
 use crate::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
 use crate::stats::slot_ring::Cursor;
 use crate::stats::view::{
-    Collection, InterfaceStats, RateView, Rates, SharedRing, SharedView, StatsView, Timestamp,
+    Collection, InterfaceStats, RateView, Rates, SharedRing, SharedUsage, SharedView, StatsView,
+    Timestamp,
 };
 use crate::store::state::{SavedInterface, SavedSlot, State};
 use rates::{Capacity, Change, Delta, Events};
 use slot_ring::{ring_capacity, Slot, HISTORY};
+use usage::{Accounting, Bytes, Usage};
+
+/// A local day and month, as numbers from the epoch (see [`usage`]): where a sample's traffic
+/// is counted.
+type LocalDay = (i32, i32);
 
 /// The averaging windows: 1, 5 and 15 minutes.
 pub const WINDOWS: [Duration; 3] = [
@@ -143,14 +153,16 @@ struct History {
     must_reset: bool,
     /// Its link speed in Mbit/s at the last sample, where the driver knows it.
     speed_mbps: Option<u32>,
-    /// A read with a counter lower than the last one, and when it was taken: held for an
-    /// interval to tell a glitch from a reset (see the module doc). Boxed, as rare: 8 bytes
-    /// per interface instead of 112.
-    held: Option<Box<(Reading, Moment)>>,
+    /// A read with a counter lower than the last one, when it was taken, and its local day and
+    /// month: held for an interval to tell a glitch from a reset (see the module doc). Boxed, as
+    /// rare: 8 bytes per interface instead of 120.
+    held: Option<Box<(Reading, Moment, LocalDay)>>,
     /// The name it had before its last rename, and when (boxed, as rare).
     renamed_from: Option<Box<(Arc<str>, Moment)>>,
     /// Set on what is left under an old name after a rename: the new name.
     renamed_to: Option<Arc<str>>,
+    /// The daily and monthly totals of received and sent bytes.
+    usage: SharedUsage,
 }
 
 impl History {
@@ -181,6 +193,7 @@ impl History {
             held: None,
             renamed_from: None,
             renamed_to: None,
+            usage: SharedUsage::new(Usage::new(now.wall)),
         }
     }
 
@@ -205,29 +218,37 @@ impl History {
             held: None,
             renamed_from: None,
             renamed_to: Some(new_name),
+            // The totals went with the interface to its new name.
+            usage: SharedUsage::new(Usage::new(now.wall)),
         }
     }
 
-    /// Folds in a new sample of this interface, holding a lower read for an interval (see the
-    /// module doc). `configured` is its `--link-speed`.
-    fn update(&mut self, name: &str, reading: Reading, now: Moment, configured: Option<u64>) {
-        if let Some((held, at)) = self.held.take().map(|held| *held) {
-            if re_created(self.ifindex, reading.ifindex) {
-                // A new link under this name: its reset below covers whatever the held read was.
-                log::debug!("{name}: re-created while a lower read was held; the read is dropped");
-            } else if self.continues(&reading) {
+    /// Folds in a new sample of this interface, taken at `now` on local day and month `local`,
+    /// holding a lower read for an interval (see the module doc). `configured` is its
+    /// `--link-speed`.
+    fn update(
+        &mut self,
+        name: &str,
+        reading: Reading,
+        (now, local): (Moment, LocalDay),
+        configured: Option<u64>,
+    ) {
+        if let Some((held, at, held_local)) = self.held.take().map(|held| *held) {
+            if self.continues(&reading) {
                 self.events.glitches += 1;
                 log::info!("{name}: one read lower than the samples around it: a glitch, ignored");
             } else {
-                self.fold(name, held, at, configured);
+                // Confirmed lower, or a new link under this name (whose own reset follows): the
+                // held read was a reset, and the traffic it counted since is real.
+                self.fold(name, held, (at, held_local), configured);
             }
         }
         if self.holds(&reading) {
             log::debug!("{name}: a counter went down; holding this read for one interval");
-            self.held = Some(Box::new((reading, now)));
+            self.held = Some(Box::new((reading, now, local)));
             return;
         }
-        self.fold(name, reading, now, configured);
+        self.fold(name, reading, (now, local), configured);
     }
 
     /// Whether `reading` continues the sequence of the last good read: the same link, no
@@ -254,8 +275,15 @@ impl History {
             && self.went_down(reading)
     }
 
-    /// Folds `reading`, taken at `now`, into the history: the delta since the last good read.
-    fn fold(&mut self, name: &str, sample: Reading, now: Moment, configured: Option<u64>) {
+    /// Folds `reading`, taken at `now` on local day and month `local`, into the history: the
+    /// delta since the last good read.
+    fn fold(
+        &mut self,
+        name: &str,
+        sample: Reading,
+        (now, local): (Moment, LocalDay),
+        configured: Option<u64>,
+    ) {
         let re_created = re_created(self.ifindex, sample.ifindex);
         let delta = if re_created {
             log::info!(
@@ -319,6 +347,13 @@ impl History {
         }
         for (total, d) in self.totals.iter_mut().zip(delta.counters) {
             *total = total.wrapping_add(d);
+        }
+        let bytes = Bytes {
+            rx_bytes: delta.counters[0],
+            tx_bytes: delta.counters[4],
+        };
+        if !self.usage.with(|usage| usage.add(local.0, local.1, bytes)) {
+            log::debug!("{name}: the wall clock is before every day kept; not counted by day");
         }
         let slot = Slot {
             at_us: now.at_us,
@@ -393,6 +428,7 @@ impl History {
             },
             events: self.events,
             ring: self.ring.clone(),
+            usage: self.usage.clone(),
         }
     }
 }
@@ -428,6 +464,12 @@ pub struct Stats {
     /// `--link-speed`: capacities in bit/s by interface name.
     link_speeds: Vec<(String, u64)>,
     collection: Collection,
+    /// The time zone the totals are counted in, and how they are shown.
+    accounting: Arc<Accounting>,
+    /// The usage totals of interfaces forgotten after an hour away, by name, oldest first (at
+    /// most `max_interfaces`): taken back if the interface returns, served by `/usage` and saved
+    /// meanwhile. Shared with the views, and copied only when it changes.
+    dormant: Arc<Vec<(Arc<str>, SharedUsage)>>,
 }
 
 impl Stats {
@@ -459,7 +501,15 @@ impl Stats {
                 restarts: Restarts::default(),
                 offload: None,
             },
+            accounting: Arc::new(Accounting::default()),
+            dormant: Arc::default(),
         }
+    }
+
+    /// Counts the daily and monthly totals in `accounting`'s time zone, and shows them with its
+    /// billing day and quotas (UTC, the 1st and none until set).
+    pub fn set_accounting(&mut self, accounting: Accounting) {
+        self.accounting = Arc::new(accounting);
     }
 
     /// Folds in one sample, failed or not. Returns its snapshot, for the sampler to reuse.
@@ -487,11 +537,13 @@ impl Stats {
             return;
         }
         let first_sample = self.collection.samples_total == 0;
+        let local = self.accounting.local(wall);
         self.generation += 1;
         let refused_before = std::mem::take(&mut self.refused);
         let mut refused_now = Vec::new();
         for sample in &snapshot.interfaces {
-            self.observe(sample, now, first_sample, &refused_before, &mut refused_now);
+            let seen = (now, local, first_sample);
+            self.observe(sample, seen, &refused_before, &mut refused_now);
         }
         match (refused_before.is_empty(), refused_now.first()) {
             (true, Some(first)) => log::warn!(
@@ -525,14 +577,16 @@ impl Stats {
         origin_us + instant.saturating_duration_since(origin).as_micros() as u64
     }
 
+    /// Folds in one interface of a sample `seen` at a moment, on a local (day, month), and
+    /// whether it is the first sample.
     fn observe(
         &mut self,
         sample: &InterfaceSample,
-        now: Moment,
-        first_sample: bool,
+        seen: (Moment, LocalDay, bool),
         refused_before: &[String],
         refused_now: &mut Vec<String>,
     ) {
+        let (now, local, first_sample) = seen;
         let generation = self.generation;
         let name = sample.name.as_str();
         let configured = configured_speed(&self.link_speeds, name);
@@ -544,7 +598,7 @@ impl Stats {
                 return;
             }
             Some(history) if !left_behind && !re_created(history.ifindex, sample.ifindex) => {
-                history.update(name, sample.into(), now, configured);
+                history.update(name, sample.into(), (now, local), configured);
                 history.generation = generation;
                 return;
             }
@@ -553,7 +607,7 @@ impl Stats {
             _ => {}
         }
         if let Some(old) = self.renamed_from(sample.ifindex) {
-            self.rename(&old, sample, now, configured);
+            self.rename(&old, sample, (now, local), configured);
             return;
         }
         if let Some(history) = self
@@ -562,7 +616,7 @@ impl Stats {
             .filter(|history| history.renamed_to.is_none())
         {
             // Deleted and created again under the same name: a reset (see `fold`).
-            history.update(name, sample.into(), now, configured);
+            history.update(name, sample.into(), (now, local), configured);
             history.generation = generation;
             return;
         }
@@ -578,6 +632,19 @@ impl Stats {
         }
         let mut history = Box::new(History::new(sample, now, first_sample, self.capacity));
         history.generation = generation;
+        if let Some(i) = self.dormant.iter().position(|(n, _)| &**n == name) {
+            // Back after more than an hour, so re-created: its totals go on, and count what its
+            // counters counted since, like any re-created interface's.
+            history.usage = Arc::make_mut(&mut self.dormant).remove(i).1;
+            let bytes = Bytes {
+                rx_bytes: sample.counters.rx_bytes,
+                tx_bytes: sample.counters.tx_bytes,
+            };
+            history
+                .usage
+                .with(|usage| usage.add(local.0, local.1, bytes));
+            log::info!("{name}: back after more than an hour; its usage totals go on");
+        }
         self.interfaces.insert(Arc::from(name), history);
     }
 
@@ -603,7 +670,7 @@ impl Stats {
         &mut self,
         old: &Arc<str>,
         sample: &InterfaceSample,
-        now: Moment,
+        (now, local): (Moment, LocalDay),
         configured: Option<u64>,
     ) {
         let Some(mut history) = self.interfaces.remove(old) else {
@@ -617,7 +684,7 @@ impl Stats {
         let left_behind = history.left_behind(Arc::clone(&new), now);
         history.events.renames += 1;
         history.renamed_from = Some(Box::new((Arc::clone(old), now)));
-        history.update(&new, sample.into(), now, configured);
+        history.update(&new, sample.into(), (now, local), configured);
         history.generation = self.generation;
         self.interfaces
             .insert(Arc::clone(old), Box::new(left_behind));
@@ -630,13 +697,14 @@ impl Stats {
         let generation = self.generation;
         let forget_us = HISTORY.as_micros() as u64;
         let link_speeds = &self.link_speeds;
+        let mut forgotten = Vec::new();
         self.interfaces.retain(|name, history| {
             if history.generation == generation {
                 return true;
             }
-            if let Some((held, at)) = history.held.take().map(|held| *held) {
+            if let Some((held, at, local)) = history.held.take().map(|held| *held) {
                 // Gone while a lower read was held: that read was its last.
-                history.fold(name, held, at, configured_speed(link_speeds, name));
+                history.fold(name, held, (at, local), configured_speed(link_speeds, name));
             }
             if history.present {
                 log::info!("{name}: gone; keeping its last data for 60 minutes");
@@ -644,10 +712,27 @@ impl Stats {
             }
             let keep = now.at_us - history.last_seen.at_us < forget_us;
             if !keep {
-                log::info!("{name}: gone for 60 minutes; forgotten");
+                log::info!("{name}: gone for 60 minutes; forgotten but for its usage totals");
+                forgotten.push((Arc::clone(name), history.usage.clone()));
             }
             keep
         });
+        self.keep_dormant(forgotten);
+    }
+
+    /// Keeps the usage totals of forgotten interfaces, replacing older ones of the same name;
+    /// past `max_interfaces` of them, the longest forgotten go.
+    fn keep_dormant(&mut self, forgotten: Vec<(Arc<str>, SharedUsage)>) {
+        if forgotten.is_empty() {
+            return;
+        }
+        let dormant = Arc::make_mut(&mut self.dormant);
+        for (name, usage) in forgotten {
+            dormant.retain(|(kept, _)| *kept != name);
+            dormant.push((name, usage));
+        }
+        let excess = dormant.len().saturating_sub(self.max_interfaces);
+        dormant.drain(..excess);
     }
 
     /// Takes `link_speeds` (`--link-speed`: bit/s by interface name) as the interfaces'
@@ -700,6 +785,7 @@ impl Stats {
                 up_since_age: h.up_since.map(|since| age(since.at_us)),
                 uptime_is_lower_bound: h.uptime_is_lower_bound,
                 events: h.events,
+                usage: Some(h.usage.with(|usage| *usage)),
                 slots: h.ring.with(|ring| {
                     let slot = |slot: Slot| SavedSlot {
                         age: age(slot.at_us),
@@ -708,6 +794,11 @@ impl Stats {
                     ring.iter().map(slot).collect()
                 }),
             })
+            .chain(
+                self.dormant
+                    .iter()
+                    .map(|(name, usage)| dormant_saved(name, usage)),
+            )
             .collect();
         State {
             boot_id: boot_id.to_owned(),
@@ -753,9 +844,14 @@ impl Stats {
                 .checked_sub(downtime + age)
                 .unwrap_or(SystemTime::UNIX_EPOCH),
         };
+        let mut forgotten = Vec::new();
         for saved in state.interfaces {
             if !saved.present && us(saved.last_seen_age) + downtime_us >= history_us {
-                continue; // gone for an hour by now: forgotten
+                // Gone for an hour by now: forgotten, but for its usage totals.
+                if let Some(usage) = saved.usage {
+                    forgotten.push((Arc::from(saved.name), SharedUsage::new(usage)));
+                }
+                continue;
             }
             let ring = SharedRing::with_capacity(self.capacity);
             ring.with(|ring| {
@@ -786,10 +882,13 @@ impl Stats {
                 held: None,
                 renamed_from: None,
                 renamed_to: None,
+                // A state file older than the totals starts them now.
+                usage: SharedUsage::new(saved.usage.unwrap_or_else(|| Usage::new(wall))),
             };
             self.interfaces
                 .insert(Arc::from(saved.name), Box::new(history));
         }
+        self.keep_dormant(forgotten);
         self.latest = Some(moment(Duration::ZERO));
         self.interfaces.len()
     }
@@ -848,7 +947,27 @@ impl Stats {
                 })
                 .collect(),
             collection: self.collection.clone(),
+            accounting: Arc::clone(&self.accounting),
+            dormant: Arc::clone(&self.dormant),
         }
+    }
+}
+
+/// A forgotten interface's usage totals as the state file keeps them: an interface gone for
+/// [`HISTORY`], with no ring, which a restore forgets again but for its totals.
+fn dormant_saved(name: &str, usage: &SharedUsage) -> SavedInterface {
+    SavedInterface {
+        name: name.to_owned(),
+        present: false,
+        counters: Counters::default(),
+        ifindex: None,
+        oper_state: None,
+        last_seen_age: HISTORY,
+        up_since_age: None,
+        uptime_is_lower_bound: false,
+        events: Events::default(),
+        slots: Vec::new(),
+        usage: Some(usage.with(|usage| *usage)),
     }
 }
 

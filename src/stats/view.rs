@@ -7,7 +7,9 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
+
+pub use crate::stats::calendar::Timestamp;
 
 use crate::restart::Restarts;
 use crate::sample::offload::Offload;
@@ -15,30 +17,7 @@ use crate::sample::proc_net_dev::Counters;
 use crate::sample::snapshot::OperState;
 use crate::stats::rates::{Events, Rate};
 use crate::stats::slot_ring::SlotRing;
-
-/// A wall-clock time, serialized as RFC 3339 UTC with milliseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timestamp(pub SystemTime);
-
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // humantime panics outside 1970..=9999; Linux clocks never go there, but a bad clock
-        // must give an error, not a panic.
-        let seconds = self
-            .0
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs());
-        match seconds {
-            Ok(s) if s < MAX_RFC3339_SECONDS => {
-                serializer.collect_str(&humantime::format_rfc3339_millis(self.0))
-            }
-            _ => Err(serde::ser::Error::custom("time outside 1970..=9999")),
-        }
-    }
-}
-
-/// 10000-01-01T00:00:00Z, the first second RFC 3339's four-digit year cannot show.
-const MAX_RFC3339_SECONDS: u64 = 253_402_300_800;
+use crate::stats::usage::{Accounting, Report, Usage};
 
 /// One interface, as `/api/v1/interface/{net_id}/stats` returns it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -77,6 +56,17 @@ pub struct InterfaceStats {
     /// Its samples, for `/history`.
     #[serde(skip)]
     pub ring: SharedRing,
+    /// Its daily and monthly totals, for `/usage`.
+    #[serde(skip)]
+    pub usage: SharedUsage,
+}
+
+impl InterfaceStats {
+    /// What `/usage` shows of it, as of `now`, by `accounting`.
+    pub fn usage_report(&self, accounting: &Accounting, now: SystemTime) -> Report {
+        self.usage
+            .with(|usage| accounting.report(&self.interface, usage, now))
+    }
 }
 
 /// The rates of one interface; each is null until it has an interval to cover.
@@ -199,9 +189,24 @@ pub struct StatsView {
     pub interfaces: Vec<InterfaceStats>,
     /// The state of sampling.
     pub collection: Collection,
+    /// The time zone, billing day and quotas the totals are shown with.
+    pub accounting: Arc<Accounting>,
+    /// The usage totals of interfaces forgotten after an hour away, by name.
+    pub dormant: Arc<Vec<(Arc<str>, SharedUsage)>>,
 }
 
 impl StatsView {
+    /// What `/usage` shows of the interface called `name`, known or forgotten, as of the latest
+    /// sample.
+    pub fn usage_report(&self, name: &str) -> Option<Report> {
+        let now = self.updated_at.map_or(SystemTime::UNIX_EPOCH, |t| t.0);
+        if let Some(stats) = self.interface(name) {
+            return Some(stats.usage_report(&self.accounting, now));
+        }
+        let (name, usage) = self.dormant.iter().find(|(kept, _)| &**kept == name)?;
+        Some(usage.with(|usage| self.accounting.report(name, usage, now)))
+    }
+
     /// The interface called `name`.
     pub fn interface(&self, name: &str) -> Option<&InterfaceStats> {
         self.interfaces
@@ -226,6 +231,31 @@ impl SharedRing {
     /// Runs `f` on the ring.
     pub fn with<T>(&self, f: impl FnOnce(&mut SlotRing) -> T) -> T {
         f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// One interface's usage totals, shared like its ring: the statistics thread adds to them at each
+/// sample, and the HTTP loop reads them for `/usage` and `/metrics`. Shared rather than copied
+/// into every view: a kilobyte per interface per sample.
+#[derive(Clone, Debug)]
+pub struct SharedUsage(Arc<Mutex<Usage>>);
+
+impl SharedUsage {
+    /// Shares `usage`.
+    pub fn new(usage: Usage) -> Self {
+        SharedUsage(Arc::new(Mutex::new(usage)))
+    }
+
+    /// Runs `f` on the totals.
+    pub fn with<T>(&self, f: impl FnOnce(&mut Usage) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl PartialEq for SharedUsage {
+    /// The same totals, not equal ones.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 
@@ -260,26 +290,5 @@ impl SharedView {
     /// The latest view.
     pub fn current(&self) -> Arc<StatsView> {
         Arc::clone(&self.0.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn timestamps_outside_rfc3339_are_errors_not_panics() {
-        let at = |s: u64| {
-            serde_json::to_string(&Timestamp(SystemTime::UNIX_EPOCH + Duration::from_secs(s)))
-        };
-        assert_eq!(at(1_800_000_000).unwrap(), "\"2027-01-15T08:00:00.000Z\"");
-        assert_eq!(
-            at(MAX_RFC3339_SECONDS - 1).unwrap(),
-            "\"9999-12-31T23:59:59.000Z\""
-        );
-        assert!(at(MAX_RFC3339_SECONDS).is_err());
-        let before = Timestamp(SystemTime::UNIX_EPOCH - Duration::from_secs(1));
-        assert!(serde_json::to_string(&before).is_err());
     }
 }

@@ -12,6 +12,7 @@
 //! restores them at start-up. After `systemctl restart` or procd's respawn:
 //!
 //! - the 1/5/15-minute averages are served at once from the restored history;
+//! - the daily, monthly and billing-cycle totals go on (also after a reboot);
 //! - uptime, `uptime_is_lower_bound` and `events` continue;
 //! - the first delta after the restart is taken against the saved counters, so the traffic that
 //!   passed while the daemon was down is counted once: not lost, not doubled.
@@ -40,11 +41,12 @@
 //!
 //! `/health` shows `state_file`, `last_save_at`, `last_save_error` and `state_restore_error`.
 //!
-//! The format (version 1, `src/store/state.rs`): the magic `IFSTATSD`, a version byte, then LEB128 varints
+//! The format (version 2, `src/store/state.rs`): the magic `IFSTATSD`, a version byte, then LEB128 varints
 //! and length-prefixed strings: the boot id, the save's wall time and time since boot, the interval,
 //! and per interface its name, flags, counters, ifindex, operstate, events, last-seen and up-since
-//! ages, and its ring, oldest first, as differences from the previous slot; then an FNV-1a 64-bit
-//! checksum of everything before it.
+//! ages, its ring, oldest first, as differences from the previous slot, and its daily and monthly
+//! usage totals; then an FNV-1a 64-bit checksum of everything before it. Version 1 files (no
+//! totals) still load, their totals starting empty.
 
 pub mod state;
 

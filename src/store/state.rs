@@ -1,7 +1,7 @@
 //! The state file: what the statistics thread saves so that a restarted daemon continues where
 //! the last one stopped, built for flash.
 //!
-//! # Format (version 1)
+//! # Format (version 2)
 //!
 //! ```text
 //! "IFSTATSD" (8 bytes) | version (1 byte) | body | FNV-1a 64 of everything before (8 bytes, LE)
@@ -10,10 +10,18 @@
 //! The body is a sequence of unsigned LEB128 varints and length-prefixed byte strings: the boot
 //! id, the wall time and the boot-relative time of the save, the interval, then per interface its
 //! name, flags, kernel counters, ifindex, operstate, events (resets and wraps; then glitches and
-//! renames when either is nonzero, flag 32, so files without them read as before), and its ring. Ring slots are stored
-//! oldest first as differences from the previous slot (time and each running total), so an idle
-//! interface costs about 10 bytes per sample and a busy one about 25: 4 to 9 KB per
-//! interface-hour at the default 10 s interval, against 14 KB in memory (see [`crate::stats::slot_ring`]).
+//! renames when either is nonzero, flag 32, so files without them read as before), its ring, and
+//! its usage totals. Ring slots are stored oldest first as differences from the previous slot
+//! (time and each running total), so an idle interface costs about 10 bytes per sample and a busy
+//! one about 25: 4 to 9 KB per interface-hour at the default 10 s interval, against 14 KB in
+//! memory (see [`crate::stats::slot_ring`]).
+//!
+//! The usage totals ([`crate::stats::usage`]) are the wall time counting started (milliseconds
+//! since the epoch), then the kept days and the kept months, each a count and, oldest first, the
+//! day or month number (the first zigzag-encoded, the others as the step from the one before)
+//! with its received and sent bytes: 3 to 11 bytes a day, about 130 to 400 bytes per interface.
+//!
+//! Version 1 (before the usage totals) is still read: its interfaces start their totals empty.
 //!
 //! # Time
 //!
@@ -38,11 +46,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::sample::proc_net_dev::{Counters, COUNTERS};
 use crate::sample::snapshot::OperState;
 use crate::stats::rates::Events;
+use crate::stats::usage::{self, Bytes, Usage, DAYS, MONTHS};
 
 /// The file's first bytes.
 pub const MAGIC: &[u8; 8] = b"IFSTATSD";
-/// The format version this build writes and reads.
-pub const VERSION: u8 = 1;
+/// The format version this build writes.
+pub const VERSION: u8 = 2;
+/// The oldest format version this build reads: 1 has no usage totals.
+pub const OLDEST_VERSION: u8 = 1;
 
 /// Everything saved.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,6 +93,8 @@ pub struct SavedInterface {
     pub events: Events,
     /// Its ring, oldest first.
     pub slots: Vec<SavedSlot>,
+    /// Its daily and monthly totals; `None` from a version 1 file.
+    pub usage: Option<Usage>,
 }
 
 /// One ring slot.
@@ -113,7 +126,10 @@ impl fmt::Display for Corrupt {
         match self {
             Corrupt::TooShort => write!(f, "too short to be a state file"),
             Corrupt::NotOurs => write!(f, "not an ifstatsd state file"),
-            Corrupt::Version(v) => write!(f, "format version {v}, this build reads {VERSION}"),
+            Corrupt::Version(v) => write!(
+                f,
+                "format version {v}, this build reads {OLDEST_VERSION} to {VERSION}"
+            ),
             Corrupt::Checksum => write!(f, "checksum mismatch (torn or damaged)"),
             Corrupt::Malformed(what) => write!(f, "malformed: {what}"),
         }
@@ -216,6 +232,60 @@ fn encode_interface(out: &mut Vec<u8>, iface: &SavedInterface) {
         }
         previous = Some(slot);
     }
+    let usage = iface.usage.unwrap_or_else(|| Usage::new(UNIX_EPOCH));
+    put(out, millis_since_epoch(usage.since));
+    let (days, months) = usage.entries();
+    put_entries(out, &days);
+    put_entries(out, &months);
+}
+
+/// A count, then each entry oldest first: its number (zigzag, then steps) and its bytes.
+fn put_entries(out: &mut Vec<u8>, entries: &[(i32, Bytes)]) {
+    put(out, entries.len() as u64);
+    let mut previous = None;
+    for &(number, bytes) in entries {
+        match previous {
+            None => put(out, zigzag(number)),
+            Some(before) => put(out, u64::from(number.abs_diff(before))),
+        }
+        put(out, bytes.rx_bytes);
+        put(out, bytes.tx_bytes);
+        previous = Some(number);
+    }
+}
+
+fn zigzag(n: i32) -> u64 {
+    u64::from(((n << 1) ^ (n >> 31)) as u32)
+}
+
+fn unzigzag(n: u32) -> i32 {
+    ((n >> 1) as i32) ^ -((n & 1) as i32)
+}
+
+/// Reads what [`put_entries`] wrote: at most `max` entries, numbers strictly increasing.
+fn entries(reader: &mut Reader, max: usize) -> Result<Vec<(i32, Bytes)>, Corrupt> {
+    let count = reader.count("usage count")?;
+    if count > max {
+        return Err(Corrupt::Malformed("usage count"));
+    }
+    let mut list: Vec<(i32, Bytes)> = Vec::with_capacity(count);
+    for _ in 0..count {
+        let raw = u32::try_from(reader.varint()?).map_err(|_| Corrupt::Malformed("usage day"))?;
+        let number = match list.last() {
+            None => unzigzag(raw),
+            Some(&(before, _)) => i32::try_from(raw)
+                .ok()
+                .filter(|&step| step > 0)
+                .and_then(|step| before.checked_add(step))
+                .ok_or(Corrupt::Malformed("usage days out of order"))?,
+        };
+        let bytes = Bytes {
+            rx_bytes: reader.varint()?,
+            tx_bytes: reader.varint()?,
+        };
+        list.push((number, bytes));
+    }
+    Ok(list)
 }
 
 /// Decodes a state file's bytes, checking everything; never panics.
@@ -228,7 +298,7 @@ pub fn decode(bytes: &[u8]) -> Result<State, Corrupt> {
         return Err(Corrupt::TooShort);
     }
     let version = bytes[MAGIC.len()];
-    if version != VERSION {
+    if !(OLDEST_VERSION..=VERSION).contains(&version) {
         return Err(Corrupt::Version(version));
     }
     let (body, checksum) = bytes.split_at(bytes.len() - 8);
@@ -250,7 +320,7 @@ pub fn decode(bytes: &[u8]) -> Result<State, Corrupt> {
     let count = reader.count("interface count")?;
     let mut interfaces = Vec::with_capacity(count);
     for _ in 0..count {
-        interfaces.push(decode_interface(&mut reader)?);
+        interfaces.push(decode_interface(&mut reader, version)?);
     }
     if !reader.bytes.is_empty() {
         return Err(Corrupt::Malformed("trailing bytes"));
@@ -264,7 +334,7 @@ pub fn decode(bytes: &[u8]) -> Result<State, Corrupt> {
     })
 }
 
-fn decode_interface(reader: &mut Reader) -> Result<SavedInterface, Corrupt> {
+fn decode_interface(reader: &mut Reader, version: u8) -> Result<SavedInterface, Corrupt> {
     let name = reader.string("interface name")?;
     let flags = reader.byte()?;
     let mut counters = [0; COUNTERS];
@@ -323,6 +393,18 @@ fn decode_interface(reader: &mut Reader) -> Result<SavedInterface, Corrupt> {
             totals,
         });
     }
+    let usage = if version >= 2 {
+        let mut usage = Usage::new(usage::from_unix_ms(reader.varint()?));
+        for (day, bytes) in entries(reader, DAYS)? {
+            usage.restore_day(day, bytes);
+        }
+        for (month, bytes) in entries(reader, MONTHS)? {
+            usage.restore_month(month, bytes);
+        }
+        Some(usage)
+    } else {
+        None
+    };
     Ok(SavedInterface {
         name,
         present: flags & FLAG_PRESENT != 0,
@@ -334,6 +416,7 @@ fn decode_interface(reader: &mut Reader) -> Result<SavedInterface, Corrupt> {
         uptime_is_lower_bound: flags & FLAG_LOWER_BOUND != 0,
         events,
         slots,
+        usage,
     })
 }
 
@@ -513,6 +596,7 @@ mod tests {
                         renames: 4,
                     },
                     slots: vec![slot(30, 0), slot(20, 1000), slot(10, 50_000)],
+                    usage: Some(sample_usage(false)),
                 },
                 SavedInterface {
                     name: "wg0".into(),
@@ -525,15 +609,114 @@ mod tests {
                     uptime_is_lower_bound: false,
                     events: Events::default(),
                     slots: vec![],
+                    usage: Some(sample_usage(true)),
                 },
             ],
         }
+    }
+
+    /// Days and months at the edges of the ring and of `u64`, and (`before_epoch`) below zero.
+    fn sample_usage(before_epoch: bool) -> Usage {
+        let mut usage = Usage::new(UNIX_EPOCH + Duration::from_millis(1_797_000_000_456));
+        let bytes = |rx_bytes, tx_bytes| Bytes { rx_bytes, tx_bytes };
+        let entries = if before_epoch {
+            [
+                (-30, -2, bytes(5, 6)),
+                (-1, -1, bytes(0, 0)),
+                (0, 0, bytes(1, 2)),
+            ]
+        } else {
+            [
+                (20_800, 683, bytes(u64::MAX, 1)),
+                (20_820, 684, bytes(1 << 40, 3 << 30)),
+                (20_830, 684, bytes(7, 8)),
+            ]
+        };
+        for (day, month, b) in entries {
+            usage.add(day, month, b);
+        }
+        usage
+    }
+
+    #[test]
+    fn usage_entries_out_of_sight_are_not_saved() {
+        // Day 0 is more than 31 days before day 40: it could never be shown again.
+        let mut usage = Usage::new(UNIX_EPOCH);
+        usage.add(0, 0, Bytes::default());
+        usage.add(40, 1, Bytes::default());
+        let (days, months) = usage.entries();
+        assert_eq!(days, [(40, Bytes::default())]);
+        assert_eq!(months, [(0, Bytes::default()), (1, Bytes::default())]);
     }
 
     #[test]
     fn round_trips() {
         let state = sample_state();
         assert_eq!(decode(&encode(&state)), Ok(state));
+    }
+
+    #[test]
+    fn version_1_files_load_with_their_totals_empty() {
+        // A version 1 file: the same bytes without the usage totals, version byte 1.
+        let mut state = sample_state();
+        let mut out = MAGIC.to_vec();
+        out.push(1);
+        put_bytes(&mut out, state.boot_id.as_bytes());
+        put(&mut out, millis_since_epoch(state.saved_wall));
+        put(
+            &mut out,
+            state.saved_uptime.map_or(0, |u| u.as_millis() as u64 + 1),
+        );
+        put(&mut out, state.interval.as_micros() as u64);
+        put(&mut out, state.interfaces.len() as u64);
+        for iface in &state.interfaces {
+            let mut v2 = Vec::new();
+            encode_interface(&mut v2, iface);
+            let mut usage = Vec::new();
+            let saved = iface.usage.unwrap();
+            put(&mut usage, millis_since_epoch(saved.since));
+            let (days, months) = saved.entries();
+            put_entries(&mut usage, &days);
+            put_entries(&mut usage, &months);
+            assert!(v2.ends_with(&usage));
+            out.extend_from_slice(&v2[..v2.len() - usage.len()]);
+        }
+        let checksum = fnv1a(&out);
+        out.extend_from_slice(&checksum.to_le_bytes());
+        for iface in &mut state.interfaces {
+            iface.usage = None;
+        }
+        assert_eq!(decode(&out), Ok(state));
+    }
+
+    #[test]
+    fn usage_totals_cost_a_few_bytes_a_day() {
+        let mut usage = Usage::new(UNIX_EPOCH + Duration::from_secs(1_797_000_000));
+        for day in 0..31 {
+            let bytes = Bytes {
+                rx_bytes: 3_000_000_000 + day as u64,
+                tx_bytes: 400_000_000,
+            };
+            usage.add(20_800 + day, 683 + day / 30, bytes);
+        }
+        let mut out = Vec::new();
+        let (days, months) = usage.entries();
+        put_entries(&mut out, &days);
+        put_entries(&mut out, &months);
+        // 3 GB down and 400 MB up a day: 1 + 5 + 5 bytes a day, the first 3 + 5 + 5.
+        assert_eq!(days.len(), 31);
+        assert!(out.len() < 31 * 11 + 2 * 16 + 4, "{} bytes", out.len());
+        let mut reader = Reader { bytes: &out };
+        assert_eq!(entries(&mut reader, DAYS), Ok(days));
+        assert_eq!(entries(&mut reader, MONTHS), Ok(months));
+        // Out of order or too many: refused.
+        let mut bad = Vec::new();
+        put_entries(&mut bad, &[(5, Bytes::default()), (5, Bytes::default())]);
+        assert!(entries(&mut Reader { bytes: &bad }, DAYS).is_err());
+        let mut many = Vec::new();
+        let list: Vec<_> = (0..13).map(|m| (m, Bytes::default())).collect();
+        put_entries(&mut many, &list);
+        assert!(entries(&mut Reader { bytes: &many }, MONTHS).is_err());
     }
 
     #[test]
@@ -558,8 +741,10 @@ mod tests {
             Err(Corrupt::NotOurs)
         );
         let mut other = bytes.clone();
-        other[8] = 2;
-        assert_eq!(decode(&other), Err(Corrupt::Version(2)));
+        other[8] = 3;
+        assert_eq!(decode(&other), Err(Corrupt::Version(3)));
+        other[8] = 0;
+        assert_eq!(decode(&other), Err(Corrupt::Version(0)));
         let mut torn = bytes.clone();
         torn.truncate(bytes.len() - 3);
         assert_eq!(decode(&torn), Err(Corrupt::Checksum));

@@ -289,8 +289,14 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `ifstatsd --listen 127.0.0.1:<free port> <args>` and waits until `/health` answers.
     pub fn start(args: &[&str]) -> Daemon {
+        Daemon::start_with_env(args, &[])
+    }
+
+    /// [`Daemon::start`] with these environment variables set.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_ifstatsd"))
+            .envs(env.iter().copied())
             .arg("--listen")
             .arg(addr.to_string())
             .args(args)
