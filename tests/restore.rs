@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use ifstatsd::sample::proc_net_dev::Counters;
-use ifstatsd::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use ifstatsd::sample::snapshot::{InterfaceSample, LinkInfo, OperState, Sample, Snapshot};
 use ifstatsd::stats::view::InterfaceStats;
 use ifstatsd::stats::Stats;
 use ifstatsd::store::state::{decode, encode};
@@ -41,6 +41,8 @@ impl Clock {
                     counters: Counters::from_array([rx_bytes, rx_bytes / 100, 0, 0, 0, 0, 0, 0]),
                     ifindex: Some(ifindex),
                     oper_state: Some(OperState::Up),
+                    speed_mbps: None,
+                    link: LinkInfo::default(),
                 }],
                 skipped: vec![],
             }),
@@ -169,6 +171,8 @@ fn vanished_interfaces_are_forgotten_once_gone_an_hour_counting_the_downtime() {
                     counters: Counters::default(),
                     ifindex: Some(1),
                     oper_state: None,
+                    speed_mbps: None,
+                    link: LinkInfo::default(),
                 }],
                 skipped: vec![],
             }),

@@ -13,14 +13,17 @@
 //! it, and the statistics thread gives each [`Snapshot`] back once applied ([`Sampler::recycler`]),
 //! so the next tick refills the same vector and name strings.
 //!
-//! Where ifindex and operstate come from:
+//! Where ifindex, operstate and the other link attributes ([`LinkInfo`], speed) come from:
 //! - From rtnetlink ([`crate::sample::netlink`]) when the source is this namespace's `/proc/net/dev` and
 //!   `--sysfs` is `/sys/class/net`, the defaults: a table kept current by the kernel's link
 //!   notifications, drained once per tick, instead of two sysfs reads per interface (about 10 µs
-//!   each time, 10 ms a tick at 1000 interfaces). A name the table does not know (an interface
-//!   created an instant before the read, or rtnetlink failing) is looked up in sysfs.
-//! - From `<sysfs>/<name>/ifindex` and `operstate`, read on every tick, otherwise: a fixture
-//!   tree given with `--sysfs`, or another source, which may be another namespace's file.
+//!   each time, 10 ms a tick at 1000 interfaces). Speed and duplex, which rtnetlink does not
+//!   carry, are read from sysfs only for a link the table saw appear or change since the last
+//!   tick. A name the table does not know (an interface created an instant before the read, or
+//!   rtnetlink failing) is looked up in sysfs.
+//! - From `<sysfs>/<name>/{ifindex,operstate,mtu,carrier,address,broadcast,ifalias,speed,duplex}`,
+//!   read on every tick, otherwise: a fixture tree given with `--sysfs`, or another source, which
+//!   may be another namespace's file.
 
 pub mod filter;
 pub mod netlink;
@@ -36,7 +39,9 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::sample::filter::Filter;
 use crate::sample::netlink::Links;
-use crate::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use crate::sample::snapshot::{
+    Duplex, HwAddr, InterfaceSample, LinkInfo, OperState, Sample, Snapshot,
+};
 use proc_net_dev::{Entry, ParseError, MAX_NAME_BYTES};
 
 /// The default `--source`: the kernel's own file.
@@ -117,14 +122,25 @@ impl LinkSource {
         }
     }
 
-    /// The ifindex and operstate of `name`, where known.
-    fn lookup(&self, name: &str) -> (Option<u32>, Option<OperState>) {
+    /// Fills in the link state of `slot`, the interface `slot.name`.
+    fn fill(&mut self, slot: &mut InterfaceSample) {
         match self {
-            LinkSource::Netlink { links, sysfs, .. } => match links.get(name) {
-                Some(link) => (Some(link.ifindex), link.oper_state),
-                None => read_sysfs_link(sysfs, name),
+            LinkSource::Netlink { links, sysfs, .. } => match links.get_mut(&slot.name) {
+                Some(link) => {
+                    if link.changed {
+                        let (speed_mbps, duplex) = read_sysfs_speed(sysfs, &slot.name);
+                        link.speed_mbps = speed_mbps;
+                        link.info.duplex = duplex;
+                        link.changed = false;
+                    }
+                    slot.ifindex = Some(link.ifindex);
+                    slot.oper_state = link.oper_state;
+                    slot.speed_mbps = link.speed_mbps;
+                    slot.link.clone_from(&link.info);
+                }
+                None => read_sysfs_link(sysfs, slot),
             },
-            LinkSource::Sysfs(sysfs) => read_sysfs_link(sysfs, name),
+            LinkSource::Sysfs(sysfs) => read_sysfs_link(sysfs, slot),
         }
     }
 }
@@ -198,8 +214,8 @@ impl Sampler {
                 Ok(entry) => {
                     well_formed += 1;
                     if self.filter.keeps(entry.name) {
-                        let link = self.links.lookup(entry.name);
-                        refill(&mut snapshot.interfaces, kept, entry, link);
+                        let slot = refill(&mut snapshot.interfaces, kept, entry);
+                        self.links.fill(slot);
                         kept += 1;
                     }
                 }
@@ -251,41 +267,69 @@ impl Sampler {
     }
 }
 
-/// Writes `entry` into `interfaces[index]`, reusing that slot's name string, or appends it.
-fn refill(
-    interfaces: &mut Vec<InterfaceSample>,
+/// Writes `entry` into `interfaces[index]`, reusing that slot's strings, or appends it; the
+/// slot, for its link state to be filled in.
+fn refill<'a>(
+    interfaces: &'a mut Vec<InterfaceSample>,
     index: usize,
     entry: Entry<'_>,
-    (ifindex, oper_state): (Option<u32>, Option<OperState>),
-) {
-    match interfaces.get_mut(index) {
-        Some(slot) => {
-            slot.name.clear();
-            slot.name.push_str(entry.name);
-            slot.counters = entry.counters;
-            slot.ifindex = ifindex;
-            slot.oper_state = oper_state;
-        }
-        None => {
-            // Room for any name the kernel allows, so that a later tick never grows it.
-            let mut name = String::with_capacity(MAX_NAME_BYTES);
-            name.push_str(entry.name);
-            interfaces.push(InterfaceSample {
-                name,
-                counters: entry.counters,
-                ifindex,
-                oper_state,
-            });
-        }
+) -> &'a mut InterfaceSample {
+    if index == interfaces.len() {
+        // Room for any name the kernel allows, so that a later tick never grows it.
+        interfaces.push(InterfaceSample {
+            name: String::with_capacity(MAX_NAME_BYTES),
+            counters: entry.counters,
+            ifindex: None,
+            oper_state: None,
+            speed_mbps: None,
+            link: LinkInfo::default(),
+        });
+    }
+    let slot = &mut interfaces[index];
+    slot.name.clear();
+    slot.name.push_str(entry.name);
+    slot.counters = entry.counters;
+    slot
+}
+
+/// Fills in the link state of `slot` from `<sysfs>/<slot.name>/`, each attribute `None` where
+/// absent or unreadable.
+fn read_sysfs_link(sysfs: &Path, slot: &mut InterfaceSample) {
+    let name = slot.name.as_str();
+    let number = |attribute| read_sysfs(sysfs, name, attribute).and_then(|t| parse_u32(&t));
+    slot.ifindex = number("ifindex");
+    slot.oper_state = read_sysfs(sysfs, name, "operstate").and_then(|t| OperState::from_sysfs(&t));
+    let (speed_mbps, duplex) = read_sysfs_speed(sysfs, name);
+    slot.speed_mbps = speed_mbps;
+    let link = &mut slot.link;
+    link.duplex = duplex;
+    link.mtu_bytes = number("mtu");
+    link.carrier = number("carrier").map(|carrier| carrier != 0);
+    let address =
+        |attribute| read_sysfs(sysfs, name, attribute).and_then(|t| HwAddr::from_sysfs(&t));
+    link.address = address("address");
+    link.broadcast = address("broadcast");
+    link.alias.clear();
+    if let Some(alias) = read_sysfs(sysfs, name, "ifalias") {
+        link.alias
+            .push_str(alias.strip_suffix('\n').unwrap_or(&alias));
     }
 }
 
-/// The ifindex and operstate of `name` under `sysfs`, where readable.
-fn read_sysfs_link(sysfs: &Path, name: &str) -> (Option<u32>, Option<OperState>) {
+/// The speed in Mbit/s and the duplex of `name` under `sysfs`: the speed `None` where it is
+/// unknown (-1, as drivers without one say), absent or unreadable (sysfs refuses while the link
+/// is down).
+fn read_sysfs_speed(sysfs: &Path, name: &str) -> (Option<u32>, Option<Duplex>) {
     (
-        read_sysfs(sysfs, name, "ifindex").and_then(|text| text.trim_end().parse().ok()),
-        read_sysfs(sysfs, name, "operstate").and_then(|text| OperState::from_sysfs(&text)),
+        read_sysfs(sysfs, name, "speed").and_then(|text| parse_u32(&text)),
+        read_sysfs(sysfs, name, "duplex").and_then(|text| Duplex::from_sysfs(&text)),
     )
+}
+
+/// A sysfs number: decimal, a trailing newline allowed. Negative ones (-1 for an unknown speed)
+/// are `None`.
+fn parse_u32(text: &str) -> Option<u32> {
+    text.trim_end().parse().ok()
 }
 
 /// Reads `<sysfs>/<name>/<attribute>`, or `None` where it is absent or unreadable.
@@ -390,14 +434,48 @@ mod tests {
         fs::create_dir_all(dir.join("sys/eth0")).unwrap();
         fs::write(dir.join("sys/eth0/ifindex"), "2\n").unwrap();
         fs::write(dir.join("sys/eth0/operstate"), "up\n").unwrap();
+        for (attribute, text) in [
+            ("mtu", "1500\n"),
+            ("carrier", "1\n"),
+            ("address", "02:00:00:00:00:0a\n"),
+            ("broadcast", "ff:ff:ff:ff:ff:ff\n"),
+            ("ifalias", "uplink\n"),
+            ("speed", "1000\n"),
+            ("duplex", "full\n"),
+        ] {
+            fs::write(dir.join("sys/eth0").join(attribute), text).unwrap();
+        }
+        fs::create_dir_all(dir.join("sys/lo")).unwrap();
+        fs::write(dir.join("sys/lo/speed"), "-1\n").unwrap();
+        fs::write(dir.join("sys/lo/duplex"), "unknown\n").unwrap();
+        fs::write(dir.join("sys/lo/address"), "\n").unwrap();
         let mut sampler = Sampler::new(&dir.join("dev"), &dir.join("sys"), Filter::default());
         let snapshot = sampler.sample().result.unwrap();
         assert_eq!(snapshot.interfaces.len(), 2);
-        assert_eq!(snapshot.interfaces[0].ifindex, Some(2));
-        assert_eq!(snapshot.interfaces[0].oper_state, Some(OperState::Up));
-        assert_eq!(snapshot.interfaces[0].counters.tx_bytes, 9);
-        assert_eq!(snapshot.interfaces[1].ifindex, None);
-        assert_eq!(snapshot.interfaces[1].oper_state, None);
+        let eth0 = &snapshot.interfaces[0];
+        assert_eq!(eth0.ifindex, Some(2));
+        assert_eq!(eth0.oper_state, Some(OperState::Up));
+        assert_eq!(eth0.counters.tx_bytes, 9);
+        assert_eq!(eth0.speed_mbps, Some(1000));
+        assert_eq!(eth0.link.mtu_bytes, Some(1500));
+        assert_eq!(eth0.link.carrier, Some(true));
+        assert_eq!(eth0.link.duplex, Some(Duplex::Full));
+        assert_eq!(eth0.link.address.unwrap().to_string(), "02:00:00:00:00:0a");
+        assert_eq!(
+            eth0.link.broadcast.unwrap().to_string(),
+            "ff:ff:ff:ff:ff:ff"
+        );
+        assert_eq!(eth0.link.alias, "uplink");
+        let lo = &snapshot.interfaces[1];
+        assert_eq!(lo.ifindex, None);
+        assert_eq!(lo.oper_state, None);
+        assert_eq!(
+            (lo.speed_mbps, lo.link.duplex),
+            (None, None),
+            "-1 and unknown"
+        );
+        assert_eq!(lo.link.address.unwrap().to_string(), "");
+        assert_eq!((lo.link.mtu_bytes, lo.link.carrier), (None, None));
         fs::remove_dir_all(dir).unwrap();
     }
 

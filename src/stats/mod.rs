@@ -36,7 +36,7 @@ use crate::sample::proc_net_dev::{Counters, COUNTERS, COUNTER_NAMES};
 use crate::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
 use crate::stats::slot_ring::Cursor;
 use crate::stats::view::{
-    Collection, InterfaceStats, Rates, SharedRing, SharedView, StatsView, Timestamp,
+    Collection, InterfaceStats, LinkView, Rates, SharedRing, SharedView, StatsView, Timestamp,
 };
 use crate::store::state::{SavedInterface, SavedSlot, State};
 use rates::{Change, Delta, Events};
@@ -63,6 +63,7 @@ struct History {
     counters: Counters,
     ifindex: Option<u32>,
     oper_state: Option<OperState>,
+    link: LinkView,
     last_seen: Moment,
     /// When it last came up, was created or reset; `None` while down or absent.
     up_since: Option<Moment>,
@@ -94,6 +95,7 @@ impl History {
             counters: sample.counters,
             ifindex: sample.ifindex,
             oper_state: sample.oper_state,
+            link: LinkView::default(),
             last_seen: now,
             up_since: is_up(sample.oper_state).then_some(now),
             // Only an interface already up at ifstatsd's first sample was up for longer.
@@ -105,10 +107,31 @@ impl History {
             generation: 0,
             must_reset: false,
         }
+        .with_link_of(sample)
     }
 
-    /// Folds in a new sample of this interface.
-    fn update(&mut self, name: &str, sample: &InterfaceSample, now: Moment) {
+    fn with_link_of(mut self, sample: &InterfaceSample) -> Self {
+        self.set_link(sample);
+        self
+    }
+
+    /// Takes the link attributes of `sample`; the alias is shared with the views, copied only
+    /// when it changes.
+    fn set_link(&mut self, sample: &InterfaceSample) {
+        let (seen, link) = (&sample.link, &mut self.link);
+        link.speed_mbps = sample.speed_mbps;
+        link.duplex = seen.duplex;
+        link.mtu_bytes = seen.mtu_bytes;
+        link.carrier = seen.carrier;
+        link.address = seen.address;
+        link.broadcast = seen.broadcast;
+        if link.alias.as_deref().unwrap_or("") != seen.alias {
+            link.alias = (!seen.alias.is_empty()).then(|| Arc::from(seen.alias.as_str()));
+        }
+    }
+
+    /// Folds in a new sample of this interface; `previous_us` is the time of the sample before.
+    fn update(&mut self, name: &str, sample: &InterfaceSample, now: Moment, previous_us: u64) {
         let re_created = matches!((self.ifindex, sample.ifindex), (Some(a), Some(b)) if a != b);
         let delta = if re_created {
             log::info!(
@@ -147,6 +170,18 @@ impl History {
                 }
             }
         }
+        if !self.present && delta.change == Change::Reset {
+            // Re-created while it was gone: it was absent, with no traffic, until the sample
+            // before this one (see `rates::averages`); its new counters fall in the last interval.
+            self.ring.with(|ring| {
+                if ring.newest().is_some_and(|slot| slot.at_us < previous_us) {
+                    ring.push(Slot {
+                        at_us: previous_us,
+                        totals: self.totals,
+                    });
+                }
+            });
+        }
         for (total, d) in self.totals.iter_mut().zip(delta.counters) {
             *total = total.wrapping_add(d);
         }
@@ -168,6 +203,7 @@ impl History {
         self.counters = sample.counters;
         self.ifindex = sample.ifindex;
         self.oper_state = sample.oper_state;
+        self.set_link(sample);
         self.last_seen = now;
     }
 
@@ -176,7 +212,8 @@ impl History {
         let mut starts = self.window_starts.get();
         let (current, averages) = self.ring.with(|ring| {
             let current = rates::current(ring, now_us, interval).map(Into::into);
-            let averages = rates::averages(ring, &mut starts, now_us, WINDOWS, interval);
+            let averages =
+                rates::averages(ring, &mut starts, now_us, WINDOWS, interval, self.present);
             (current, averages.map(|r| r.map(Into::into)))
         });
         self.window_starts.set(starts);
@@ -191,6 +228,7 @@ impl History {
             sample_interval_seconds: interval.as_secs_f64(),
             ifindex: self.ifindex,
             oper_state: self.oper_state,
+            link: self.link.clone(),
             counters: self.counters,
             rates: Rates {
                 current,
@@ -340,7 +378,8 @@ impl Stats {
                 log::debug!("{}: listed twice; the first line counts", sample.name);
             }
             Some(history) => {
-                history.update(&sample.name, sample, now);
+                let previous_us = self.latest.map_or(0, |latest| latest.at_us);
+                history.update(&sample.name, sample, now, previous_us);
                 history.generation = generation;
             }
             None if full => {
@@ -496,6 +535,7 @@ impl Stats {
                 counters: saved.counters,
                 ifindex: saved.ifindex,
                 oper_state: saved.oper_state,
+                link: LinkView::default(),
                 last_seen: moment(saved.last_seen_age),
                 up_since: saved.up_since_age.map(moment),
                 uptime_is_lower_bound: saved.uptime_is_lower_bound,

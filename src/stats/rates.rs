@@ -172,7 +172,7 @@ pub fn current(ring: &SlotRing, now_us: u64, interval: Duration) -> Option<Rate>
 /// The average rate over the intervals of `ring` inside the window of length `window` that ends
 /// at `now_us`, by the rule in the module doc.
 pub fn average(ring: &SlotRing, now_us: u64, window: Duration, interval: Duration) -> Option<Rate> {
-    let [rate] = averages(ring, &mut [None], now_us, [window], interval);
+    let [rate] = averages(ring, &mut [None], now_us, [window], interval, true);
     rate
 }
 
@@ -180,20 +180,41 @@ pub fn average(ring: &SlotRing, now_us: u64, window: Duration, interval: Duratio
 /// time, for the same ring and windows (`None` at first): the windows only move forward, so each
 /// start steps over the few slots that left its window since then, instead of walking back
 /// from the newest slot across the whole window at every sample.
+///
+/// `present` is false for an interface the latest sample (at `now_us`) did not list: the time
+/// since its newest slot counts as covered, with no traffic (nothing crossed an interface that
+/// did not exist), as if a slot at `now_us` repeated the newest one's totals. Its averages fall
+/// to zero as its absence fills each window; a window it was absent for entirely is 0 over the
+/// whole window. (One that comes back with no counter lower was never gone: its next slot's
+/// delta spans the gap instead; one that comes back re-created gets a slot of unchanged totals
+/// at the sample before, so the absence stays zero traffic.)
 pub fn averages<const N: usize>(
     ring: &SlotRing,
     starts: &mut [Option<Cursor>; N],
     now_us: u64,
     windows: [Duration; N],
     interval: Duration,
+    present: bool,
 ) -> [Option<Rate>; N] {
-    let Some(newest) = ring.newest() else {
+    let Some(mut newest) = ring.newest() else {
         return [None; N];
     };
+    let absent = !present && newest.at_us < now_us;
+    if absent {
+        newest.at_us = now_us;
+    }
     let mut rates = [None; N];
     for ((rate, start), window) in rates.iter_mut().zip(starts).zip(windows) {
         let oldest_inside = ring.seek(start, window_start_us(now_us, window, interval));
-        *rate = oldest_inside.and_then(|oldest| rate_between(&oldest, &newest, window));
+        *rate = match oldest_inside {
+            Some(oldest) => rate_between(&oldest, &newest, window),
+            None if absent => Some(Rate {
+                window,
+                covered: window,
+                per_sec: [0.0; COUNTERS],
+            }),
+            None => None,
+        };
     }
     rates
 }
@@ -398,6 +419,43 @@ mod tests {
         assert_eq!(average(&ring, 100_000_000, MINUTE, TEN_S), None);
     }
 
+    /// An interface seen at 0, 10 and 20 s (100 B/s), then absent; the latest sample at `now_s`.
+    #[rstest]
+    #[case::just_gone(30, [Some((30, 2000.0 / 30.0)), Some((30, 2000.0 / 30.0))])]
+    #[case::gone_40s(60, [Some((60, 2000.0 / 60.0)), Some((60, 2000.0 / 60.0))])]
+    #[case::gone_50s(70, [Some((60, 1000.0 / 60.0)), Some((70, 2000.0 / 70.0))])]
+    #[case::gone_longer_than_a_minute(90, [Some((60, 0.0)), Some((90, 2000.0 / 90.0))])]
+    #[case::gone_longer_than_5_minutes(400, [Some((60, 0.0)), Some((300, 0.0))])]
+    fn an_absent_interface_counts_as_covered_with_no_traffic(
+        #[case] now_s: u64,
+        #[case] expected: [Option<(u64, f64)>; 2],
+    ) {
+        let ring = ring_of(&[(0, 0), (10, 1000), (20, 2000)], 100);
+        let windows = [MINUTE, Duration::from_secs(300)];
+        let rates = averages(
+            &ring,
+            &mut [None; 2],
+            now_s * 1_000_000,
+            windows,
+            TEN_S,
+            false,
+        );
+        let got = rates.map(|r| r.map(|r| (r.covered.as_secs(), r.per_sec[0])));
+        assert_eq!(got, expected);
+        // Present, the same ring and time would be the old behaviour: the absence left out.
+        if now_s == 70 {
+            let present = averages(
+                &ring,
+                &mut [None; 2],
+                now_s * 1_000_000,
+                windows,
+                TEN_S,
+                true,
+            );
+            assert_eq!(present[0].map(|r| r.per_sec[0]), Some(100.0));
+        }
+    }
+
     #[test]
     fn intervals_are_the_window_sample_by_sample() {
         let ring = ring_of(
@@ -592,7 +650,7 @@ mod tests {
                 let kept = &all[(k + 1).saturating_sub(capacity)..=k];
                 let now_us = slot.at_us + lag_us * (k % 2) as u64;
                 prop_assert_eq!(
-                    averages(&moving, &mut starts, now_us, windows, interval),
+                    averages(&moving, &mut starts, now_us, windows, interval, true),
                     windows.map(|window| over_a_vec::average(kept, now_us, window, interval))
                 );
             }

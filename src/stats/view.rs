@@ -11,7 +11,7 @@ use serde::{Serialize, Serializer};
 
 use crate::restart::Restarts;
 use crate::sample::proc_net_dev::Counters;
-use crate::sample::snapshot::OperState;
+use crate::sample::snapshot::{Duplex, HwAddr, OperState};
 use crate::stats::rates::{Events, Rate};
 use crate::stats::slot_ring::SlotRing;
 
@@ -61,6 +61,8 @@ pub struct InterfaceStats {
     pub ifindex: Option<u32>,
     /// Its operstate from sysfs; null where sysfs has none.
     pub oper_state: Option<OperState>,
+    /// Its link attributes at the last sample that saw it.
+    pub link: LinkView,
     /// The kernel's counters at the last sample that saw it.
     pub counters: Counters,
     /// The current rate and the 1, 5 and 15-minute averages.
@@ -70,6 +72,26 @@ pub struct InterfaceStats {
     /// Its samples, for `/history`.
     #[serde(skip)]
     pub ring: SharedRing,
+}
+
+/// An interface's link attributes, as node_exporter's netclass collector reads them; each null
+/// where the kernel does not say.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct LinkView {
+    /// The link speed in Mbit/s; null when unknown (the driver says -1, or the link is down).
+    pub speed_mbps: Option<u32>,
+    /// `full` or `half`; null when unknown.
+    pub duplex: Option<Duplex>,
+    /// The MTU in bytes.
+    pub mtu_bytes: Option<u32>,
+    /// Whether it has a carrier; null while it is administratively down.
+    pub carrier: Option<bool>,
+    /// The hardware address, `aa:bb:cc:dd:ee:ff` (empty for links without one).
+    pub address: Option<HwAddr>,
+    /// The hardware broadcast address.
+    pub broadcast: Option<HwAddr>,
+    /// The alias set with `ip link set ... alias`; null when none.
+    pub alias: Option<Arc<str>>,
 }
 
 /// The rates of one interface; each is null until it has an interval to cover.
