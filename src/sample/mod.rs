@@ -29,6 +29,7 @@ pub mod filter;
 pub mod netlink;
 pub mod proc_net_dev;
 pub mod snapshot;
+pub mod uname;
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -341,6 +342,43 @@ fn read_sysfs(sysfs: &Path, name: &str, attribute: &str) -> Option<String> {
     std::fs::read_to_string(sysfs.join(name).join(attribute)).ok()
 }
 
+/// The source read again at the moment of a Prometheus scrape, by the request loop, so that the
+/// counters `/metrics` serves are as of the scrape, not of the last sample (up to one
+/// `--interval` old, which skews `rate()` by up to an interval over its range). It keeps the
+/// same interfaces as the sampler ([`Filter`]) and reuses its buffers; it reads nothing else
+/// (no link state: that comes from the sampled view).
+#[derive(Debug)]
+pub struct ScrapeReader {
+    source: PathBuf,
+    filter: Filter,
+    buffer: Vec<u8>,
+    text: String,
+}
+
+impl ScrapeReader {
+    /// A reader of `source`, keeping what `filter` keeps.
+    pub fn new(source: &Path, filter: Filter) -> Self {
+        ScrapeReader {
+            source: source.to_owned(),
+            filter,
+            buffer: Vec::new(),
+            text: String::new(),
+        }
+    }
+
+    /// Reads and parses the source now: its well-formed, kept lines, in file order.
+    pub fn read(&mut self) -> io::Result<impl Iterator<Item = Entry<'_>>> {
+        let read = File::open(&self.source).and_then(|file| read_whole(file, &mut self.buffer))?;
+        self.text.clear();
+        self.text
+            .push_str(&String::from_utf8_lossy(&self.buffer[..read]));
+        let filter = &self.filter;
+        Ok(proc_net_dev::entries(&self.text)
+            .filter_map(Result::ok)
+            .filter(move |entry| filter.keeps(entry.name)))
+    }
+}
+
 /// Reads `file` from its start to its end into `buffer`; how many bytes it read. The buffer is
 /// all initialized, zeroed only when it grows, and kept from one tick to the next. Not
 /// `File::read_to_end`: it asks `fstat` and `lseek` for a size hint first, two system calls a
@@ -447,7 +485,7 @@ mod tests {
         }
         fs::create_dir_all(dir.join("sys/lo")).unwrap();
         fs::write(dir.join("sys/lo/speed"), "-1\n").unwrap();
-        fs::write(dir.join("sys/lo/duplex"), "unknown\n").unwrap();
+        fs::write(dir.join("sys/lo/duplex"), "bad\n").unwrap();
         fs::write(dir.join("sys/lo/address"), "\n").unwrap();
         let mut sampler = Sampler::new(&dir.join("dev"), &dir.join("sys"), Filter::default());
         let snapshot = sampler.sample().result.unwrap();
@@ -540,6 +578,33 @@ mod tests {
         let names: Vec<&str> = third.interfaces.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(names, ["eth0", "lo"]);
         assert_eq!(third.skipped, []);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_scrape_reader_reads_the_source_afresh_and_filters_it() {
+        let dir = temp_dir("scrape");
+        fs::write(dir.join("dev"), FILE).unwrap();
+        let filter = Filter {
+            include: vec![],
+            exclude: vec!["lo".into()],
+        };
+        let mut reader = ScrapeReader::new(&dir.join("dev"), filter);
+        let first: Vec<(String, u64)> = reader
+            .read()
+            .unwrap()
+            .map(|e| (e.name.to_owned(), e.counters.tx_bytes))
+            .collect();
+        assert_eq!(first, [("eth0".to_owned(), 9)]);
+        fs::write(dir.join("dev"), FILE.replace(" 9 10 11", " 99 10 11")).unwrap();
+        let second: Vec<u64> = reader
+            .read()
+            .unwrap()
+            .map(|e| e.counters.tx_bytes)
+            .collect();
+        assert_eq!(second, [99], "read at each call, not kept");
+        fs::remove_file(dir.join("dev")).unwrap();
+        assert!(reader.read().is_err());
         fs::remove_dir_all(dir).unwrap();
     }
 

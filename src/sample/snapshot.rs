@@ -92,14 +92,17 @@ pub enum Duplex {
     Full,
     /// One direction at a time.
     Half,
+    /// The driver does not know (virtio, for one, says so).
+    Unknown,
 }
 
 impl Duplex {
-    /// Parses the sysfs text; `unknown` and anything else is `None`.
+    /// Parses the sysfs text; anything but `full`, `half` and `unknown` is `None`.
     pub fn from_sysfs(text: &str) -> Option<Duplex> {
         match text.trim_end() {
             "full" => Some(Duplex::Full),
             "half" => Some(Duplex::Half),
+            "unknown" => Some(Duplex::Unknown),
             _ => None,
         }
     }
@@ -109,6 +112,7 @@ impl Duplex {
         match self {
             Duplex::Full => "full",
             Duplex::Half => "half",
+            Duplex::Unknown => "unknown",
         }
     }
 }
@@ -236,7 +240,8 @@ mod tests {
     fn duplex_reads_as_sysfs_spells_it() {
         assert_eq!(Duplex::from_sysfs("full\n"), Some(Duplex::Full));
         assert_eq!(Duplex::from_sysfs("half"), Some(Duplex::Half));
-        assert_eq!(Duplex::from_sysfs("unknown\n"), None);
+        assert_eq!(Duplex::from_sysfs("unknown\n"), Some(Duplex::Unknown));
+        assert_eq!(Duplex::from_sysfs("fast"), None);
         assert_eq!(Duplex::Half.as_str(), "half");
     }
 }

@@ -1,26 +1,37 @@
 //! PURE: the view as Prometheus metrics, in the text exposition format 0.0.4.
 //!
-//! The kernel counters use node_exporter's names and its `device` label, so dashboards built for
-//! node_exporter (Grafana's "Node Exporter Full", for one) work unchanged. What only ifstatsd
-//! knows has its own `ifstatsd_` prefix: the rates by window, uptime, presence, events, and the
-//! daemon's own health.
+//! # node_exporter's families
 //!
-//! Like node_exporter, the `node_network_*` counters list only the interfaces present in the
-//! latest sample: a vanished interface's series ends rather than freezing.
+//! Every series node_exporter's `netdev` (reading `/proc/net/dev`, `--no-collector.netdev.netlink`)
+//! and `netclass` collectors give for the tracked interfaces that dashboards use, with its names,
+//! `device` label, types and units, and `uname`'s `node_uname_info`:
+//! - the 16 counters, `node_network_{receive,transmit}_*_total` (`bytes`, `packets`, `errs`,
+//!   `drop`, `fifo`, `frame`/`colls`, `compressed`, `multicast`/`carrier`);
+//! - `node_network_info{address,broadcast,duplex,ifalias,operstate}` (always 1), `node_network_up`
+//!   (1 when the operstate is `up`, 0 otherwise, `unknown` included, as node_exporter has it),
+//!   `node_network_carrier`, `node_network_mtu_bytes` and `node_network_speed_bytes` (Mbit/s
+//!   times 125000). Where sysfs refuses to say (carrier and speed while the link is down; speed
+//!   when the driver says -1), the series is absent, as it is from node_exporter, except that
+//!   node_exporter 1.5 serves a speed of -1 Mbit/s as -125000 unless given
+//!   `--collector.netclass.ignore-invalid-speed`.
 //!
-//! # The families
+//! They list the interfaces present in the latest sample: a vanished interface's series ends
+//! rather than freezing. The counters are read at the moment of the scrape (the request loop
+//! reads the source again: [`crate::sample::ScrapeReader`]), as node_exporter reads them, so that
+//! `rate()` sees each counter at the time Prometheus stamps it; the link state is the latest
+//! sample's (rtnetlink keeps it current between samples only in the sampler's table).
 //!
-//! - The kernel counters use node_exporter's names and `device` label,
-//!   `node_network_{receive,transmit}_{bytes,packets,errs,drop}_total`, so dashboards built for
-//!   node_exporter (Grafana's "Node Exporter Full", for one) work unchanged. Like node_exporter,
-//!   they list the interfaces present in the latest sample.
-//! - What only ifstatsd knows has the `ifstatsd_` prefix: the rates as gauges with a `window`
-//!   label (`current`, `1m`, `5m`, `15m`), `ifstatsd_interface_{present,uptime_seconds,ifindex}`,
-//!   `ifstatsd_interface_{resets,wraps}_total`, and the daemon's own health: `ifstatsd_up`,
-//!   `ifstatsd_{samples,collection_errors,parse_errors,interfaces_refused}_total`,
-//!   `ifstatsd_last_sample_age_seconds`, `ifstatsd_sample_interval_seconds`, `ifstatsd_build_info`,
-//!   and the seamless restarts: `ifstatsd_restarts_total`,
-//!   `ifstatsd_last_restart_timestamp_seconds{reason}`.
+//! # ifstatsd's own families
+//!
+//! What only ifstatsd knows has the `ifstatsd_` prefix: the rates as gauges with a `window`
+//! label (`current`, `1m`, `5m`, `15m`) and beside them `ifstatsd_rate_covered_seconds` (the
+//! seconds each window's rate covers, less than the window while it fills: an alert can require
+//! a full one), `ifstatsd_interface_{present,uptime_seconds,up_since_timestamp_seconds,ifindex}`,
+//! `ifstatsd_interface_{resets,wraps}_total`, and the daemon's own health: `ifstatsd_up`,
+//! `ifstatsd_{samples,collection_errors,parse_errors,interfaces_refused}_total`,
+//! `ifstatsd_last_sample_age_seconds`, `ifstatsd_sample_interval_seconds`, `ifstatsd_build_info`,
+//! and the seamless restarts: `ifstatsd_restarts_total`,
+//! `ifstatsd_last_restart_timestamp_seconds{reason}`.
 //!
 //! `rate(node_network_receive_bytes_total[5m])` works as with node_exporter; ifstatsd's own
 //! `ifstatsd_receive_bytes_per_second{window="5m"}` is the same figure computed on the router from
@@ -29,38 +40,123 @@
 use std::fmt::Write;
 use std::time::Instant;
 
+use crate::sample::proc_net_dev::Counters;
+use crate::sample::snapshot::OperState;
+use crate::sample::uname::Uname;
 use crate::stats::view::{InterfaceStats, RateView, StatsView};
 use crate::VERSION;
 
 /// The `Content-Type` of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Reads a counter of an interface.
-type CounterOf = fn(&InterfaceStats) -> u64;
+/// Reads a counter.
+type CounterOf = fn(&Counters) -> u64;
 /// Reads a rate.
 type RateOf = fn(&RateView) -> f64;
 /// Reads a per-interface figure, where it has one.
 type FigureOf = fn(&InterfaceStats) -> Option<f64>;
 
 /// The kernel counters: node_exporter's metric suffix, a description, and the counter.
-const COUNTERS: [(&str, &str, CounterOf); 8] = [
-    ("receive_bytes", "Bytes received", |i| i.counters.rx_bytes),
-    ("receive_packets", "Packets received", |i| {
-        i.counters.rx_packets
+const COUNTERS: [(&str, &str, CounterOf); 16] = [
+    ("receive_bytes", "Bytes received", |c| c.rx_bytes),
+    ("receive_packets", "Packets received", |c| c.rx_packets),
+    ("receive_errs", "Receive errors", |c| c.rx_errors),
+    ("receive_drop", "Received packets dropped", |c| c.rx_dropped),
+    ("receive_fifo", "Receive FIFO overruns", |c| c.rx_fifo),
+    ("receive_frame", "Receive framing errors", |c| c.rx_frame),
+    ("receive_compressed", "Compressed packets received", |c| {
+        c.rx_compressed
     }),
-    ("receive_errs", "Receive errors", |i| i.counters.rx_errors),
-    ("receive_drop", "Received packets dropped", |i| {
-        i.counters.rx_dropped
+    ("receive_multicast", "Multicast packets received", |c| {
+        c.rx_multicast
     }),
-    ("transmit_bytes", "Bytes sent", |i| i.counters.tx_bytes),
-    ("transmit_packets", "Packets sent", |i| {
-        i.counters.tx_packets
+    ("transmit_bytes", "Bytes sent", |c| c.tx_bytes),
+    ("transmit_packets", "Packets sent", |c| c.tx_packets),
+    ("transmit_errs", "Transmit errors", |c| c.tx_errors),
+    ("transmit_drop", "Packets dropped on transmit", |c| {
+        c.tx_dropped
     }),
-    ("transmit_errs", "Transmit errors", |i| i.counters.tx_errors),
-    ("transmit_drop", "Packets dropped on transmit", |i| {
-        i.counters.tx_dropped
+    ("transmit_fifo", "Transmit FIFO errors", |c| c.tx_fifo),
+    ("transmit_colls", "Collisions while sending", |c| c.tx_colls),
+    ("transmit_carrier", "Carrier errors while sending", |c| {
+        c.tx_carrier
+    }),
+    ("transmit_compressed", "Compressed packets sent", |c| {
+        c.tx_compressed
     }),
 ];
+
+/// Counters to serve: an index into the view's interfaces, and that interface's counters.
+pub type Fresh = [(usize, Counters)];
+
+/// The counters of the latest sample, for every interface present in it: what `/metrics`
+/// serves when the source cannot be read at the scrape.
+pub fn sampled_counters(view: &StatsView) -> Vec<(usize, Counters)> {
+    let present = view.interfaces.iter().enumerate();
+    present
+        .filter(|(_, iface)| iface.present)
+        .map(|(i, iface)| (i, iface.counters))
+        .collect()
+}
+
+/// The counters read at the scrape (`entries`, in file order), for the interfaces `view`
+/// knows, in the view's order; the first of a name listed twice counts, as in the statistics.
+pub fn fresh_counters<'a>(
+    view: &StatsView,
+    entries: impl Iterator<Item = (&'a str, Counters)>,
+) -> Vec<(usize, Counters)> {
+    let mut fresh: Vec<(usize, Counters)> = Vec::with_capacity(view.interfaces.len());
+    for (name, counters) in entries {
+        if let Ok(i) = view
+            .interfaces
+            .binary_search_by(|iface| (*iface.interface).cmp(name))
+        {
+            fresh.push((i, counters));
+        }
+    }
+    // A stable sort keeps file order among duplicates; then the first of each is kept.
+    fresh.sort_by_key(|&(i, _)| i);
+    fresh.dedup_by_key(|&mut (i, _)| i);
+    fresh
+}
+
+/// Appends the 16 `node_network_*_total` counter families for `counters`.
+pub fn render_counters(out: &mut String, view: &StatsView, counters: &Fresh) {
+    for (suffix, help, value) in COUNTERS {
+        let name = format!("node_network_{suffix}_total");
+        header(
+            out,
+            &name,
+            &format!("{help}, from /proc/net/dev."),
+            "counter",
+        );
+        for (i, c) in counters {
+            if let Some(iface) = view.interfaces.get(*i) {
+                sample(out, &name, &[("device", &iface.interface)], value(c));
+            }
+        }
+    }
+}
+
+/// Appends `node_uname_info`.
+pub fn render_uname(out: &mut String, uname: &Uname) {
+    let name = "node_uname_info";
+    header(
+        out,
+        name,
+        "Labeled system information as provided by the uname system call.",
+        "gauge",
+    );
+    let labels = [
+        ("domainname", uname.domainname.as_str()),
+        ("machine", &uname.machine),
+        ("nodename", &uname.nodename),
+        ("release", &uname.release),
+        ("sysname", &uname.sysname),
+        ("version", &uname.version),
+    ];
+    sample(out, name, &labels, 1);
+}
 
 /// The rates: metric name stem, and the rate.
 const RATES: [(&str, RateOf); 8] = [
@@ -74,33 +170,38 @@ const RATES: [(&str, RateOf); 8] = [
     ("transmit_drop", |r| r.tx_dropped_per_sec),
 ];
 
-/// Renders every metric of `view` as of `now`; `healthy` is `/health`'s verdict.
+/// Renders every metric of `view` as of `now`, with the sampled counters; `healthy` is
+/// `/health`'s verdict.
 pub fn render(view: &StatsView, now: Instant, healthy: bool) -> String {
     let mut out = render_interfaces(view);
+    render_counters(&mut out, view, &sampled_counters(view));
     render_daemon(&mut out, view, now, healthy);
     out
 }
 
-/// The part of [`render`] that depends on the view alone: every per-interface family.
+/// The part of [`render`] that depends on the view alone: every per-interface family but the
+/// counters.
 pub fn render_interfaces(view: &StatsView) -> String {
-    let mut out = String::with_capacity(1024 + view.interfaces.len() * 4096);
+    let mut out = String::with_capacity(1024 + view.interfaces.len() * 6144);
     let present: Vec<&InterfaceStats> = view.interfaces.iter().filter(|i| i.present).collect();
 
-    for (suffix, help, value) in COUNTERS {
-        let name = format!("node_network_{suffix}_total");
-        header(
-            &mut out,
-            &name,
-            &format!("{help}, from /proc/net/dev."),
-            "counter",
-        );
-        for iface in &present {
-            sample(
-                &mut out,
-                &name,
-                &[("device", &iface.interface)],
-                value(iface),
-            );
+    render_link_state(&mut out, &present);
+
+    let covered = "ifstatsd_rate_covered_seconds";
+    header(
+        &mut out,
+        covered,
+        "The seconds the rate of each window covers: less than the window while it fills (a new \
+         interface, or the daemon's own downtime); time an interface was absent counts, with no \
+         traffic.",
+        "gauge",
+    );
+    for iface in &view.interfaces {
+        for (window, rate) in windows_of(iface) {
+            if let Some(rate) = rate {
+                let labels = [("device", &*iface.interface), ("window", window)];
+                sample(&mut out, covered, &labels, rate.covered_seconds);
+            }
         }
     }
 
@@ -112,14 +213,7 @@ pub fn render_interfaces(view: &StatsView) -> String {
         );
         header(&mut out, &name, &help, "gauge");
         for iface in &view.interfaces {
-            let rates = &iface.rates;
-            let windows = [
-                ("current", &rates.current),
-                ("1m", &rates.avg_1m),
-                ("5m", &rates.avg_5m),
-                ("15m", &rates.avg_15m),
-            ];
-            for (window, rate) in windows {
+            for (window, rate) in windows_of(iface) {
                 if let Some(rate) = rate {
                     let labels = [("device", &*iface.interface), ("window", window)];
                     sample(&mut out, &name, &labels, value(rate));
@@ -128,7 +222,7 @@ pub fn render_interfaces(view: &StatsView) -> String {
         }
     }
 
-    let per_interface: [(&str, &str, &str, FigureOf); 5] = [
+    let per_interface: [(&str, &str, &str, FigureOf); 6] = [
         (
             "ifstatsd_interface_present",
             "1 if the latest sample listed the interface, 0 while it is gone (kept 60 minutes).",
@@ -140,6 +234,13 @@ pub fn render_interfaces(view: &StatsView) -> String {
             "Seconds since the interface last came up, was created or was reset; absent while down.",
             "gauge",
             |i| i.uptime_seconds,
+        ),
+        (
+            "ifstatsd_interface_up_since_timestamp_seconds",
+            "When the interface last came up, was created or was reset, in seconds since the \
+             epoch; absent while down. Survives a restart with the state file.",
+            "gauge",
+            |i| i.up_since.map(|t| epoch_seconds(t.0)),
         ),
         (
             "ifstatsd_interface_resets_total",
@@ -170,6 +271,98 @@ pub fn render_interfaces(view: &StatsView) -> String {
     }
 
     out
+}
+
+/// The rates of `iface` by `window` label.
+fn windows_of(iface: &InterfaceStats) -> [(&'static str, &Option<RateView>); 4] {
+    let rates = &iface.rates;
+    [
+        ("current", &rates.current),
+        ("1m", &rates.avg_1m),
+        ("5m", &rates.avg_5m),
+        ("15m", &rates.avg_15m),
+    ]
+}
+
+/// node_exporter's netclass families, for the interfaces of the latest sample.
+fn render_link_state(out: &mut String, present: &[&InterfaceStats]) {
+    let info = "node_network_info";
+    header(
+        out,
+        info,
+        "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
+        "gauge",
+    );
+    let mut address = String::new();
+    let mut broadcast = String::new();
+    for iface in present {
+        let link = &iface.link;
+        address.clear();
+        broadcast.clear();
+        if let Some(a) = link.address {
+            let _ = write!(address, "{a}");
+        }
+        if let Some(b) = link.broadcast {
+            let _ = write!(broadcast, "{b}");
+        }
+        let labels = [
+            ("address", address.as_str()),
+            ("broadcast", &broadcast),
+            ("device", &iface.interface),
+            ("duplex", link.duplex.map_or("", |d| d.as_str())),
+            ("ifalias", link.alias.as_deref().unwrap_or("")),
+            ("operstate", iface.oper_state.map_or("", oper_state_name)),
+        ];
+        sample(out, info, &labels, 1);
+    }
+    let figures: [(&str, &str, FigureOf); 4] = [
+        (
+            "node_network_up",
+            "Value is 1 if operstate is 'up', 0 otherwise.",
+            |i| Some(f64::from(u8::from(i.oper_state == Some(OperState::Up)))),
+        ),
+        (
+            "node_network_carrier",
+            "Network device property: carrier",
+            |i| i.link.carrier.map(|c| f64::from(u8::from(c))),
+        ),
+        (
+            "node_network_mtu_bytes",
+            "Network device property: mtu_bytes",
+            |i| i.link.mtu_bytes.map(f64::from),
+        ),
+        (
+            "node_network_speed_bytes",
+            "Network device property: speed_bytes (Mbit/s from sysfs, in bytes per second)",
+            |i| i.link.speed_mbps.map(|mbps| f64::from(mbps) * 125_000.0),
+        ),
+    ];
+    for (name, help, value) in figures {
+        header(out, name, help, "gauge");
+        for iface in present {
+            if let Some(v) = value(iface) {
+                sample(out, name, &[("device", &iface.interface)], v);
+            }
+        }
+    }
+}
+
+/// The operstate as sysfs spells it.
+fn oper_state_name(state: OperState) -> &'static str {
+    match state {
+        OperState::Unknown => "unknown",
+        OperState::NotPresent => "notpresent",
+        OperState::Down => "down",
+        OperState::LowerLayerDown => "lowerlayerdown",
+        OperState::Testing => "testing",
+        OperState::Dormant => "dormant",
+        OperState::Up => "up",
+    }
+}
+
+fn epoch_seconds(at: std::time::SystemTime) -> f64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// The rest of [`render`], appended to `out`: the daemon's own families, which depend on the
@@ -242,9 +435,7 @@ pub fn render_daemon(out: &mut String, view: &StatsView, now: Instant, healthy: 
         "gauge",
     );
     if let Some((reason, at)) = collection.restarts.last {
-        let seconds = at
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
+        let seconds = epoch_seconds(at);
         let labels = [("reason", reason.as_str())];
         sample(
             out,

@@ -80,7 +80,7 @@ pub struct InterfaceStats {
 pub struct LinkView {
     /// The link speed in Mbit/s; null when unknown (the driver says -1, or the link is down).
     pub speed_mbps: Option<u32>,
-    /// `full` or `half`; null when unknown.
+    /// `full`, `half` or `unknown`, as sysfs says; null where sysfs does not say.
     pub duplex: Option<Duplex>,
     /// The MTU in bytes.
     pub mtu_bytes: Option<u32>,
