@@ -22,6 +22,7 @@ test:
 	$(CARGO) test 2>&1 | tee target/test-output.txt; test $${PIPESTATUS[0]} -eq 0
 	IFSTATSD_BIN=target/debug/ifstatsd bash tests/schemathesis.sh
 	IFSTATSD_BIN=target/debug/ifstatsd bash tests/prometheus.sh
+	IFSTATSD_BIN=target/debug/ifstatsd bash tests/prometheus_live.sh
 	bash tests/docs_browser.sh
 	IFSTATSD_BIN=target/debug/ifstatsd bash tests/dashboard_browser.sh
 	IFSTATSD_BIN=target/debug/ifstatsd bash contrib/test-contrib.sh
