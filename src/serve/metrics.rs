@@ -2,24 +2,26 @@
 //!
 //! # node_exporter's families
 //!
-//! Every series node_exporter's `netdev` (reading `/proc/net/dev`, `--no-collector.netdev.netlink`)
-//! and `netclass` collectors give for the tracked interfaces that dashboards use, with its names,
-//! `device` label, types and units, and `uname`'s `node_uname_info`:
+//! These families of node_exporter's `netdev` (reading `/proc/net/dev`,
+//! `--no-collector.netdev.netlink`), `netclass` and `uname` collectors, with their names, labels,
+//! types and units; `tests/prometheus_live.sh` finds them equal to node_exporter 1.5's, value for
+//! value (the README lists the netclass families not served):
 //! - the 16 counters, `node_network_{receive,transmit}_*_total` (`bytes`, `packets`, `errs`,
 //!   `drop`, `fifo`, `frame`/`colls`, `compressed`, `multicast`/`carrier`);
 //! - `node_network_info{address,broadcast,duplex,ifalias,operstate}` (always 1), `node_network_up`
 //!   (1 when the operstate is `up`, 0 otherwise, `unknown` included, as node_exporter has it),
 //!   `node_network_carrier`, `node_network_mtu_bytes` and `node_network_speed_bytes` (Mbit/s
-//!   times 125000). Where sysfs refuses to say (carrier and speed while the link is down; speed
-//!   when the driver says -1), the series is absent, as it is from node_exporter, except that
-//!   node_exporter 1.5 serves a speed of -1 Mbit/s as -125000 unless given
-//!   `--collector.netclass.ignore-invalid-speed`.
+//!   times 125000); `node_uname_info`. Where sysfs refuses to say (carrier and speed while the
+//!   link is down; speed when the driver says -1), the series is absent, as it is from
+//!   node_exporter, except that node_exporter 1.5 serves a speed of -1 Mbit/s as -125000 unless
+//!   given `--collector.netclass.ignore-invalid-speed`.
 //!
-//! They list the interfaces present in the latest sample: a vanished interface's series ends
-//! rather than freezing. The counters are read at the moment of the scrape (the request loop
-//! reads the source again: [`crate::sample::ScrapeReader`]), as node_exporter reads them, so that
-//! `rate()` sees each counter at the time Prometheus stamps it; the link state is the latest
-//! sample's (rtnetlink keeps it current between samples only in the sampler's table).
+//! The counters are read at the moment of the scrape (the request loop reads the source again:
+//! [`crate::sample::ScrapeReader`]), as node_exporter reads them, so that `rate()` sees each
+//! counter at the time Prometheus stamps it; they list the interfaces in the file at the scrape
+//! that the statistics know (so `--max-interfaces` bounds them too). The link state is the
+//! latest sample's, for the interfaces present in it. A vanished interface's series end rather
+//! than freeze.
 //!
 //! # ifstatsd's own families
 //!

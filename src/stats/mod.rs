@@ -8,7 +8,8 @@
 //! Interfaces:
 //! - A new interface gets a ring of `60 min / interval` intervals, allocated once.
 //! - An interface missing from a sample stays, `present: false`, with its last data; after 60
-//!   minutes away it is forgotten.
+//!   minutes away it is forgotten. Meanwhile its absence counts in its averages as covered time
+//!   with no traffic ([`rates::averages`]), so they fall to zero as it fills each window.
 //! - One that comes back with a new ifindex, or with counters that went down, was re-created: a
 //!   reset. One that comes back with the same ifindex and no counter lower never left; a truncated
 //!   or garbled source hid it, and treating it as a reset would count its whole history again as

@@ -35,7 +35,8 @@
 //! the newest sample, `I` being the configured interval. The half interval absorbs scheduling
 //! jitter: with a 10 s interval a 60 s window holds six intervals (about 60 s), not five. A window
 //! that is not yet full uses what it has and says so in `covered_seconds`; with no interval inside it
-//! the rate is `None`.
+//! the rate is `None`, except for an interface absent from the latest sample, whose absence counts
+//! as covered with no traffic ([`averages`]).
 
 use std::time::Duration;
 
@@ -187,7 +188,10 @@ pub fn average(ring: &SlotRing, now_us: u64, window: Duration, interval: Duratio
 /// to zero as its absence fills each window; a window it was absent for entirely is 0 over the
 /// whole window. (One that comes back with no counter lower was never gone: its next slot's
 /// delta spans the gap instead; one that comes back re-created gets a slot of unchanged totals
-/// at the sample before, so the absence stays zero traffic.)
+/// at the sample before, so the absence stays zero traffic.) The whole time since its newest
+/// slot counts as absence: if the daemon itself was down or failing meanwhile (a restore from
+/// the state file), that unobserved time counts too, the one case where time the daemon did not
+/// observe is covered without a delta spanning it.
 pub fn averages<const N: usize>(
     ring: &SlotRing,
     starts: &mut [Option<Cursor>; N],
