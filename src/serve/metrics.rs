@@ -507,6 +507,176 @@ fn push_escaped(out: &mut String, text: &str, quote: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sample::snapshot::{Duplex, HwAddr, InterfaceSample, LinkInfo, Sample, Snapshot};
+    use crate::stats::Stats;
+    use rstest::rstest;
+    use std::time::{Duration, SystemTime};
+
+    /// A view of one sample of these interfaces: (name, rx_bytes, operstate, link state).
+    fn view_of(interfaces: &[(&str, u64, Option<OperState>, Option<u32>, LinkInfo)]) -> StatsView {
+        let mut stats = Stats::new("/proc/net/dev", Duration::from_secs(10));
+        let interfaces = interfaces
+            .iter()
+            .map(
+                |(name, rx_bytes, oper_state, speed_mbps, link)| InterfaceSample {
+                    name: (*name).into(),
+                    counters: Counters {
+                        rx_bytes: *rx_bytes,
+                        ..Counters::default()
+                    },
+                    ifindex: None,
+                    oper_state: *oper_state,
+                    speed_mbps: *speed_mbps,
+                    link: link.clone(),
+                },
+            )
+            .collect();
+        stats.apply(Sample {
+            taken_at: Instant::now(),
+            wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            result: Ok(Snapshot {
+                interfaces,
+                skipped: vec![],
+            }),
+        });
+        stats.view()
+    }
+
+    fn counters(rx_bytes: u64) -> Counters {
+        Counters {
+            rx_bytes,
+            ..Counters::default()
+        }
+    }
+
+    #[rstest]
+    #[case::in_view_order(&[("lo", 1), ("eth0", 2)], &[(0, 2), (1, 1)])]
+    #[case::unknown_names_are_left_out(&[("new0", 9), ("lo", 1)], &[(1, 1)])]
+    #[case::the_first_of_a_name_listed_twice(&[("lo", 1), ("eth0", 2), ("lo", 3)], &[(0, 2), (1, 1)])]
+    #[case::gone_from_the_file(&[("eth0", 5)], &[(0, 5)])]
+    #[case::nothing(&[], &[])]
+    fn fresh_counters_follow_the_view(
+        #[case] read: &[(&str, u64)],
+        #[case] expected: &[(usize, u64)],
+    ) {
+        let none = LinkInfo::default();
+        let view = view_of(&[
+            ("eth0", 0, None, None, none.clone()),
+            ("lo", 0, None, None, none),
+        ]);
+        let fresh = fresh_counters(&view, read.iter().map(|&(n, rx)| (n, counters(rx))));
+        let got: Vec<(usize, u64)> = fresh.iter().map(|(i, c)| (*i, c.rx_bytes)).collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn link_state_is_served_as_node_exporter_serves_it() {
+        let full = LinkInfo {
+            mtu_bytes: Some(1500),
+            carrier: Some(true),
+            duplex: Some(Duplex::Full),
+            address: HwAddr::new(&[2, 0, 0, 0, 0, 0xa]),
+            broadcast: HwAddr::new(&[0xff; 6]),
+            alias: "up\"link\"".into(),
+        };
+        let down = LinkInfo {
+            mtu_bytes: Some(1400),
+            carrier: None,
+            duplex: None,
+            address: HwAddr::new(&[]),
+            ..LinkInfo::default()
+        };
+        let view = view_of(&[
+            ("eth0", 0, Some(OperState::Up), Some(1000), full),
+            ("lo", 0, Some(OperState::Unknown), None, LinkInfo::default()),
+            ("wg0", 0, Some(OperState::Down), None, down),
+        ]);
+        let text = render_interfaces(&view);
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("node_network_"))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "node_network_info{address=\"02:00:00:00:00:0a\",broadcast=\"ff:ff:ff:ff:ff:ff\",\
+                 device=\"eth0\",duplex=\"full\",ifalias=\"up\\\"link\\\"\",operstate=\"up\"} 1",
+                "node_network_info{address=\"\",broadcast=\"\",device=\"lo\",duplex=\"\",\
+                 ifalias=\"\",operstate=\"unknown\"} 1",
+                "node_network_info{address=\"\",broadcast=\"\",device=\"wg0\",duplex=\"\",\
+                 ifalias=\"\",operstate=\"down\"} 1",
+                "node_network_up{device=\"eth0\"} 1",
+                "node_network_up{device=\"lo\"} 0",
+                "node_network_up{device=\"wg0\"} 0",
+                "node_network_carrier{device=\"eth0\"} 1",
+                "node_network_mtu_bytes{device=\"eth0\"} 1500",
+                "node_network_mtu_bytes{device=\"wg0\"} 1400",
+                "node_network_speed_bytes{device=\"eth0\"} 125000000",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_sixteen_counters_have_node_exporters_names() {
+        let view = view_of(&[("eth0", 0, None, None, LinkInfo::default())]);
+        let mut all = Counters::default();
+        let fields = [
+            &mut all.rx_bytes,
+            &mut all.rx_packets,
+            &mut all.rx_errors,
+            &mut all.rx_dropped,
+            &mut all.rx_fifo,
+            &mut all.rx_frame,
+            &mut all.rx_compressed,
+            &mut all.rx_multicast,
+            &mut all.tx_bytes,
+            &mut all.tx_packets,
+            &mut all.tx_errors,
+            &mut all.tx_dropped,
+            &mut all.tx_fifo,
+            &mut all.tx_colls,
+            &mut all.tx_carrier,
+            &mut all.tx_compressed,
+        ];
+        for (k, field) in fields.into_iter().enumerate() {
+            *field = k as u64 + 1; // /proc/net/dev's column order
+        }
+        let mut text = String::new();
+        render_counters(&mut text, &view, &[(0, all)]);
+        let values: Vec<String> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(String::from)
+            .collect();
+        let expected: Vec<String> = [
+            "receive_bytes",
+            "receive_packets",
+            "receive_errs",
+            "receive_drop",
+            "receive_fifo",
+            "receive_frame",
+            "receive_compressed",
+            "receive_multicast",
+            "transmit_bytes",
+            "transmit_packets",
+            "transmit_errs",
+            "transmit_drop",
+            "transmit_fifo",
+            "transmit_colls",
+            "transmit_carrier",
+            "transmit_compressed",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(k, name)| format!("node_network_{name}_total{{device=\"eth0\"}} {}", k + 1))
+        .collect();
+        assert_eq!(values, expected);
+        assert_eq!(text.matches("# TYPE ").count(), 16);
+        assert!(text
+            .lines()
+            .filter(|l| l.starts_with("# TYPE"))
+            .all(|l| l.ends_with(" counter")));
+    }
 
     #[test]
     fn label_values_are_escaped() {
