@@ -512,8 +512,11 @@ mod tests {
     use rstest::rstest;
     use std::time::{Duration, SystemTime};
 
-    /// A view of one sample of these interfaces: (name, rx_bytes, operstate, link state).
-    fn view_of(interfaces: &[(&str, u64, Option<OperState>, Option<u32>, LinkInfo)]) -> StatsView {
+    /// One interface of a test sample: name, rx_bytes, operstate, speed, link state.
+    type Seen<'a> = (&'a str, u64, Option<OperState>, Option<u32>, LinkInfo);
+
+    /// A view of one sample of these interfaces.
+    fn view_of(interfaces: &[Seen<'_>]) -> StatsView {
         let mut stats = Stats::new("/proc/net/dev", Duration::from_secs(10));
         let interfaces = interfaces
             .iter()
