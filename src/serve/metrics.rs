@@ -194,8 +194,8 @@ pub fn render_interfaces(view: &StatsView) -> String {
         &mut out,
         covered,
         "The seconds the rate of each window covers: less than the window while it fills (a new \
-         interface, or the daemon's own downtime); time an interface was absent counts, with no \
-         traffic.",
+         interface, or a daemon started without its state file); time an interface was absent \
+         counts, with no traffic.",
         "gauge",
     );
     for iface in &view.interfaces {
