@@ -357,7 +357,10 @@ fn a_vanished_interface_keeps_its_data_then_is_forgotten() {
         wg0.updated_at,
         ifstatsd::stats::view::Timestamp(p.wall0 + Duration::from_secs(10))
     );
-    // Still listed just under an hour later...
+    // Still listed just under an hour later, sampled all along...
+    for k in 3..=360 {
+        p.text(10.0 * k as f64, &file(&[("lo", rx(0, 0))]));
+    }
     p.text(10.0 + 3599.0, &file(&[("lo", rx(0, 0))]));
     assert!(p.view().interface("wg0").is_some());
     // Its absence counts as covered with no traffic: the windows fall to zero, full.
@@ -410,6 +413,38 @@ fn an_interface_re_created_while_away_is_a_reset() {
     assert_close(window(&veth1.rates.avg_1m).rx_bytes_per_sec, 9000.0 / 20.0);
     assert_close(window(&veth1.rates.avg_1m).covered_seconds, 20.0);
     assert_eq!(veth1.uptime_seconds, Some(0.0));
+}
+
+#[test]
+fn absence_the_daemon_did_not_observe_is_not_covered() {
+    let mut p = Pipeline::new();
+    for k in 0..3 {
+        let t = 10.0 * k as f64;
+        p.text(
+            t,
+            &file(&[("lo", rx(0, 0)), ("eth0", rx(1000 * k, 10 * k))]),
+        );
+    }
+    p.text(30.0, &file(&[("lo", rx(0, 0))])); // gone, seen gone
+    for t in [40.0, 50.0, 60.0, 70.0, 80.0] {
+        p.apply(t, Err("cannot read /proc/net/dev: gone".into()));
+    }
+    p.text(90.0, &file(&[("lo", rx(0, 0))]));
+    let eth0 = p.iface("eth0");
+    // 2000 bytes over 0-20 s, absent 20-30 s as seen; 30-90 s unobserved, not covered.
+    let five = window(&eth0.rates.avg_5m);
+    assert_close(five.covered_seconds, 30.0);
+    assert_close(five.rx_bytes_per_sec, 2000.0 / 30.0);
+    assert_eq!(
+        eth0.rates.avg_1m, None,
+        "nothing of the last minute was observed"
+    );
+    // Observed again from 90 s: the next minute fills with absence.
+    p.text(100.0, &file(&[("lo", rx(0, 0))]));
+    let eth0 = p.iface("eth0");
+    assert_close(window(&eth0.rates.avg_1m).covered_seconds, 10.0);
+    assert_close(window(&eth0.rates.avg_1m).rx_bytes_per_sec, 0.0);
+    assert_close(window(&eth0.rates.avg_5m).covered_seconds, 40.0);
 }
 
 #[test]

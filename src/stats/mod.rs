@@ -40,7 +40,7 @@ use crate::stats::view::{
     Collection, InterfaceStats, LinkView, Rates, SharedRing, SharedView, StatsView, Timestamp,
 };
 use crate::store::state::{SavedInterface, SavedSlot, State};
-use rates::{Change, Delta, Events};
+use rates::{Change, Delta, Events, Gaps};
 use slot_ring::{ring_capacity, Slot, HISTORY};
 
 /// The averaging windows: 1, 5 and 15 minutes.
@@ -72,6 +72,8 @@ struct History {
     events: Events,
     /// The running totals of all deltas, as in the newest slot.
     totals: [u64; COUNTERS],
+    /// While it is absent: the spans since it was last seen that the daemon did not observe.
+    gaps: Gaps,
     ring: SharedRing,
     /// Where each of [`WINDOWS`] began at the last view, moved forward from there at the next
     /// (see [`rates::averages`]). A cache, in a `Cell` so that a view stays `&self`.
@@ -104,6 +106,7 @@ impl History {
             events: Events::default(),
             totals: [0; COUNTERS],
             ring,
+            gaps: Gaps::default(),
             window_starts: Cell::default(),
             generation: 0,
             must_reset: false,
@@ -200,6 +203,7 @@ impl History {
             self.uptime_is_lower_bound = false;
         }
         self.present = true;
+        self.gaps.clear();
         self.must_reset = false;
         self.counters = sample.counters;
         self.ifindex = sample.ifindex;
@@ -213,8 +217,8 @@ impl History {
         let mut starts = self.window_starts.get();
         let (current, averages) = self.ring.with(|ring| {
             let current = rates::current(ring, now_us, interval).map(Into::into);
-            let averages =
-                rates::averages(ring, &mut starts, now_us, WINDOWS, interval, self.present);
+            let absence = (!self.present).then_some(&self.gaps);
+            let averages = rates::averages(ring, &mut starts, now_us, WINDOWS, interval, absence);
             (current, averages.map(|r| r.map(Into::into)))
         });
         self.window_starts.set(starts);
@@ -345,7 +349,13 @@ impl Stats {
             _ => {}
         }
         self.refused = refused_now;
-        self.mark_absent(now);
+        // A sample more than one and a half intervals after the last successful one: the time
+        // between was not observed (the daemon was down, or samples failed).
+        let gap = self
+            .latest
+            .filter(|latest| now.at_us - latest.at_us > self.interval.as_micros() as u64 * 3 / 2)
+            .map(|latest| (latest.at_us, now.at_us));
+        self.mark_absent(now, gap);
         let collection = &mut self.collection;
         collection.samples_total += 1;
         collection.parse_errors_total += snapshot.skipped.len() as u64;
@@ -401,8 +411,9 @@ impl Stats {
         }
     }
 
-    /// Marks the interfaces this sample did not list, and forgets those gone for [`HISTORY`].
-    fn mark_absent(&mut self, now: Moment) {
+    /// Marks the interfaces this sample did not list, noting `gap` (time before this sample the
+    /// daemon did not observe) for their averages, and forgets those gone for [`HISTORY`].
+    fn mark_absent(&mut self, now: Moment, gap: Option<(u64, u64)>) {
         let generation = self.generation;
         let forget_us = HISTORY.as_micros() as u64;
         self.interfaces.retain(|name, history| {
@@ -412,6 +423,9 @@ impl Stats {
             if history.present {
                 log::info!("{name}: gone; keeping its last data for 60 minutes");
                 history.present = false;
+            }
+            if let Some((from_us, to_us)) = gap {
+                history.gaps.push(from_us, to_us);
             }
             let keep = now.at_us - history.last_seen.at_us < forget_us;
             if !keep {
@@ -543,6 +557,7 @@ impl Stats {
                 events: saved.events,
                 totals: saved.slots.last().map_or([0; COUNTERS], |slot| slot.totals),
                 ring,
+                gaps: Gaps::default(),
                 window_starts: Cell::default(),
                 generation: 0,
                 must_reset: !same_boot,
