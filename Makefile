@@ -24,6 +24,7 @@ test:
 	@# The contract read strictly: spec validator, redocly lint, a generated Python client (issue 14).
 	IFSTATSD_BIN=target/debug/ifstatsd bash tests/contract.sh
 	IFSTATSD_BIN=target/debug/ifstatsd bash tests/prometheus.sh
+	IFSTATSD_BIN=target/debug/ifstatsd bash tests/prometheus_live.sh
 	bash tests/docs_browser.sh
 	IFSTATSD_BIN=target/debug/ifstatsd bash tests/dashboard_browser.sh
 	IFSTATSD_BIN=target/debug/ifstatsd bash contrib/test-contrib.sh

@@ -24,7 +24,7 @@
 //! thread), `restart` (the seamless restart in a new process image), `activation` (a listening
 //! socket passed by systemd or by the previous image), `memory` (the allocator).
 
-#![deny(unsafe_code)] // exceptions, with their reasons: reaper, memory, netlink, activation, restart
+#![deny(unsafe_code)] // exceptions, with their reasons: reaper, memory, netlink, uname, activation, restart
 #![warn(missing_docs)]
 
 /// The daemon's version, as `--version`, `/health` and `/metrics` give it.

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::Instant;
 
 use ifstatsd::config::{self, Command, Config};
-use ifstatsd::sample::{self, Sampler};
+use ifstatsd::sample::{self, Sampler, ScrapeReader};
 use ifstatsd::serve;
 use ifstatsd::serve::activity::Activity;
 use ifstatsd::serve::reaper::{self, Limits, QuietWatch, Restarter};
@@ -199,8 +199,10 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
         interval,
         config.source.display()
     );
-    let served =
-        serve::Loop::new(&shared, started, &stopping, activity, addr.port()).serve(&server);
+    let scrape = ScrapeReader::new(&config.source, config.filter.clone());
+    let served = serve::Loop::new(&shared, started, &stopping, activity, addr.port())
+        .with_scrape_reader(scrape)
+        .serve(&server);
     if let Err(e) = served {
         // The listening socket went with tiny_http's accept thread: the reaper's watchdog sees
         // it closed at its next look and restarts the daemon in a new image, which binds again.

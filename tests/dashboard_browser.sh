@@ -71,10 +71,14 @@ class Cards(HTMLParser):
         super().__init__()
         self.cards, self.body, self.chart, self.paths, self.ceiling = {}, {}, {}, [], None
         self.usage, self.bars = {}, []
+        self.windows, self.card = {}, None
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "article" and "data-interface" in a:
             self.cards[a["data-interface"]] = a
+            self.card = a["data-interface"]
+        elif tag == "tr" and "data-window" in a:
+            self.windows[(self.card, a["data-window"])] = a
         elif tag == "body":
             self.body = a
         elif tag == "svg" and a.get("id") == "chart":
@@ -110,6 +114,19 @@ for name, card in page.cards.items():
     assert card["data-link-speed"] == ("" if speed is None else str(speed)), name
     checked += 1
 assert interfaces["wg0"]["present"] is False and "vanished" in dom, "wg0 is shown as vanished"
+# Each average row says whether its window is full, by the API's covered_seconds.
+partial_rows = 0
+for name, iface in interfaces.items():
+    for key in ("avg_1m", "avg_5m", "avg_15m"):
+        row, r = page.windows[(name, key)], iface["rates"][key]
+        if r is None:
+            assert "data-covered" not in row, (name, key, row)
+            continue
+        assert float(row["data-covered"]) == r["covered_seconds"], (name, key, row)
+        partial = r["covered_seconds"] < r["window_seconds"] - iface["sample_interval_seconds"] / 2
+        assert (row.get("class") == "partial") == partial, (name, key, row, r)
+        partial_rows += partial
+assert partial_rows > 0, "no partial window to show"
 assert interfaces["eth0"]["rates"]["avg_1m"]["rx_bytes_per_sec"] > 0
 # The chart: eth0 (the busiest) drawn from its history.
 assert int(page.chart.get("data-points", 0)) >= 10, page.chart

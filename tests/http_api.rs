@@ -15,7 +15,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
 use ifstatsd::sample::proc_net_dev::{Counters, ParseError, ParseErrorKind};
-use ifstatsd::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use ifstatsd::sample::snapshot::{InterfaceSample, LinkInfo, OperState, Sample, Snapshot};
 use ifstatsd::serve;
 use ifstatsd::serve::api::{self, Clock, ViewCache, OPENAPI_YAML};
 use ifstatsd::serve::routes;
@@ -122,6 +122,7 @@ fn iface(
         ifindex,
         oper_state: state,
         speed_mbps: None,
+        link: LinkInfo::default(),
     }
 }
 
@@ -220,6 +221,16 @@ fn counters(c: [u64; 8]) -> Value {
     json!({
         "rx_bytes": c[0], "rx_packets": c[1], "rx_errors": c[2], "rx_dropped": c[3],
         "tx_bytes": c[4], "tx_packets": c[5], "tx_errors": c[6], "tx_dropped": c[7],
+        "rx_fifo": 0, "rx_frame": 0, "rx_compressed": 0, "rx_multicast": 0,
+        "tx_fifo": 0, "tx_colls": 0, "tx_carrier": 0, "tx_compressed": 0,
+    })
+}
+
+/// The link attributes of a sample without any.
+fn no_link() -> Value {
+    json!({
+        "speed_mbps": null, "duplex": null, "mtu_bytes": null, "carrier": null,
+        "address": null, "broadcast": null, "alias": null,
     })
 }
 
@@ -255,7 +266,7 @@ fn expected(name: &str) -> Value {
             "interface": "eth0", "present": true, "updated_at": "2027-01-15T08:01:20.123Z",
             "uptime_seconds": 80.0, "up_since": "2027-01-15T08:00:00.123Z",
             "uptime_is_lower_bound": true, "sample_interval_seconds": 10.0,
-            "ifindex": 2, "oper_state": "up", "link_speed_bits_per_sec": null,
+            "ifindex": 2, "oper_state": "up", "link_speed_bits_per_sec": null, "link": no_link(),
             "renamed_from": null, "renamed_to": null,
             "counters": counters([1_020_000, 200, 8, 0, 1_010_000, 100, 0, 16]),
             "rates": {
@@ -272,7 +283,7 @@ fn expected(name: &str) -> Value {
         "eth1" => json!({
             "interface": "eth1", "present": true, "updated_at": "2027-01-15T08:01:20.123Z",
             "uptime_seconds": null, "up_since": null, "uptime_is_lower_bound": false,
-            "sample_interval_seconds": 10.0, "ifindex": 3, "oper_state": "down", "link_speed_bits_per_sec": null,
+            "sample_interval_seconds": 10.0, "ifindex": 3, "oper_state": "down", "link_speed_bits_per_sec": null, "link": no_link(),
             "renamed_from": null, "renamed_to": null,
             "counters": counters([0; 8]), "rates": idle_rates(), "events": no_events(),
         }),
@@ -280,7 +291,7 @@ fn expected(name: &str) -> Value {
             "interface": "lo", "present": true, "updated_at": "2027-01-15T08:01:20.123Z",
             "uptime_seconds": 80.0, "up_since": "2027-01-15T08:00:00.123Z",
             "uptime_is_lower_bound": true, "sample_interval_seconds": 10.0,
-            "ifindex": 1, "oper_state": "unknown", "link_speed_bits_per_sec": null,
+            "ifindex": 1, "oper_state": "unknown", "link_speed_bits_per_sec": null, "link": no_link(),
             "renamed_from": null, "renamed_to": null,
             "counters": counters([BIG, 5, 0, 0, BIG, 5, 0, 0]),
             "rates": idle_rates(), "events": no_events(),
@@ -289,25 +300,25 @@ fn expected(name: &str) -> Value {
             "interface": "team0:1", "present": true, "updated_at": "2027-01-15T08:01:20.123Z",
             "uptime_seconds": 80.0, "up_since": "2027-01-15T08:00:00.123Z",
             "uptime_is_lower_bound": true, "sample_interval_seconds": 10.0,
-            "ifindex": null, "oper_state": null, "link_speed_bits_per_sec": null,
+            "ifindex": null, "oper_state": null, "link_speed_bits_per_sec": null, "link": no_link(),
             "renamed_from": null, "renamed_to": null,
             "counters": counters([7, 7, 0, 0, 7, 7, 0, 0]),
             "rates": idle_rates(), "events": no_events(),
         }),
         // Gone since sample 2: its last data, no uptime (so no lower bound either), no current
-        // rate, no link (ifindex and operstate are null while it is absent), and windows that
-        // hold only the one interval it was seen for (the 1-minute window no longer reaches it).
+        // rate, no link (ifindex, operstate and link are null while it is absent), and windows in which its absence counts as covered with no traffic: the
+        // 1-minute window is all absence, the others hold its one interval and 70 s of absence.
         "wg0" => json!({
             "interface": "wg0", "present": false, "updated_at": "2027-01-15T08:00:10.123Z",
             "uptime_seconds": null, "up_since": null, "uptime_is_lower_bound": false,
-            "sample_interval_seconds": 10.0, "ifindex": null, "oper_state": null, "link_speed_bits_per_sec": null,
+            "sample_interval_seconds": 10.0, "ifindex": null, "oper_state": null, "link_speed_bits_per_sec": null, "link": null,
             "renamed_from": null, "renamed_to": null,
             "counters": counters([1100, 11, 0, 0, 2200, 22, 0, 0]),
             "rates": {
                 "current": null,
-                "avg_1m": null,
-                "avg_5m": rate(300.0, 10.0, [100.0, 1.0, 0.0, 0.0, 200.0, 2.0, 0.0, 0.0]),
-                "avg_15m": rate(900.0, 10.0, [100.0, 1.0, 0.0, 0.0, 200.0, 2.0, 0.0, 0.0]),
+                "avg_1m": rate(60.0, 60.0, [0.0; 8]),
+                "avg_5m": rate(300.0, 80.0, [12.5, 0.125, 0.0, 0.0, 25.0, 0.25, 0.0, 0.0]),
+                "avg_15m": rate(900.0, 80.0, [12.5, 0.125, 0.0, 0.0, 25.0, 0.25, 0.0, 0.0]),
             },
             "events": no_events(),
         }),
@@ -872,7 +883,10 @@ fn a_newly_published_view_is_served_at_the_next_request() {
     let current = rate(10.0, 10.0, [500.0, 5.0, 0.1, 0.0, 250.0, 2.5, 0.0, 0.2]);
     assert_eq!(eth0["rates"]["current"], current);
     let wg0 = client.request("GET", "/api/v1/interface/wg0/stats").json();
-    assert_eq!(wg0["rates"]["avg_5m"]["covered_seconds"], 10.0);
+    assert_eq!(
+        wg0["rates"]["avg_5m"]["covered_seconds"], 90.0,
+        "its absence grows"
+    );
     let list = client.request("GET", "/api/v1/interfaces").json();
     assert_eq!(list["updated_at"], "2027-01-15T08:01:30.123Z");
     assert_ne!(list, list_before);

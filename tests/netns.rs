@@ -673,6 +673,74 @@ fn a_link_down_and_up_restarts_uptime_and_keeps_counters() {
 }
 
 #[test]
+fn link_state_follows_the_kernel_through_changes() {
+    let Some(ns) = Netns::create("link") else {
+        return;
+    };
+    ns.veth("va", "vb");
+    let daemon = ns.daemon(INTERVAL_MS, &[]);
+    daemon.wait_samples(2);
+    // What sysfs says of va, in the API's terms (node_exporter reads the same files).
+    let sysfs_link = || {
+        let read = |attribute: &str| {
+            let path = format!("/sys/class/net/va/{attribute}");
+            let out = run("ip", &["netns", "exec", &ns.name, "cat", &path]);
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        };
+        let number = |a: &str| {
+            read(a)
+                .and_then(|t| t.parse::<i64>().ok())
+                .filter(|&n| n >= 0)
+        };
+        serde_json::json!({
+            "speed_mbps": number("speed"),
+            "duplex": read("duplex"),
+            "mtu_bytes": number("mtu"),
+            "carrier": number("carrier").map(|c| c == 1),
+            "address": read("address"),
+            "broadcast": read("broadcast"),
+            "alias": read("ifalias").filter(|a| !a.is_empty()),
+        })
+    };
+    let served_as_sysfs = |what: &str| {
+        wait_until(what, Duration::from_secs(5), || {
+            daemon.iface("va")["link"] == sysfs_link()
+        });
+        daemon.iface("va")["link"].clone()
+    };
+    let up = served_as_sysfs("va's link state as sysfs has it");
+    assert_eq!(up["speed_mbps"], 10_000, "{up}");
+    assert_eq!(
+        (&up["duplex"], &up["carrier"]),
+        (&"full".into(), &true.into())
+    );
+
+    // Changes come with rtnetlink notifications: MTU and alias at once, speed re-read after.
+    ns.ip(&["link", "set", "va", "mtu", "1400", "alias", "uplink to vb"]);
+    let changed = served_as_sysfs("va's new MTU and alias");
+    assert_eq!(
+        (&changed["mtu_bytes"], &changed["alias"]),
+        (&1400.into(), &"uplink to vb".into())
+    );
+
+    // Down: no carrier, speed or duplex (sysfs refuses them); up again: all back.
+    ns.ip(&["link", "set", "va", "down"]);
+    let down = served_as_sysfs("va's link state while down");
+    assert_eq!(
+        (&down["carrier"], &down["speed_mbps"]),
+        (&Value::Null, &Value::Null)
+    );
+    ns.ip(&["link", "set", "va", "up"]);
+    wait_until("va up again", Duration::from_secs(5), || {
+        ns.sysfs("va", "operstate") == "up"
+    });
+    let again = served_as_sysfs("va's link state once up again");
+    assert_eq!(again["speed_mbps"], 10_000, "{again}");
+}
+
+#[test]
 fn a_thousand_interfaces_are_all_served() {
     let Some(ns) = Netns::create("thousand") else {
         return;

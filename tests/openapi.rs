@@ -18,7 +18,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ifstatsd::sample::offload::{Flowtable, Offload};
 use ifstatsd::sample::proc_net_dev::{Counters, MAX_NAME_BYTES};
-use ifstatsd::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use ifstatsd::sample::snapshot::{
+    Duplex, HwAddr, InterfaceSample, LinkInfo, OperState, Sample, Snapshot,
+};
 use ifstatsd::serve::api::{
     self, Clock, ErrorBody, ErrorDetail, Health, History, InterfaceList, Point, Reply, OPENAPI_YAML,
 };
@@ -172,7 +174,19 @@ fn views() -> Views {
         counters: Counters::from_array([bytes, bytes / 100, 0, 1, bytes / 2, bytes / 200, 0, 0]),
         ifindex: sysfs.map(|s| s.0),
         oper_state: sysfs.map(|s| s.1),
-        speed_mbps: None,
+        // Every link attribute filled where sysfs is, none where it is not.
+        speed_mbps: sysfs.map(|_| 1000),
+        link: match sysfs {
+            Some((ifindex, _)) => LinkInfo {
+                mtu_bytes: Some(1500),
+                carrier: Some(true),
+                duplex: Some(Duplex::Full),
+                address: HwAddr::new(&[2, 0, 0, 0, 0, ifindex as u8]),
+                broadcast: HwAddr::new(&[0xff; 6]),
+                alias: format!("{name} \"link\""),
+            },
+            None => LinkInfo::default(),
+        },
     };
     let samples = [
         vec![

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use ifstatsd::sample::proc_net_dev::{self, Counters};
-use ifstatsd::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use ifstatsd::sample::snapshot::{InterfaceSample, LinkInfo, OperState, Sample, Snapshot};
 use ifstatsd::serve::api::{self, Clock};
 use ifstatsd::serve::routes::route;
 use ifstatsd::stats::slot_ring::ring_capacity;
@@ -77,6 +77,7 @@ impl Pipeline {
                 ifindex: None,
                 oper_state: None,
                 speed_mbps: None,
+                link: LinkInfo::default(),
             })
             .collect();
         self.apply(
@@ -97,6 +98,7 @@ impl Pipeline {
             ifindex: Some(ifindex),
             oper_state: Some(state),
             speed_mbps: None,
+            link: LinkInfo::default(),
         };
         self.apply(
             at_s,
@@ -120,6 +122,7 @@ impl Pipeline {
                 OperState::Down
             }),
             speed_mbps: link.speed_mbps,
+            link: LinkInfo::default(),
         };
         self.apply(
             at_s,
@@ -386,14 +389,24 @@ fn a_vanished_interface_keeps_its_data_then_is_forgotten() {
     assert_eq!(wg0.counters.rx_bytes, 1100);
     assert_eq!(wg0.rates.current, None);
     assert_eq!(wg0.uptime_seconds, None);
+    // Gone for the last 10 s: 1000 bytes over the 20 s the window covers, not over 10.
+    assert_close(window(&wg0.rates.avg_1m).rx_bytes_per_sec, 1000.0 / 20.0);
+    assert_close(window(&wg0.rates.avg_1m).covered_seconds, 20.0);
     assert_eq!(
         wg0.updated_at,
         ifstatsd::stats::view::Timestamp(p.wall0 + Duration::from_secs(10))
     );
-    // Still listed just under an hour later...
+    // Still listed just under an hour later, sampled all along...
+    for k in 3..=360 {
+        p.text(10.0 * k as f64, &file(&[("lo", rx(0, 0))]));
+    }
     p.text(10.0 + 3599.0, &file(&[("lo", rx(0, 0))]));
     assert!(p.view().interface("wg0").is_some());
-    assert_eq!(p.iface("wg0").rates.avg_15m, None, "its windows emptied");
+    // Its absence counts as covered with no traffic: the windows fall to zero, full.
+    let gone = p.iface("wg0");
+    let gone = window(&gone.rates.avg_15m);
+    assert_eq!(gone.rx_bytes_per_sec, 0.0, "its windows emptied");
+    assert_eq!(gone.covered_seconds, 900.0);
     // ...and forgotten after an hour away: the API says 404.
     p.text(10.0 + 3600.0, &file(&[("lo", rx(0, 0))]));
     let view = p.view();
@@ -434,8 +447,63 @@ fn an_interface_re_created_while_away_is_a_reset() {
     p.one(20.0, "veth1", rx(9000, 90), 5, OperState::Up);
     let veth1 = p.iface("veth1");
     assert_eq!(veth1.events.resets, 1);
-    assert_close(window(&veth1.rates.current).rx_bytes_per_sec, 9000.0 / 20.0);
+    // It was absent (no traffic) at 10 s: its new counters fall in the last interval.
+    assert_close(window(&veth1.rates.current).rx_bytes_per_sec, 9000.0 / 10.0);
+    assert_close(window(&veth1.rates.avg_1m).rx_bytes_per_sec, 9000.0 / 20.0);
+    assert_close(window(&veth1.rates.avg_1m).covered_seconds, 20.0);
     assert_eq!(veth1.uptime_seconds, Some(0.0));
+}
+
+#[test]
+fn absence_the_daemon_did_not_observe_is_not_covered() {
+    let mut p = Pipeline::new();
+    for k in 0..3 {
+        let t = 10.0 * k as f64;
+        p.text(
+            t,
+            &file(&[("lo", rx(0, 0)), ("eth0", rx(1000 * k, 10 * k))]),
+        );
+    }
+    p.text(30.0, &file(&[("lo", rx(0, 0))])); // gone, seen gone
+    for t in [40.0, 50.0, 60.0, 70.0, 80.0] {
+        p.apply(t, Err("cannot read /proc/net/dev: gone".into()));
+    }
+    p.text(90.0, &file(&[("lo", rx(0, 0))]));
+    let eth0 = p.iface("eth0");
+    // 2000 bytes over 0-20 s, absent 20-30 s as seen; 30-90 s unobserved, not covered.
+    let five = window(&eth0.rates.avg_5m);
+    assert_close(five.covered_seconds, 30.0);
+    assert_close(five.rx_bytes_per_sec, 2000.0 / 30.0);
+    assert_eq!(
+        eth0.rates.avg_1m, None,
+        "nothing of the last minute was observed"
+    );
+    // Observed again from 90 s: the next minute fills with absence.
+    p.text(100.0, &file(&[("lo", rx(0, 0))]));
+    let eth0 = p.iface("eth0");
+    assert_close(window(&eth0.rates.avg_1m).covered_seconds, 10.0);
+    assert_close(window(&eth0.rates.avg_1m).rx_bytes_per_sec, 0.0);
+    assert_close(window(&eth0.rates.avg_5m).covered_seconds, 40.0);
+}
+
+#[test]
+fn an_interface_back_unchanged_was_never_gone_and_its_delta_spans_the_gap() {
+    let mut p = Pipeline::new();
+    p.one(0.0, "eth0", rx(0, 0), 2, OperState::Up);
+    p.one(10.0, "eth0", rx(1000, 10), 2, OperState::Up);
+    // A garbled read hid it for two samples; while hidden, its averages count no traffic.
+    p.text(20.0, &file(&[("lo", rx(0, 0))]));
+    p.text(30.0, &file(&[("lo", rx(0, 0))]));
+    let hidden = p.iface("eth0");
+    assert_close(window(&hidden.rates.avg_1m).rx_bytes_per_sec, 1000.0 / 30.0);
+    assert_close(window(&hidden.rates.avg_1m).covered_seconds, 30.0);
+    // Back, same ifindex, counters higher: 3000 bytes crossed it in the 30 s since 10 s.
+    p.one(40.0, "eth0", rx(4000, 40), 2, OperState::Up);
+    let back = p.iface("eth0");
+    assert_eq!(back.events.resets, 0);
+    assert_close(window(&back.rates.avg_1m).rx_bytes_per_sec, 4000.0 / 40.0);
+    assert_close(window(&back.rates.avg_1m).covered_seconds, 40.0);
+    assert_close(window(&back.rates.current).rx_bytes_per_sec, 3000.0 / 30.0);
 }
 
 #[test]
@@ -869,6 +937,7 @@ fn sample_of(name: &str, c: [u64; 8], link: Link) -> InterfaceSample {
         ifindex: Some(link.ifindex),
         oper_state: Some(OperState::Up),
         speed_mbps: link.speed_mbps,
+        link: LinkInfo::default(),
     }
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # /metrics read by a real Prometheus exposition-format parser (prometheus_client) and compared,
-# figure by figure, with the JSON API. Run by `make test`.
+# figure by figure, with the JSON API, link state from a sysfs fixture included. Run by
+# `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,12 @@ source_at() {
 }
 source_at 0 > "$work/net_dev"
 mkdir "$work/sysfs"
+# eth0 has every link attribute node_exporter's netclass reads; the others have none.
+mkdir "$work/sysfs/eth0"
+for kv in ifindex=2 operstate=up mtu=1500 carrier=1 address=02:00:00:00:00:0a \
+          broadcast=ff:ff:ff:ff:ff:ff 'ifalias=uplink "fibre"' speed=1000 duplex=full; do
+    printf '%s\n' "${kv#*=}" > "$work/sysfs/eth0/${kv%%=*}"
+done
 port=$(free_port)
 # eth0's speed from --link-speed, lo's from a sysfs fixture (10 Mbit/s), wg0's unknown.
 mkdir "$work/sysfs/lo" && echo 10 > "$work/sysfs/lo/speed"

@@ -4,6 +4,7 @@ Run by tests/prometheus.sh with the address of a daemon sampling a source that h
 Fetches the JSON, the metrics, and the JSON again; retries until both JSON reads come from the
 same sample, so that every figure can be compared exactly.
 """
+import datetime
 import json
 import sys
 import time
@@ -18,6 +19,13 @@ COUNTERS = {
     "receive_errs": "rx_errors", "receive_drop": "rx_dropped",
     "transmit_bytes": "tx_bytes", "transmit_packets": "tx_packets",
     "transmit_errs": "tx_errors", "transmit_drop": "tx_dropped",
+}
+# The other eight /proc/net/dev counters: served as node_exporter names them, no rates.
+OTHER_COUNTERS = {
+    "receive_fifo": "rx_fifo", "receive_frame": "rx_frame",
+    "receive_compressed": "rx_compressed", "receive_multicast": "rx_multicast",
+    "transmit_fifo": "tx_fifo", "transmit_colls": "tx_colls",
+    "transmit_carrier": "tx_carrier", "transmit_compressed": "tx_compressed",
 }
 WINDOWS = {"current": "current", "1m": "avg_1m", "5m": "avg_5m", "15m": "avg_15m"}
 
@@ -53,7 +61,7 @@ def main():
     present = {name for name, i in interfaces.items() if i["present"]}
     checked = 0
 
-    for metric, field in COUNTERS.items():
+    for metric, field in {**COUNTERS, **OTHER_COUNTERS}.items():
         family = families[f"node_network_{metric}"]  # the parser drops "_total"
         assert family.type == "counter", (metric, family.type)
         assert family.documentation, metric
@@ -98,7 +106,15 @@ def main():
     assert utilised >= 2 * len(WINDOWS), f"only {utilised} utilisations to compare"
     checked += utilised
 
-    rates_checked = checked - utilised - sum(len(present) for _ in COUNTERS)
+    covered = {(s.labels["device"], s.labels["window"]): s.value
+               for s in families["ifstatsd_rate_covered_seconds"].samples}
+    expected = {(name, window): iface["rates"][key]["covered_seconds"]
+                for name, iface in interfaces.items() for window, key in WINDOWS.items()
+                if iface["rates"][key] is not None}
+    assert covered == expected, (covered, expected)
+    checked += len(covered)
+
+    rates_checked = checked - utilised - sum(len(present) for _ in {**COUNTERS, **OTHER_COUNTERS}) - len(covered)
     assert rates_checked >= 8 * len(WINDOWS), f"only {rates_checked} rates to compare"
 
     def per_device(family_name, kind):
@@ -111,6 +127,41 @@ def main():
         n: float(i["present"]) for n, i in interfaces.items()}
     assert per_device("ifstatsd_interface_uptime_seconds", "gauge") == {
         n: i["uptime_seconds"] for n, i in interfaces.items() if i["uptime_seconds"] is not None}
+    def epoch(stamp):
+        return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+    up_since = per_device("ifstatsd_interface_up_since_timestamp_seconds", "gauge")
+    expected = {n: epoch(i["up_since"]) for n, i in interfaces.items() if i["up_since"]}
+    assert set(up_since) == set(expected), (up_since, expected)
+    for name, value in up_since.items():  # the JSON has milliseconds, the metric microseconds
+        assert abs(value - expected[name]) < 0.001, (name, value, expected[name])
+
+    # node_exporter's netclass families, from the JSON's link state, for present interfaces.
+    info = {s.labels["device"]: s.labels for s in families["node_network_info"].samples}
+    assert set(info) == present, (set(info), present)
+    for name in present:
+        iface, labels = interfaces[name], info[name]
+        link = iface["link"]
+        assert labels == {
+            "device": name, "address": link["address"] or "", "broadcast": link["broadcast"] or "",
+            "duplex": link["duplex"] or "", "ifalias": link["alias"] or "",
+            "operstate": iface["oper_state"] or "",
+        }, labels
+    assert per_device("node_network_up", "gauge") == {
+        n: float(interfaces[n]["oper_state"] == "up") for n in present}
+    for family_name, value in [("node_network_carrier", lambda l: l["carrier"]),
+                               ("node_network_mtu_bytes", lambda l: l["mtu_bytes"]),
+                               ("node_network_speed_bytes",
+                                lambda l: l["speed_mbps"] and l["speed_mbps"] * 125000)]:
+        assert per_device(family_name, "gauge") == {
+            n: float(value(interfaces[n]["link"])) for n in present
+            if value(interfaces[n]["link"]) is not None}, family_name
+    linked = [n for n in present if interfaces[n]["link"]["speed_mbps"]]
+    assert linked, "no interface with link state to compare"
+    uname = families["node_uname_info"].samples[0].labels
+    assert set(uname) == {"domainname", "machine", "nodename", "release", "sysname", "version"}
+    assert uname["sysname"] == "Linux", uname
+
     assert per_device("ifstatsd_interface_resets", "counter") == {
         n: i["events"]["resets"] for n, i in interfaces.items()}
     assert per_device("ifstatsd_interface_wraps", "counter") == {

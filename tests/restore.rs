@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use ifstatsd::sample::proc_net_dev::Counters;
-use ifstatsd::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use ifstatsd::sample::snapshot::{InterfaceSample, LinkInfo, OperState, Sample, Snapshot};
 use ifstatsd::stats::view::InterfaceStats;
 use ifstatsd::stats::Stats;
 use ifstatsd::store::state::{decode, encode};
@@ -42,6 +42,7 @@ impl Clock {
                     ifindex: Some(ifindex),
                     oper_state: Some(OperState::Up),
                     speed_mbps: None,
+                    link: LinkInfo::default(),
                 }],
                 skipped: vec![],
                 offload: None,
@@ -172,6 +173,7 @@ fn vanished_interfaces_are_forgotten_once_gone_an_hour_counting_the_downtime() {
                     ifindex: Some(1),
                     oper_state: None,
                     speed_mbps: None,
+                    link: LinkInfo::default(),
                 }],
                 skipped: vec![],
                 offload: None,

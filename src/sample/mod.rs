@@ -13,18 +13,17 @@
 //! it, and the statistics thread gives each [`Snapshot`] back once applied ([`Sampler::recycler`]),
 //! so the next tick refills the same vector and name strings.
 //!
-//! Where ifindex and operstate come from:
+//! Where ifindex, operstate and the other link attributes ([`LinkInfo`], speed) come from:
 //! - From rtnetlink ([`crate::sample::netlink`]) when the source is this namespace's `/proc/net/dev` and
 //!   `--sysfs` is `/sys/class/net`, the defaults: a table kept current by the kernel's link
 //!   notifications, drained once per tick, instead of two sysfs reads per interface (about 10 µs
-//!   each time, 10 ms a tick at 1000 interfaces). A name the table does not know (an interface
-//!   created an instant before the read, or rtnetlink failing) is looked up in sysfs.
-//! - From `<sysfs>/<name>/ifindex` and `operstate`, read on every tick, otherwise: a fixture
-//!   tree given with `--sysfs`, or another source, which may be another namespace's file.
-//!
-//! The link speed (`<sysfs>/<name>/speed`, Mbit/s; unknown for virtual links, Wi-Fi, many DSA
-//! ports and links that are down) is read with them in sysfs mode; in rtnetlink mode only when a
-//! link appears or the kernel announces a change of it (it came up, renegotiated), not every tick.
+//!   each time, 10 ms a tick at 1000 interfaces). Speed and duplex, which rtnetlink does not
+//!   carry, are read from sysfs only for a link the table saw appear or change since the last
+//!   tick. A name the table does not know (an interface created an instant before the read, or
+//!   rtnetlink failing) is looked up in sysfs.
+//! - From `<sysfs>/<name>/{ifindex,operstate,mtu,carrier,address,broadcast,ifalias,speed,duplex}`,
+//!   read on every tick, otherwise: a fixture tree given with `--sysfs`, or another source, which
+//!   may be another namespace's file.
 //!
 //! Every [`offload::CHECK_EVERY`] the sampler also looks at flow offloading ([`offload`]), which
 //! can hide forwarded traffic from the counters, and sends what it found with that tick's
@@ -36,6 +35,7 @@ pub mod nlattr;
 pub mod offload;
 pub mod proc_net_dev;
 pub mod snapshot;
+pub mod uname;
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -48,7 +48,9 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use crate::sample::filter::Filter;
 use crate::sample::netlink::Links;
 use crate::sample::offload::Offload;
-use crate::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use crate::sample::snapshot::{
+    Duplex, HwAddr, InterfaceSample, LinkInfo, OperState, Sample, Snapshot,
+};
 use proc_net_dev::{Entry, ParseError, MAX_NAME_BYTES};
 
 /// The default `--source`: the kernel's own file.
@@ -131,24 +133,28 @@ impl LinkSource {
         }
     }
 
-    /// The ifindex, operstate and speed of `name`, where known. In rtnetlink mode the speed is
-    /// read from sysfs only when the link appeared or changed since it was last read.
-    fn lookup(&mut self, name: &str) -> Link {
+    /// Fills in the link state of `slot`, the interface `slot.name`.
+    fn fill(&mut self, slot: &mut InterfaceSample) {
         match self {
-            LinkSource::Netlink { links, sysfs, .. } => match links.get(name) {
+            LinkSource::Netlink { links, sysfs, .. } => match links.get_mut(&slot.name) {
                 Some(link) => {
-                    let speed = links.speed(name, || read_sysfs_speed(sysfs, name));
-                    (Some(link.ifindex), link.oper_state, speed.flatten())
+                    if link.changed {
+                        let (speed_mbps, duplex) = read_sysfs_speed(sysfs, &slot.name);
+                        link.speed_mbps = speed_mbps;
+                        link.info.duplex = duplex;
+                        link.changed = false;
+                    }
+                    slot.ifindex = Some(link.ifindex);
+                    slot.oper_state = link.oper_state;
+                    slot.speed_mbps = link.speed_mbps;
+                    slot.link.clone_from(&link.info);
                 }
-                None => read_sysfs_link(sysfs, name),
+                None => read_sysfs_link(sysfs, slot),
             },
-            LinkSource::Sysfs(sysfs) => read_sysfs_link(sysfs, name),
+            LinkSource::Sysfs(sysfs) => read_sysfs_link(sysfs, slot),
         }
     }
 }
-
-/// An interface's ifindex, operstate and speed in Mbit/s, where known.
-type Link = (Option<u32>, Option<OperState>, Option<u32>);
 
 impl Sampler {
     /// A sampler of `source`, keeping the interfaces `filter` keeps, with their link state from
@@ -220,8 +226,8 @@ impl Sampler {
                 Ok(entry) => {
                     well_formed += 1;
                     if self.filter.keeps(entry.name) {
-                        let link = self.links.lookup(entry.name);
-                        refill(&mut snapshot.interfaces, kept, entry, link);
+                        let slot = refill(&mut snapshot.interfaces, kept, entry);
+                        self.links.fill(slot);
                         kept += 1;
                     }
                 }
@@ -294,49 +300,69 @@ impl Sampler {
     }
 }
 
-/// Writes `entry` into `interfaces[index]`, reusing that slot's name string, or appends it.
-fn refill(
-    interfaces: &mut Vec<InterfaceSample>,
+/// Writes `entry` into `interfaces[index]`, reusing that slot's strings, or appends it; the
+/// slot, for its link state to be filled in.
+fn refill<'a>(
+    interfaces: &'a mut Vec<InterfaceSample>,
     index: usize,
     entry: Entry<'_>,
-    (ifindex, oper_state, speed_mbps): Link,
-) {
-    match interfaces.get_mut(index) {
-        Some(slot) => {
-            slot.name.clear();
-            slot.name.push_str(entry.name);
-            slot.counters = entry.counters;
-            slot.ifindex = ifindex;
-            slot.oper_state = oper_state;
-            slot.speed_mbps = speed_mbps;
-        }
-        None => {
-            // Room for any name the kernel allows, so that a later tick never grows it.
-            let mut name = String::with_capacity(MAX_NAME_BYTES);
-            name.push_str(entry.name);
-            interfaces.push(InterfaceSample {
-                name,
-                counters: entry.counters,
-                ifindex,
-                oper_state,
-                speed_mbps,
-            });
-        }
+) -> &'a mut InterfaceSample {
+    if index == interfaces.len() {
+        // Room for any name the kernel allows, so that a later tick never grows it.
+        interfaces.push(InterfaceSample {
+            name: String::with_capacity(MAX_NAME_BYTES),
+            counters: entry.counters,
+            ifindex: None,
+            oper_state: None,
+            speed_mbps: None,
+            link: LinkInfo::default(),
+        });
+    }
+    let slot = &mut interfaces[index];
+    slot.name.clear();
+    slot.name.push_str(entry.name);
+    slot.counters = entry.counters;
+    slot
+}
+
+/// Fills in the link state of `slot` from `<sysfs>/<slot.name>/`, each attribute `None` where
+/// absent or unreadable.
+fn read_sysfs_link(sysfs: &Path, slot: &mut InterfaceSample) {
+    let name = slot.name.as_str();
+    let number = |attribute| read_sysfs(sysfs, name, attribute).and_then(|t| parse_u32(&t));
+    slot.ifindex = number("ifindex");
+    slot.oper_state = read_sysfs(sysfs, name, "operstate").and_then(|t| OperState::from_sysfs(&t));
+    let (speed_mbps, duplex) = read_sysfs_speed(sysfs, name);
+    slot.speed_mbps = speed_mbps;
+    let link = &mut slot.link;
+    link.duplex = duplex;
+    link.mtu_bytes = number("mtu");
+    link.carrier = number("carrier").map(|carrier| carrier != 0);
+    let address =
+        |attribute| read_sysfs(sysfs, name, attribute).and_then(|t| HwAddr::from_sysfs(&t));
+    link.address = address("address");
+    link.broadcast = address("broadcast");
+    link.alias.clear();
+    if let Some(alias) = read_sysfs(sysfs, name, "ifalias") {
+        link.alias
+            .push_str(alias.strip_suffix('\n').unwrap_or(&alias));
     }
 }
 
-/// The ifindex, operstate and speed of `name` under `sysfs`, where readable.
-fn read_sysfs_link(sysfs: &Path, name: &str) -> Link {
+/// The speed in Mbit/s and the duplex of `name` under `sysfs`: the speed `None` where it is
+/// unknown (-1, as drivers without one say), absent or unreadable (sysfs refuses while the link
+/// is down).
+fn read_sysfs_speed(sysfs: &Path, name: &str) -> (Option<u32>, Option<Duplex>) {
     (
-        read_sysfs(sysfs, name, "ifindex").and_then(|text| text.trim_end().parse().ok()),
-        read_sysfs(sysfs, name, "operstate").and_then(|text| OperState::from_sysfs(&text)),
-        read_sysfs_speed(sysfs, name),
+        read_sysfs(sysfs, name, "speed").and_then(|text| parse_speed(&text)),
+        read_sysfs(sysfs, name, "duplex").and_then(|text| Duplex::from_sysfs(&text)),
     )
 }
 
-/// The speed of `name` in Mbit/s from `<sysfs>/<name>/speed`, where known.
-fn read_sysfs_speed(sysfs: &Path, name: &str) -> Option<u32> {
-    read_sysfs(sysfs, name, "speed").and_then(|text| parse_speed(&text))
+/// A sysfs number: decimal, a trailing newline allowed. Negative ones (-1 for an unknown speed)
+/// are `None`.
+fn parse_u32(text: &str) -> Option<u32> {
+    text.trim_end().parse().ok()
 }
 
 /// Parses sysfs `speed` (Mbit/s). Unknown is -1 today (`SPEED_UNKNOWN`); older kernels printed
@@ -356,6 +382,43 @@ fn read_sysfs(sysfs: &Path, name: &str, attribute: &str) -> Option<String> {
         return None;
     }
     std::fs::read_to_string(sysfs.join(name).join(attribute)).ok()
+}
+
+/// The source read again at the moment of a Prometheus scrape, by the request loop, so that the
+/// counters `/metrics` serves are as of the scrape, not of the last sample (up to one
+/// `--interval` old, which skews `rate()` by up to an interval over its range). It keeps the
+/// same interfaces as the sampler ([`Filter`]) and reuses its buffers; it reads nothing else
+/// (no link state: that comes from the sampled view).
+#[derive(Debug)]
+pub struct ScrapeReader {
+    source: PathBuf,
+    filter: Filter,
+    buffer: Vec<u8>,
+    text: String,
+}
+
+impl ScrapeReader {
+    /// A reader of `source`, keeping what `filter` keeps.
+    pub fn new(source: &Path, filter: Filter) -> Self {
+        ScrapeReader {
+            source: source.to_owned(),
+            filter,
+            buffer: Vec::new(),
+            text: String::new(),
+        }
+    }
+
+    /// Reads and parses the source now: its well-formed, kept lines, in file order.
+    pub fn read(&mut self) -> io::Result<impl Iterator<Item = Entry<'_>>> {
+        let read = File::open(&self.source).and_then(|file| read_whole(file, &mut self.buffer))?;
+        self.text.clear();
+        self.text
+            .push_str(&String::from_utf8_lossy(&self.buffer[..read]));
+        let filter = &self.filter;
+        Ok(proc_net_dev::entries(&self.text)
+            .filter_map(Result::ok)
+            .filter(move |entry| filter.keeps(entry.name)))
+    }
 }
 
 /// Reads `file` from its start to its end into `buffer`; how many bytes it read. The buffer is
@@ -451,17 +514,48 @@ mod tests {
         fs::create_dir_all(dir.join("sys/eth0")).unwrap();
         fs::write(dir.join("sys/eth0/ifindex"), "2\n").unwrap();
         fs::write(dir.join("sys/eth0/operstate"), "up\n").unwrap();
-        fs::write(dir.join("sys/eth0/speed"), "100\n").unwrap();
+        for (attribute, text) in [
+            ("mtu", "1500\n"),
+            ("carrier", "1\n"),
+            ("address", "02:00:00:00:00:0a\n"),
+            ("broadcast", "ff:ff:ff:ff:ff:ff\n"),
+            ("ifalias", "uplink\n"),
+            ("speed", "1000\n"),
+            ("duplex", "full\n"),
+        ] {
+            fs::write(dir.join("sys/eth0").join(attribute), text).unwrap();
+        }
+        fs::create_dir_all(dir.join("sys/lo")).unwrap();
+        fs::write(dir.join("sys/lo/speed"), "-1\n").unwrap();
+        fs::write(dir.join("sys/lo/duplex"), "bad\n").unwrap();
+        fs::write(dir.join("sys/lo/address"), "\n").unwrap();
         let mut sampler = Sampler::new(&dir.join("dev"), &dir.join("sys"), Filter::default());
         let snapshot = sampler.sample().result.unwrap();
         assert_eq!(snapshot.interfaces.len(), 2);
-        assert_eq!(snapshot.interfaces[0].ifindex, Some(2));
-        assert_eq!(snapshot.interfaces[0].oper_state, Some(OperState::Up));
-        assert_eq!(snapshot.interfaces[0].counters.tx_bytes, 9);
-        assert_eq!(snapshot.interfaces[0].speed_mbps, Some(100));
-        assert_eq!(snapshot.interfaces[1].speed_mbps, None);
-        assert_eq!(snapshot.interfaces[1].ifindex, None);
-        assert_eq!(snapshot.interfaces[1].oper_state, None);
+        let eth0 = &snapshot.interfaces[0];
+        assert_eq!(eth0.ifindex, Some(2));
+        assert_eq!(eth0.oper_state, Some(OperState::Up));
+        assert_eq!(eth0.counters.tx_bytes, 9);
+        assert_eq!(eth0.speed_mbps, Some(1000));
+        assert_eq!(eth0.link.mtu_bytes, Some(1500));
+        assert_eq!(eth0.link.carrier, Some(true));
+        assert_eq!(eth0.link.duplex, Some(Duplex::Full));
+        assert_eq!(eth0.link.address.unwrap().to_string(), "02:00:00:00:00:0a");
+        assert_eq!(
+            eth0.link.broadcast.unwrap().to_string(),
+            "ff:ff:ff:ff:ff:ff"
+        );
+        assert_eq!(eth0.link.alias, "uplink");
+        let lo = &snapshot.interfaces[1];
+        assert_eq!(lo.ifindex, None);
+        assert_eq!(lo.oper_state, None);
+        assert_eq!(
+            (lo.speed_mbps, lo.link.duplex),
+            (None, None),
+            "-1 and unknown"
+        );
+        assert_eq!(lo.link.address.unwrap().to_string(), "");
+        assert_eq!((lo.link.mtu_bytes, lo.link.carrier), (None, None));
         fs::remove_dir_all(dir).unwrap();
     }
 
@@ -540,6 +634,33 @@ mod tests {
         let names: Vec<&str> = third.interfaces.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(names, ["eth0", "lo"]);
         assert_eq!(third.skipped, []);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_scrape_reader_reads_the_source_afresh_and_filters_it() {
+        let dir = temp_dir("scrape");
+        fs::write(dir.join("dev"), FILE).unwrap();
+        let filter = Filter {
+            include: vec![],
+            exclude: vec!["lo".into()],
+        };
+        let mut reader = ScrapeReader::new(&dir.join("dev"), filter);
+        let first: Vec<(String, u64)> = reader
+            .read()
+            .unwrap()
+            .map(|e| (e.name.to_owned(), e.counters.tx_bytes))
+            .collect();
+        assert_eq!(first, [("eth0".to_owned(), 9)]);
+        fs::write(dir.join("dev"), FILE.replace(" 9 10 11", " 99 10 11")).unwrap();
+        let second: Vec<u64> = reader
+            .read()
+            .unwrap()
+            .map(|e| e.counters.tx_bytes)
+            .collect();
+        assert_eq!(second, [99], "read at each call, not kept");
+        fs::remove_file(dir.join("dev")).unwrap();
+        assert!(reader.read().is_err());
         fs::remove_dir_all(dir).unwrap();
     }
 

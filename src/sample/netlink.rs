@@ -8,6 +8,11 @@
 //! When the kernel had to drop notifications (`ENOBUFS`: the socket's buffer filled during a burst
 //! of changes), the table is rebuilt from a fresh dump.
 //!
+//! Each link's MTU, carrier, hardware and broadcast addresses and alias come with the same
+//! messages. Speed and duplex do not (only ethtool and sysfs know them): the sampler reads them
+//! from sysfs for a link the table marks [`Link::changed`], once when it first appears and again
+//! after each message about it (a new speed comes with a carrier change), never on a quiet tick.
+//!
 //! The operstate is the one sysfs shows: for an interface that is administratively down the
 //! kernel reports `down` in both, whatever the driver last said.
 //!
@@ -26,7 +31,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::sample::nlattr::{aligned, attributes, u16_at, u32_at};
-use crate::sample::snapshot::OperState;
+use crate::sample::snapshot::{HwAddr, LinkInfo, OperState};
 
 // The rtnetlink ABI (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h): the same numbers on
 // every architecture, unlike errno values, which come from libc.
@@ -40,8 +45,15 @@ const RTM_GETLINK: u16 = 18;
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_DUMP: u16 = 0x300;
 const AF_UNSPEC: u8 = 0;
+const IFLA_ADDRESS: u16 = 1;
+const IFLA_BROADCAST: u16 = 2;
 const IFLA_IFNAME: u16 = 3;
+const IFLA_MTU: u16 = 4;
 const IFLA_OPERSTATE: u16 = 16;
+const IFLA_IFALIAS: u16 = 20;
+const IFLA_CARRIER: u16 = 33;
+/// `ifi_flags`: administratively up (`ip link set X up`).
+const IFF_UP: u32 = 0x1;
 const RTNLGRP_LINK: libc::c_int = 1;
 
 /// A dump's replies come in datagrams of at most 32 KiB (the kernel caps them there), and a
@@ -53,15 +65,53 @@ const DATAGRAM_BYTES: usize = 32 * 1024;
 const DUMP_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What the table knows about one interface.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Link {
     /// Its ifindex.
     pub ifindex: u32,
     /// Its operstate, where the kernel sent one.
     pub oper_state: Option<OperState>,
-    /// Its speed in Mbit/s as read from sysfs since the kernel last announced a change of the
-    /// link (`Some(None)`: read, unknown); `None` until it is read again (see [`Links::speed`]).
-    pub speed_mbps: Option<Option<u32>>,
+    /// Its other attributes; `duplex` is the sampler's to fill, with [`Link::speed_mbps`].
+    pub info: LinkInfo,
+    /// Its speed, as the sampler last read it from sysfs.
+    pub speed_mbps: Option<u32>,
+    /// A message about it arrived since the sampler last read its speed and duplex.
+    pub changed: bool,
+}
+
+/// The attributes of an `RTM_NEWLINK` message besides its name and operstate, borrowed from it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Attributes<'a> {
+    /// `ifi_flags` (`IFF_UP` and the rest).
+    pub flags: u32,
+    /// `IFLA_MTU`.
+    pub mtu: Option<u32>,
+    /// `IFLA_CARRIER`.
+    pub carrier: Option<u8>,
+    /// `IFLA_ADDRESS`.
+    pub address: Option<&'a [u8]>,
+    /// `IFLA_BROADCAST`.
+    pub broadcast: Option<&'a [u8]>,
+    /// `IFLA_IFALIAS`, without a trailing NUL.
+    pub alias: Option<&'a [u8]>,
+}
+
+impl Attributes<'_> {
+    /// Writes them into `info`, reusing its alias string; `duplex` is left alone.
+    fn fill(&self, info: &mut LinkInfo) {
+        info.mtu_bytes = self.mtu;
+        // sysfs refuses to show a carrier while the link is administratively down.
+        info.carrier = self
+            .carrier
+            .filter(|_| self.flags & IFF_UP != 0)
+            .map(|c| c != 0);
+        info.address = self.address.and_then(HwAddr::new);
+        info.broadcast = self.broadcast.and_then(HwAddr::new);
+        info.alias.clear();
+        if let Some(alias) = self.alias {
+            info.alias.push_str(&String::from_utf8_lossy(alias));
+        }
+    }
 }
 
 /// One rtnetlink message that matters to the table.
@@ -75,6 +125,8 @@ pub enum Message<'a> {
         name: &'a [u8],
         /// Its operstate, if the message had a known one.
         oper_state: Option<OperState>,
+        /// Its other attributes.
+        attributes: Attributes<'a>,
     },
     /// The link of this ifindex was deleted (`RTM_DELLINK`).
     Deleted {
@@ -107,7 +159,7 @@ pub fn decode(datagram: &[u8]) -> impl Iterator<Item = Message<'_>> {
     })
 }
 
-fn decode_one(kind: u16, body: &[u8]) -> Option<Message<'_>> {
+fn decode_one<'a>(kind: u16, body: &'a [u8]) -> Option<Message<'a>> {
     match kind {
         NLMSG_DONE => Some(Message::Done),
         // An error message's body starts with the negated errno; 0 would be an acknowledgement.
@@ -125,10 +177,20 @@ fn decode_one(kind: u16, body: &[u8]) -> Option<Message<'_>> {
                 return Some(Message::Deleted { ifindex });
             }
             let (mut name, mut oper_state) = (None, None);
+            let mut found = Attributes {
+                flags: u32_at(body, 8)?,
+                ..Attributes::default()
+            };
+            let until_nul = |value: &'a [u8]| value.split(|&b| b == 0).next().unwrap_or(value);
             for (attribute, value) in attributes(body.get(IFINFOMSG_BYTES..)?) {
                 match attribute {
-                    IFLA_IFNAME => name = Some(value.split(|&b| b == 0).next().unwrap_or(value)),
+                    IFLA_IFNAME => name = Some(until_nul(value)),
                     IFLA_OPERSTATE => oper_state = value.first().and_then(|&v| from_kernel(v)),
+                    IFLA_MTU => found.mtu = u32_at(value, 0),
+                    IFLA_CARRIER => found.carrier = value.first().copied(),
+                    IFLA_ADDRESS => found.address = Some(value),
+                    IFLA_BROADCAST => found.broadcast = Some(value),
+                    IFLA_IFALIAS => found.alias = Some(until_nul(value)),
                     _ => {}
                 }
             }
@@ -136,6 +198,7 @@ fn decode_one(kind: u16, body: &[u8]) -> Option<Message<'_>> {
                 ifindex,
                 name: name?,
                 oper_state,
+                attributes: found,
             })
         }
         _ => None,
@@ -171,6 +234,7 @@ impl Table {
                 ifindex,
                 name,
                 oper_state,
+                attributes,
             } => {
                 // The common case, a change of state, updates in place and allocates nothing.
                 if let Some(link) = self
@@ -180,22 +244,23 @@ impl Table {
                     .and_then(|known| self.by_name.get_mut(known))
                 {
                     link.oper_state = oper_state;
-                    // A link that changed (came up, renegotiated) may have a new speed.
-                    link.speed_mbps = None;
+                    attributes.fill(&mut link.info);
+                    link.changed = true;
                     return;
                 }
                 self.forget(ifindex);
                 // Names are matched against the parsed file, where bytes that are not UTF-8
                 // became U+FFFD the same way.
                 let name = String::from_utf8_lossy(name).into_owned();
-                self.by_name.insert(
-                    name.clone(),
-                    Link {
-                        ifindex,
-                        oper_state,
-                        speed_mbps: None,
-                    },
-                );
+                let mut link = Link {
+                    ifindex,
+                    oper_state,
+                    info: LinkInfo::default(),
+                    speed_mbps: None,
+                    changed: true,
+                };
+                attributes.fill(&mut link.info);
+                self.by_name.insert(name.clone(), link);
                 self.name_of.insert(ifindex, name);
             }
             Message::Deleted { ifindex } => self.forget(ifindex),
@@ -259,16 +324,13 @@ impl Links {
     }
 
     /// What the table knows about `name`, as of the last [`Links::refresh`].
-    pub fn get(&self, name: &str) -> Option<Link> {
-        self.table.by_name.get(name).copied()
+    pub fn get(&self, name: &str) -> Option<&Link> {
+        self.table.by_name.get(name)
     }
 
-    /// The speed of `name` in Mbit/s: `read` (a sysfs read) the first time it is asked for since
-    /// the link appeared or the kernel announced a change of it, the remembered answer otherwise,
-    /// so that a steady link costs no read per tick. `None` for a link the table does not know.
-    pub fn speed(&mut self, name: &str, read: impl FnOnce() -> Option<u32>) -> Option<Option<u32>> {
-        let link = self.table.by_name.get_mut(name)?;
-        Some(*link.speed_mbps.get_or_insert_with(read))
+    /// [`Links::get`], for the sampler to fill in speed and duplex.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Link> {
+        self.table.by_name.get_mut(name)
     }
 
     /// Applies every notification queued since the last call, without blocking; rebuilds the
@@ -418,10 +480,12 @@ mod tests {
     fn link(kind: u16, family: u8, ifindex: u32, name: &str, oper_state: u8) -> Vec<u8> {
         let mut body = vec![family, 0, 0, 0];
         body.extend_from_slice(&ifindex.to_ne_bytes());
-        body.extend_from_slice(&[0; 8]);
-        body.extend(attribute(4, &1500u32.to_ne_bytes())); // IFLA_MTU: passed over
+        body.extend_from_slice(&IFF_UP.to_ne_bytes());
+        body.extend_from_slice(&[0; 4]);
+        body.extend(attribute(IFLA_MTU, &1500u32.to_ne_bytes()));
         body.extend(attribute(IFLA_IFNAME, format!("{name}\0").as_bytes()));
         body.extend(attribute(IFLA_OPERSTATE, &[oper_state]));
+        body.extend(attribute(23, &[0; 8])); // IFLA_STATS64's neighbour IFLA_NUM_TX_QUEUES: passed over
         message(kind, &body)
     }
 
@@ -443,7 +507,15 @@ mod tests {
             Message::Link {
                 ifindex: 7,
                 name: b"va",
-                oper_state: Some(OperState::Up)
+                oper_state: Some(OperState::Up),
+                attributes: Attributes {
+                    flags: IFF_UP,
+                    mtu: Some(1500),
+                    carrier: None,
+                    address: None,
+                    broadcast: None,
+                    alias: None,
+                }
             }
         ));
         assert_eq!(messages[1], Message::Deleted { ifindex: 7 });
@@ -485,7 +557,7 @@ mod tests {
         datagram.extend(link(RTM_NEWLINK, AF_UNSPEC, 2, "va", 2)); // down
         datagram.extend(link(RTM_NEWLINK, AF_UNSPEC, 3, "wan", 6)); // renamed
         let table = table_after(&datagram);
-        let get = |name: &str| table.by_name.get(name).copied();
+        let get = |name: &str| table.by_name.get(name).cloned();
         assert_eq!(get("va").map(|l| l.oper_state), Some(Some(OperState::Down)));
         assert_eq!(get("vb"), None);
         assert_eq!(get("wan").map(|l| l.ifindex), Some(3));
@@ -502,31 +574,55 @@ mod tests {
     }
 
     #[test]
-    fn a_speed_is_read_once_until_the_link_changes() {
-        let mut links = Links::open().expect("a NETLINK_ROUTE socket");
-        links.table = table_after(&link(RTM_NEWLINK, AF_UNSPEC, 2, "va", 6));
-        let mut reads = 0;
-        let mut read = |mbps| {
-            reads += 1;
-            mbps
-        };
-        assert_eq!(links.speed("va", || read(Some(1000))), Some(Some(1000)));
-        assert_eq!(links.speed("va", || read(Some(10))), Some(Some(1000)));
-        assert_eq!(links.speed("nope", || read(Some(10))), None);
-        // The link went down: the next ask reads again.
-        decode(&link(RTM_NEWLINK, AF_UNSPEC, 2, "va", 2)).for_each(|m| links.table.apply(m));
-        assert_eq!(links.speed("va", || read(None)), Some(None));
-        assert_eq!(links.speed("va", || read(Some(5))), Some(None));
-        assert_eq!(reads, 2);
-    }
-
-    #[test]
     fn the_live_table_knows_loopback() {
         // Any process may open NETLINK_ROUTE and dump links; lo is ifindex 1 in every namespace.
         let mut links = Links::open().expect("a NETLINK_ROUTE socket");
         links.refresh().expect("a refresh");
-        assert_eq!(links.get("lo").map(|l| l.ifindex), Some(1));
+        let lo = links.get("lo").expect("lo");
+        assert_eq!(lo.ifindex, 1);
+        assert_eq!(
+            lo.info.address.map(|a| a.to_string()).as_deref(),
+            Some("00:00:00:00:00:00")
+        );
+        assert_eq!(lo.info.mtu_bytes.map(|mtu| mtu > 0), Some(true));
+        assert!(lo.changed, "new links are read from sysfs once");
         assert_eq!(links.get("no such interface"), None);
+    }
+
+    #[test]
+    fn link_attributes_are_decoded_and_follow_changes() {
+        let mut body = vec![AF_UNSPEC, 0, 0, 0];
+        body.extend_from_slice(&4u32.to_ne_bytes());
+        body.extend_from_slice(&(IFF_UP | 0x1000).to_ne_bytes());
+        body.extend_from_slice(&[0; 4]);
+        body.extend(attribute(IFLA_IFNAME, b"wan\0"));
+        body.extend(attribute(IFLA_MTU, &1492u32.to_ne_bytes()));
+        body.extend(attribute(IFLA_CARRIER, &[1]));
+        body.extend(attribute(IFLA_ADDRESS, &[0x02, 0, 0, 0, 0, 0x0a]));
+        body.extend(attribute(IFLA_BROADCAST, &[0xff; 6]));
+        body.extend(attribute(IFLA_IFALIAS, b"uplink \"fibre\"\0"));
+        let mut table = table_after(&message(RTM_NEWLINK, &body));
+        let wan = table.by_name.get_mut("wan").unwrap();
+        assert_eq!(wan.info.mtu_bytes, Some(1492));
+        assert_eq!(wan.info.carrier, Some(true));
+        assert_eq!(wan.info.address.unwrap().to_string(), "02:00:00:00:00:0a");
+        assert_eq!(wan.info.broadcast.unwrap().to_string(), "ff:ff:ff:ff:ff:ff");
+        assert_eq!(wan.info.alias, "uplink \"fibre\"");
+        assert!(wan.changed);
+        wan.changed = false;
+        // Administratively down: no carrier, as sysfs says nothing then; no alias any more.
+        let mut down = body[..16].to_vec();
+        down[8..12].copy_from_slice(&0u32.to_ne_bytes());
+        down.extend(attribute(IFLA_IFNAME, b"wan\0"));
+        down.extend(attribute(IFLA_CARRIER, &[0]));
+        decode(&message(RTM_NEWLINK, &down)).for_each(|m| table.apply(m));
+        let wan = &table.by_name["wan"];
+        assert_eq!((wan.info.carrier, wan.info.mtu_bytes), (None, None));
+        assert_eq!(wan.info.alias, "");
+        assert!(
+            wan.changed,
+            "a message marks the link for a new look at sysfs"
+        );
     }
 
     #[test]

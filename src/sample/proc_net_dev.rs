@@ -19,7 +19,9 @@ pub const MAX_NAME_BYTES: usize = 15;
 /// The number of counter columns the kernel prints per interface.
 pub const COUNTER_COLUMNS: usize = 16;
 
-/// The eight counters ifstatsd tracks, in the kernel's `/sys/class/net/*/statistics` names.
+/// The 16 counters of a `/proc/net/dev` line, in the kernel's `/sys/class/net/*/statistics`
+/// names. The first eight are the ones ifstatsd tracks (rates, rings, the reset and wrap policy,
+/// the state file: [`Counters::to_array`]); the other eight are served as they are.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counters {
     /// Bytes received.
@@ -38,9 +40,25 @@ pub struct Counters {
     pub tx_errors: u64,
     /// Packets dropped on transmit.
     pub tx_dropped: u64,
+    /// Receive FIFO (ring buffer) overruns (`rx_fifo_errors`).
+    pub rx_fifo: u64,
+    /// Receive framing errors (`rx_frame_errors`, with length and CRC errors).
+    pub rx_frame: u64,
+    /// Compressed packets received (CSLIP, PPP).
+    pub rx_compressed: u64,
+    /// Multicast packets received.
+    pub rx_multicast: u64,
+    /// Transmit FIFO errors (`tx_fifo_errors`).
+    pub tx_fifo: u64,
+    /// Collisions detected while sending (`collisions`).
+    pub tx_colls: u64,
+    /// Carrier errors while sending (`tx_carrier_errors` and friends).
+    pub tx_carrier: u64,
+    /// Compressed packets sent.
+    pub tx_compressed: u64,
 }
 
-/// The number of counters in [`Counters`].
+/// The number of tracked counters: [`Counters::to_array`]'s length.
 pub const COUNTERS: usize = 8;
 
 /// The names of [`Counters`]' fields, in [`Counters::to_array`] order.
@@ -56,7 +74,7 @@ pub const COUNTER_NAMES: [&str; COUNTERS] = [
 ];
 
 impl Counters {
-    /// The counters as an array, in [`COUNTER_NAMES`] order.
+    /// The tracked counters as an array, in [`COUNTER_NAMES`] order.
     pub fn to_array(self) -> [u64; COUNTERS] {
         [
             self.rx_bytes,
@@ -70,7 +88,7 @@ impl Counters {
         ]
     }
 
-    /// The inverse of [`Counters::to_array`].
+    /// The inverse of [`Counters::to_array`]; the untracked counters are 0.
     pub fn from_array(a: [u64; COUNTERS]) -> Self {
         let [rx_bytes, rx_packets, rx_errors, rx_dropped, tx_bytes, tx_packets, tx_errors, tx_dropped] =
             a;
@@ -83,6 +101,7 @@ impl Counters {
             tx_packets,
             tx_errors,
             tx_dropped,
+            ..Counters::default()
         }
     }
 }
@@ -289,6 +308,14 @@ pub fn parse_entry(line: &str) -> Result<Entry<'_>, ParseErrorKind> {
             tx_packets: columns[9],
             tx_errors: columns[10],
             tx_dropped: columns[11],
+            rx_fifo: columns[4],
+            rx_frame: columns[5],
+            rx_compressed: columns[6],
+            rx_multicast: columns[7],
+            tx_fifo: columns[12],
+            tx_colls: columns[13],
+            tx_carrier: columns[14],
+            tx_compressed: columns[15],
         },
     })
 }
@@ -309,6 +336,11 @@ mod tests {
     fn takes_the_right_columns() {
         let iface = parse_line("eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16").unwrap();
         assert_eq!(iface.counters.to_array(), [1, 2, 3, 4, 9, 10, 11, 12]);
+        let c = iface.counters;
+        let others = [c.rx_fifo, c.rx_frame, c.rx_compressed, c.rx_multicast];
+        assert_eq!(others, [5, 6, 7, 8]);
+        let others = [c.tx_fifo, c.tx_colls, c.tx_carrier, c.tx_compressed];
+        assert_eq!(others, [13, 14, 15, 16]);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 
 use crate::sample::offload::Offload;
+use crate::sample::uname::Uname;
 use crate::serve::routes::Route;
 use crate::serve::{dashboard, docs, metrics};
 use crate::stats::rates;
@@ -260,21 +261,40 @@ pub fn handle_cached(
             reply
         }
         Route::Metrics => {
-            let mut text = match &cache.metrics {
-                Some(made) => made.clone(),
-                None => {
-                    let made = metrics::render_interfaces(view);
-                    if cache.room_for(made.len()) {
-                        cache.metrics = Some(made.clone());
-                    }
-                    made
-                }
-            };
-            metrics::render_daemon(&mut text, view, clock.now, is_healthy(view, clock));
-            Reply::new(200, metrics::CONTENT_TYPE, text.into_bytes())
+            let sampled = metrics::sampled_counters(view);
+            metrics_cached(view, clock, cache, &sampled, None)
         }
         _ => handle(route, view, clock),
     }
+}
+
+/// `/metrics`: the families that depend on `view` alone kept in `cache`, then `counters` (read
+/// at the scrape by the request loop, or the sampled ones), `uname`'s `node_uname_info` where
+/// known, and the daemon's families as of `clock`.
+pub fn metrics_cached(
+    view: &Arc<StatsView>,
+    clock: Clock,
+    cache: &mut ViewCache,
+    counters: &metrics::Fresh,
+    uname: Option<&Uname>,
+) -> Reply {
+    cache.follow(view);
+    let mut text = match &cache.metrics {
+        Some(made) => made.clone(),
+        None => {
+            let made = metrics::render_interfaces(view);
+            if cache.room_for(made.len()) {
+                cache.metrics = Some(made.clone());
+            }
+            made
+        }
+    };
+    metrics::render_counters(&mut text, view, counters);
+    if let Some(uname) = uname {
+        metrics::render_uname(&mut text, uname);
+    }
+    metrics::render_daemon(&mut text, view, clock.now, is_healthy(view, clock));
+    Reply::new(200, metrics::CONTENT_TYPE, text.into_bytes())
 }
 
 /// Answers `route` from `view`.

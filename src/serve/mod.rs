@@ -123,6 +123,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tiny_http::{Header, Request, Response, Server};
 
 use crate::memory;
+use crate::sample::{uname, ScrapeReader};
 use crate::stats::view::SharedView;
 use activity::Activity;
 use api::{Clock, Reply, ViewCache, ALLOW};
@@ -270,6 +271,8 @@ pub struct Loop<'a> {
     /// Requests that can be neither answered nor dropped (see [`Loop::park`]), kept for the
     /// life of the process image.
     parked: Vec<Request>,
+    /// Where `/metrics` reads its counters at the scrape; without it, the sampled ones.
+    scrape: Option<ScrapeReader>,
 }
 
 impl<'a> Loop<'a> {
@@ -292,7 +295,15 @@ impl<'a> Loop<'a> {
             cut: HashMap::new(),
             cache: ViewCache::default(),
             parked: Vec::new(),
+            scrape: None,
         }
+    }
+
+    /// Has `/metrics` read its counters from `reader` at each scrape (see
+    /// [`metrics`]), with `node_uname_info`.
+    pub fn with_scrape_reader(mut self, reader: ScrapeReader) -> Self {
+        self.scrape = Some(reader);
+        self
     }
 
     /// Answers requests until `stopping` is set and the server is unblocked (`Ok`), or tiny_http's
@@ -487,9 +498,23 @@ impl<'a> Loop<'a> {
         let view = self.shared.current();
         // Our code cannot panic on any input, by design; if it ever did, this client gets a 500
         // and the loop goes on.
-        let cache = &mut self.cache;
-        catch_unwind(AssertUnwindSafe(|| {
-            api::handle_cached(&route, &view, clock, cache)
+        let (cache, scrape) = (&mut self.cache, &mut self.scrape);
+        catch_unwind(AssertUnwindSafe(|| match (&route, scrape) {
+            (routes::Route::Metrics, Some(reader)) => {
+                let counters = match reader.read() {
+                    Ok(entries) => {
+                        let entries = entries.map(|entry| (entry.name, entry.counters));
+                        metrics::fresh_counters(&view, entries)
+                    }
+                    Err(e) => {
+                        log::debug!("/metrics serves the sampled counters: {e}");
+                        metrics::sampled_counters(&view)
+                    }
+                };
+                let uname = uname::uname();
+                api::metrics_cached(&view, clock, cache, &counters, uname.as_ref())
+            }
+            _ => api::handle_cached(&route, &view, clock, cache),
         }))
         .unwrap_or_else(|_| {
             self.cache = ViewCache::default();

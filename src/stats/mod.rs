@@ -9,7 +9,9 @@
 //! - A new interface gets a ring of `60 min / interval` intervals, allocated once.
 //! - An interface missing from a sample stays, `present: false`, with its last data; after 60
 //!   minutes away it is forgotten, but for its usage totals ([`usage`]), kept aside (at most
-//!   `--max-interfaces` of them) until it comes back.
+//!   `--max-interfaces` of them) until it comes back. Meanwhile its absence counts in its
+//!   averages as covered time with no traffic ([`rates::averages`]), so they fall to zero as
+//!   it fills each window.
 //! - One that comes back with a new ifindex, or with counters that went down, was re-created: a
 //!   reset. One that comes back with the same ifindex and no counter lower never left; a truncated
 //!   or garbled source hid it, and treating it as a reset would count its whole history again as
@@ -64,11 +66,11 @@ use crate::sample::proc_net_dev::{Counters, COUNTERS, COUNTER_NAMES};
 use crate::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
 use crate::stats::slot_ring::Cursor;
 use crate::stats::view::{
-    Collection, InterfaceStats, RateView, Rates, SharedRing, SharedUsage, SharedView, StatsView,
-    Timestamp,
+    Collection, InterfaceStats, LinkView, RateView, Rates, SharedRing, SharedUsage, SharedView,
+    StatsView, Timestamp,
 };
 use crate::store::state::{SavedInterface, SavedSlot, State};
-use rates::{Capacity, Change, Delta, Events};
+use rates::{Capacity, Change, Delta, Events, Gaps};
 use slot_ring::{ring_capacity, Slot, HISTORY};
 use usage::{Accounting, Bytes, Usage};
 
@@ -136,6 +138,7 @@ struct History {
     counters: Counters,
     ifindex: Option<u32>,
     oper_state: Option<OperState>,
+    link: LinkView,
     last_seen: Moment,
     /// When it last came up, was created or reset; `None` while down or absent.
     up_since: Option<Moment>,
@@ -143,6 +146,8 @@ struct History {
     events: Events,
     /// The running totals of all deltas, as in the newest slot.
     totals: [u64; COUNTERS],
+    /// While it is absent: the spans since it was last seen that the daemon did not observe.
+    gaps: Gaps,
     ring: SharedRing,
     /// Where each of [`WINDOWS`] began at the last view, moved forward from there at the next
     /// (see [`rates::averages`]). A cache, in a `Cell` so that a view stays `&self`.
@@ -179,6 +184,7 @@ impl History {
             counters: sample.counters,
             ifindex: sample.ifindex,
             oper_state: sample.oper_state,
+            link: LinkView::default(),
             last_seen: now,
             up_since: is_up(sample.oper_state).then_some(now),
             // Only an interface already up at ifstatsd's first sample was up for longer.
@@ -186,6 +192,7 @@ impl History {
             events: Events::default(),
             totals: [0; COUNTERS],
             ring,
+            gaps: Gaps::default(),
             window_starts: Cell::default(),
             generation: 0,
             must_reset: false,
@@ -194,6 +201,27 @@ impl History {
             renamed_from: None,
             renamed_to: None,
             usage: SharedUsage::new(Usage::new(now.wall)),
+        }
+        .with_link_of(sample)
+    }
+
+    fn with_link_of(mut self, sample: &InterfaceSample) -> Self {
+        self.set_link(sample);
+        self
+    }
+
+    /// Takes the link attributes of `sample`; the alias is shared with the views, copied only
+    /// when it changes.
+    fn set_link(&mut self, sample: &InterfaceSample) {
+        let (seen, link) = (&sample.link, &mut self.link);
+        link.speed_mbps = sample.speed_mbps;
+        link.duplex = seen.duplex;
+        link.mtu_bytes = seen.mtu_bytes;
+        link.carrier = seen.carrier;
+        link.address = seen.address;
+        link.broadcast = seen.broadcast;
+        if link.alias.as_deref().unwrap_or("") != seen.alias {
+            link.alias = (!seen.alias.is_empty()).then(|| Arc::from(seen.alias.as_str()));
         }
     }
 
@@ -218,6 +246,8 @@ impl History {
             held: None,
             renamed_from: None,
             renamed_to: Some(new_name),
+            link: LinkView::default(),
+            gaps: Gaps::default(),
             // The totals went with the interface to its new name.
             usage: SharedUsage::new(Usage::new(now.wall)),
         }
@@ -229,10 +259,14 @@ impl History {
     fn update(
         &mut self,
         name: &str,
-        reading: Reading,
+        sample: &InterfaceSample,
         (now, local): (Moment, LocalDay),
         configured: Option<u64>,
+        previous_us: u64,
     ) {
+        // The link's attributes are what the kernel says now, whatever the counters do.
+        self.set_link(sample);
+        let reading = Reading::from(sample);
         if let Some((held, at, held_local)) = self.held.take().map(|held| *held) {
             if self.continues(&reading) {
                 self.events.glitches += 1;
@@ -240,7 +274,8 @@ impl History {
             } else {
                 // Confirmed lower, or a new link under this name (whose own reset follows): the
                 // held read was a reset, and the traffic it counted since is real.
-                self.fold(name, held, (at, held_local), configured);
+                // A held read was taken while present: no absence precedes it (`previous_us` unused).
+                self.fold(name, held, (at, held_local), configured, 0);
             }
         }
         if self.holds(&reading) {
@@ -248,7 +283,7 @@ impl History {
             self.held = Some(Box::new((reading, now, local)));
             return;
         }
-        self.fold(name, reading, (now, local), configured);
+        self.fold(name, reading, (now, local), configured, previous_us);
     }
 
     /// Whether `reading` continues the sequence of the last good read: the same link, no
@@ -276,13 +311,14 @@ impl History {
     }
 
     /// Folds `reading`, taken at `now` on local day and month `local`, into the history: the
-    /// delta since the last good read.
+    /// delta since the last good read. `previous_us` is the time of the sample before.
     fn fold(
         &mut self,
         name: &str,
         sample: Reading,
         (now, local): (Moment, LocalDay),
         configured: Option<u64>,
+        previous_us: u64,
     ) {
         let re_created = re_created(self.ifindex, sample.ifindex);
         let delta = if re_created {
@@ -345,6 +381,18 @@ impl History {
                 }
             }
         }
+        if !self.present && delta.change == Change::Reset {
+            // Re-created while it was gone: it was absent, with no traffic, until the sample
+            // before this one (see `rates::averages`); its new counters fall in the last interval.
+            self.ring.with(|ring| {
+                if ring.newest().is_some_and(|slot| slot.at_us < previous_us) {
+                    ring.push(Slot {
+                        at_us: previous_us,
+                        totals: self.totals,
+                    });
+                }
+            });
+        }
         for (total, d) in self.totals.iter_mut().zip(delta.counters) {
             *total = total.wrapping_add(d);
         }
@@ -369,6 +417,7 @@ impl History {
             self.uptime_is_lower_bound = false;
         }
         self.present = true;
+        self.gaps.clear();
         self.must_reset = false;
         self.counters = sample.counters;
         // A read that could not say (the interface was renamed between the read of the file and
@@ -394,7 +443,8 @@ impl History {
         let (current, averages) = self.ring.with(|ring| {
             let view = |rate| RateView::new(rate, link_bits);
             let current = rates::current(ring, now_us, interval).map(view);
-            let averages = rates::averages(ring, &mut starts, now_us, WINDOWS, interval);
+            let absence = (!self.present).then_some(&self.gaps);
+            let averages = rates::averages(ring, &mut starts, now_us, WINDOWS, interval, absence);
             (current, averages.map(|r| r.map(view)))
         });
         let recent = |at: &Moment| now_us.saturating_sub(at.at_us) < HISTORY.as_micros() as u64;
@@ -419,6 +469,7 @@ impl History {
             ifindex: self.ifindex.filter(|_| self.present),
             oper_state: self.oper_state.filter(|_| self.present),
             link_speed_bits_per_sec: link_bits,
+            link: self.present.then(|| self.link.clone()),
             counters: self.counters,
             rates: Rates {
                 current,
@@ -555,7 +606,13 @@ impl Stats {
             _ => {}
         }
         self.refused = refused_now;
-        self.mark_absent(now);
+        // A sample more than one and a half intervals after the last successful one: the time
+        // between was not observed (the daemon was down, or samples failed).
+        let gap = self
+            .latest
+            .filter(|latest| now.at_us - latest.at_us > self.interval.as_micros() as u64 * 3 / 2)
+            .map(|latest| (latest.at_us, now.at_us));
+        self.mark_absent(now, gap);
         let collection = &mut self.collection;
         if let Some(offload) = &snapshot.offload {
             collection.offload = Some(Arc::clone(offload));
@@ -590,6 +647,8 @@ impl Stats {
         let generation = self.generation;
         let name = sample.name.as_str();
         let configured = configured_speed(&self.link_speeds, name);
+        // The time of the sample before this one (see `History::fold`).
+        let previous_us = self.latest.map_or(0, |latest| latest.at_us);
         let known = self.interfaces.get_mut(name);
         let left_behind = known.as_ref().is_some_and(|h| h.renamed_to.is_some());
         match known {
@@ -598,7 +657,7 @@ impl Stats {
                 return;
             }
             Some(history) if !left_behind && !re_created(history.ifindex, sample.ifindex) => {
-                history.update(name, sample.into(), (now, local), configured);
+                history.update(name, sample, (now, local), configured, previous_us);
                 history.generation = generation;
                 return;
             }
@@ -616,7 +675,7 @@ impl Stats {
             .filter(|history| history.renamed_to.is_none())
         {
             // Deleted and created again under the same name: a reset (see `fold`).
-            history.update(name, sample.into(), (now, local), configured);
+            history.update(name, sample, (now, local), configured, previous_us);
             history.generation = generation;
             return;
         }
@@ -684,7 +743,8 @@ impl Stats {
         let left_behind = history.left_behind(Arc::clone(&new), now);
         history.events.renames += 1;
         history.renamed_from = Some(Box::new((Arc::clone(old), now)));
-        history.update(&new, sample.into(), (now, local), configured);
+        let previous_us = self.latest.map_or(0, |latest| latest.at_us);
+        history.update(&new, sample, (now, local), configured, previous_us);
         history.generation = self.generation;
         self.interfaces
             .insert(Arc::clone(old), Box::new(left_behind));
@@ -692,8 +752,9 @@ impl Stats {
         self.interfaces.insert(new, history);
     }
 
-    /// Marks the interfaces this sample did not list, and forgets those gone for [`HISTORY`].
-    fn mark_absent(&mut self, now: Moment) {
+    /// Marks the interfaces this sample did not list, noting `gap` (time before this sample the
+    /// daemon did not observe) for their averages, and forgets those gone for [`HISTORY`].
+    fn mark_absent(&mut self, now: Moment, gap: Option<(u64, u64)>) {
         let generation = self.generation;
         let forget_us = HISTORY.as_micros() as u64;
         let link_speeds = &self.link_speeds;
@@ -704,11 +765,20 @@ impl Stats {
             }
             if let Some((held, at, local)) = history.held.take().map(|held| *held) {
                 // Gone while a lower read was held: that read was its last.
-                history.fold(name, held, (at, local), configured_speed(link_speeds, name));
+                history.fold(
+                    name,
+                    held,
+                    (at, local),
+                    configured_speed(link_speeds, name),
+                    0,
+                );
             }
             if history.present {
                 log::info!("{name}: gone; keeping its last data for 60 minutes");
                 history.present = false;
+            }
+            if let Some((from_us, to_us)) = gap {
+                history.gaps.push(from_us, to_us);
             }
             let keep = now.at_us - history.last_seen.at_us < forget_us;
             if !keep {
@@ -869,12 +939,14 @@ impl Stats {
                 counters: saved.counters,
                 ifindex: saved.ifindex,
                 oper_state: saved.oper_state,
+                link: LinkView::default(),
                 last_seen: moment(saved.last_seen_age),
                 up_since: saved.up_since_age.map(moment),
                 uptime_is_lower_bound: saved.uptime_is_lower_bound,
                 events: saved.events,
                 totals: saved.slots.last().map_or([0; COUNTERS], |slot| slot.totals),
                 ring,
+                gaps: Gaps::default(),
                 window_starts: Cell::default(),
                 generation: 0,
                 must_reset: !same_boot,

@@ -55,7 +55,8 @@
 //! the newest sample, `I` being the configured interval. The half interval absorbs scheduling
 //! jitter: with a 10 s interval a 60 s window holds six intervals (about 60 s), not five. A window
 //! that is not yet full uses what it has and says so in `covered_seconds`; with no interval inside it
-//! the rate is `None`.
+//! the rate is `None`, except for an interface absent from the latest sample, whose observed
+//! absence counts as covered with no traffic ([`averages`]).
 
 use std::time::Duration;
 
@@ -226,7 +227,16 @@ pub struct Rate {
 
 /// The rate between two slots, `older` before `newer`; `None` if no time passed.
 pub fn rate_between(older: &Slot, newer: &Slot, window: Duration) -> Option<Rate> {
-    let covered_us = newer.at_us.checked_sub(older.at_us).filter(|&us| us > 0)?;
+    rate_observed(older, newer, window, 0)
+}
+
+/// [`rate_between`], over the time between the slots less `unobserved_us` of it.
+fn rate_observed(older: &Slot, newer: &Slot, window: Duration, unobserved_us: u64) -> Option<Rate> {
+    let covered_us = newer
+        .at_us
+        .checked_sub(older.at_us)
+        .map(|us| us.saturating_sub(unobserved_us))
+        .filter(|&us| us > 0)?;
     let seconds = covered_us as f64 / 1e6;
     let mut per_sec = [0.0; COUNTERS];
     for (i, rate) in per_sec.iter_mut().enumerate() {
@@ -251,7 +261,7 @@ pub fn current(ring: &SlotRing, now_us: u64, interval: Duration) -> Option<Rate>
 /// The average rate over the intervals of `ring` inside the window of length `window` that ends
 /// at `now_us`, by the rule in the module doc.
 pub fn average(ring: &SlotRing, now_us: u64, window: Duration, interval: Duration) -> Option<Rate> {
-    let [rate] = averages(ring, &mut [None], now_us, [window], interval);
+    let [rate] = averages(ring, &mut [None], now_us, [window], interval, None);
     rate
 }
 
@@ -259,22 +269,89 @@ pub fn average(ring: &SlotRing, now_us: u64, window: Duration, interval: Duratio
 /// time, for the same ring and windows (`None` at first): the windows only move forward, so each
 /// start steps over the few slots that left its window since then, instead of walking back
 /// from the newest slot across the whole window at every sample.
+///
+/// `absence` is `None` for an interface the latest sample (at `now_us`) listed. For one it did
+/// not list, it holds the spans since the interface's newest slot that the daemon did not
+/// observe (its own downtime, failed samples: [`Gaps`]); the rest of the time since that slot
+/// counts as covered, with no traffic (nothing crossed an interface that did not exist), as if
+/// a slot at `now_us` repeated the newest one's totals. Its averages fall to zero as its
+/// absence fills each window; a window it was observed absent for entirely is 0 over the whole
+/// window. (One that comes back with no counter lower was never gone: its next slot's delta
+/// spans the gap instead; one that comes back re-created gets a slot of unchanged totals at the
+/// sample before, so the absence stays zero traffic.)
 pub fn averages<const N: usize>(
     ring: &SlotRing,
     starts: &mut [Option<Cursor>; N],
     now_us: u64,
     windows: [Duration; N],
     interval: Duration,
+    absence: Option<&Gaps>,
 ) -> [Option<Rate>; N] {
-    let Some(newest) = ring.newest() else {
+    let Some(mut newest) = ring.newest() else {
         return [None; N];
     };
+    let absent = absence.filter(|_| newest.at_us < now_us);
+    if absent.is_some() {
+        newest.at_us = now_us;
+    }
     let mut rates = [None; N];
     for ((rate, start), window) in rates.iter_mut().zip(starts).zip(windows) {
         let oldest_inside = ring.seek(start, window_start_us(now_us, window, interval));
-        *rate = oldest_inside.and_then(|oldest| rate_between(&oldest, &newest, window));
+        *rate = match (oldest_inside, absent) {
+            (Some(oldest), None) => rate_between(&oldest, &newest, window),
+            (Some(oldest), Some(gaps)) => {
+                let unobserved_us = gaps.inside(oldest.at_us, now_us);
+                rate_observed(&oldest, &newest, window, unobserved_us)
+            }
+            (None, Some(gaps)) => {
+                let window_us = u64::try_from(window.as_micros()).unwrap_or(u64::MAX);
+                let from_us = now_us.saturating_sub(window_us);
+                let covered_us = (now_us - from_us).saturating_sub(gaps.inside(from_us, now_us));
+                (covered_us > 0).then(|| Rate {
+                    window,
+                    covered: Duration::from_micros(covered_us),
+                    per_sec: [0.0; COUNTERS],
+                })
+            }
+            (None, None) => None,
+        };
     }
     rates
+}
+
+/// The spans of time, since an interface was last seen, that the daemon did not observe: a
+/// sample came more than one and a half intervals after the one before (the daemon was down, or
+/// samples failed). At most [`Gaps::MAX`] are kept; past that the newest absorbs the next,
+/// which counts the time between them as unobserved too (never as traffic-free time it did not
+/// see). Allocates only when a gap happens.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Gaps(Vec<(u64, u64)>);
+
+impl Gaps {
+    /// The most spans kept.
+    pub const MAX: usize = 8;
+
+    /// Adds the span from `from_us` to `to_us`, later than every span so far.
+    pub fn push(&mut self, from_us: u64, to_us: u64) {
+        let full = self.0.len() >= Self::MAX;
+        match self.0.last_mut() {
+            Some(last) if full => last.1 = to_us,
+            _ => self.0.push((from_us, to_us)),
+        }
+    }
+
+    /// Forgets every span (the interface is back).
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// The microseconds of the spans inside `from_us..to_us`.
+    pub fn inside(&self, from_us: u64, to_us: u64) -> u64 {
+        self.0
+            .iter()
+            .map(|&(a, b)| b.min(to_us).saturating_sub(a.max(from_us)))
+            .sum()
+    }
 }
 
 /// The earliest time an interval inside the window may start: `window + interval / 2` before
@@ -524,6 +601,55 @@ mod tests {
         assert_eq!(average(&ring, 100_000_000, MINUTE, TEN_S), None);
     }
 
+    /// An interface seen at 0, 10 and 20 s (100 B/s), then absent, the daemon not observing
+    /// during `gaps_s`; the latest sample at `now_s`.
+    #[rstest]
+    #[case::just_gone(30, &[], [Some((30, 2000.0 / 30.0)), Some((30, 2000.0 / 30.0))])]
+    #[case::gone_40s(60, &[], [Some((60, 2000.0 / 60.0)), Some((60, 2000.0 / 60.0))])]
+    #[case::gone_50s(70, &[], [Some((60, 1000.0 / 60.0)), Some((70, 2000.0 / 70.0))])]
+    #[case::gone_longer_than_a_minute(90, &[], [Some((60, 0.0)), Some((90, 2000.0 / 90.0))])]
+    #[case::gone_longer_than_5_minutes(400, &[], [Some((60, 0.0)), Some((300, 0.0))])]
+    #[case::daemon_down_while_gone(70, &[(30, 60)], [Some((30, 1000.0 / 30.0)), Some((40, 2000.0 / 40.0))])]
+    #[case::down_from_the_last_sample(70, &[(20, 60)], [Some((20, 1000.0 / 20.0)), Some((30, 2000.0 / 30.0))])]
+    #[case::down_for_most_of_the_minute(100, &[(20, 95)], [Some((5, 0.0)), Some((25, 2000.0 / 25.0))])]
+    #[case::two_gaps(100, &[(30, 40), (50, 60)], [Some((50, 0.0)), Some((80, 2000.0 / 80.0))])]
+    fn an_absent_interface_counts_as_covered_with_no_traffic_where_observed(
+        #[case] now_s: u64,
+        #[case] gaps_s: &[(u64, u64)],
+        #[case] expected: [Option<(u64, f64)>; 2],
+    ) {
+        let ring = ring_of(&[(0, 0), (10, 1000), (20, 2000)], 100);
+        let windows = [MINUTE, Duration::from_secs(300)];
+        let mut gaps = Gaps::default();
+        for &(from, to) in gaps_s {
+            gaps.push(from * 1_000_000, to * 1_000_000);
+        }
+        let now_us = now_s * 1_000_000;
+        let rates = averages(&ring, &mut [None; 2], now_us, windows, TEN_S, Some(&gaps));
+        let got = rates.map(|r| r.map(|r| (r.covered.as_secs(), r.per_sec[0])));
+        assert_eq!(got, expected);
+        // Present, the same ring and time would be the old behaviour: the absence left out.
+        if now_s == 70 && gaps_s.is_empty() {
+            let present = averages(&ring, &mut [None; 2], now_us, windows, TEN_S, None);
+            assert_eq!(present[0].map(|r| r.per_sec[0]), Some(100.0));
+        }
+    }
+
+    #[test]
+    fn gaps_past_the_most_kept_merge_into_the_newest() {
+        let mut gaps = Gaps::default();
+        for k in 0..Gaps::MAX as u64 + 2 {
+            gaps.push(10 * k, 10 * k + 5);
+        }
+        assert_eq!(gaps.0.len(), Gaps::MAX);
+        // The last kept one absorbed the two after it, and the time between them.
+        assert_eq!(gaps.0.last(), Some(&(70, 95)));
+        assert_eq!(gaps.inside(0, 100), 7 * 5 + 25);
+        assert_eq!(gaps.inside(72, 80), 8);
+        gaps.clear();
+        assert_eq!(gaps.inside(0, 100), 0);
+    }
+
     #[test]
     fn intervals_are_the_window_sample_by_sample() {
         let ring = ring_of(
@@ -718,7 +844,7 @@ mod tests {
                 let kept = &all[(k + 1).saturating_sub(capacity)..=k];
                 let now_us = slot.at_us + lag_us * (k % 2) as u64;
                 prop_assert_eq!(
-                    averages(&moving, &mut starts, now_us, windows, interval),
+                    averages(&moving, &mut starts, now_us, windows, interval, None),
                     windows.map(|window| over_a_vec::average(kept, now_us, window, interval))
                 );
             }

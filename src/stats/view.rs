@@ -14,7 +14,7 @@ pub use crate::stats::calendar::Timestamp;
 use crate::restart::Restarts;
 use crate::sample::offload::Offload;
 use crate::sample::proc_net_dev::Counters;
-use crate::sample::snapshot::OperState;
+use crate::sample::snapshot::{Duplex, HwAddr, OperState};
 use crate::stats::rates::{Events, Rate};
 use crate::stats::slot_ring::SlotRing;
 use crate::stats::usage::{Accounting, Report, Usage};
@@ -47,6 +47,8 @@ pub struct InterfaceStats {
     pub oper_state: Option<OperState>,
     /// Its capacity in bit/s: `--link-speed`, else the driver's speed; null where unknown.
     pub link_speed_bits_per_sec: Option<u64>,
+    /// Its link attributes at the last sample that saw it; null while it is absent.
+    pub link: Option<LinkView>,
     /// The kernel's counters at the last sample that saw it.
     pub counters: Counters,
     /// The current rate and the 1, 5 and 15-minute averages.
@@ -67,6 +69,26 @@ impl InterfaceStats {
         self.usage
             .with(|usage| accounting.report(&self.interface, usage, now))
     }
+}
+
+/// An interface's link attributes, as node_exporter's netclass collector reads them; each null
+/// where the kernel does not say.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct LinkView {
+    /// The link speed in Mbit/s; null when unknown (the driver says -1, or the link is down).
+    pub speed_mbps: Option<u32>,
+    /// `full`, `half` or `unknown`, as sysfs says; null where sysfs does not say.
+    pub duplex: Option<Duplex>,
+    /// The MTU in bytes.
+    pub mtu_bytes: Option<u32>,
+    /// Whether it has a carrier; null while it is administratively down.
+    pub carrier: Option<bool>,
+    /// The hardware address, `aa:bb:cc:dd:ee:ff` (empty for links without one).
+    pub address: Option<HwAddr>,
+    /// The hardware broadcast address.
+    pub broadcast: Option<HwAddr>,
+    /// The alias set with `ip link set ... alias`; null when none.
+    pub alias: Option<Arc<str>>,
 }
 
 /// The rates of one interface; each is null until it has an interval to cover.
