@@ -61,9 +61,24 @@ bench:
 ## cross: the size-tuned release binary for 64-bit ARM routers (aarch64, static musl, linked by
 ## rust-lld: no C toolchain needed), and its size. Other targets: contrib/CROSS.md
 CROSS_TARGET := aarch64-unknown-linux-musl
-.PHONY: cross
+.PHONY: cross cross-check
 cross:
 	rustup target add $(CROSS_TARGET)
 	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld $(CARGO) build --release --target $(CROSS_TARGET)
 	@bin=$${CARGO_TARGET_DIR:-target}/$(CROSS_TARGET)/release/ifstatsd; \
 	echo "$$bin: $$(stat -c %s $$bin) bytes, stripped"
+
+## cross-check: `cargo check` for the 32-bit router targets rustup serves no standard library for
+## (MIPS is tier 3): mipsel (ramips), mips big-endian (ath79) and armv7 hard-float, with nightly
+## building std from rust-src (-Zbuild-std). Catches what only fails there: 64-bit atomics, a
+## 32-bit usize. The standard library is cached in target/cross-check (one build per target).
+CROSS_CHECK_TARGETS := mipsel-unknown-linux-musl mips-unknown-linux-musl armv7-unknown-linux-musleabihf
+cross-check:
+	@rustup run nightly rustc --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal --component rust-src
+	@[ -d "$$(rustup run nightly rustc --print sysroot)/lib/rustlib/src/rust/library" ] || rustup component add rust-src --toolchain nightly
+	@set -e; for t in $(CROSS_CHECK_TARGETS); do \
+		echo "cargo +nightly check --target $$t -Zbuild-std=std,panic_unwind"; \
+		env -u RUSTFLAGS $(CARGO) +nightly check --quiet --release --bins --lib -Zbuild-std=std,panic_unwind \
+			--target $$t --target-dir $${CARGO_TARGET_DIR:-target}/cross-check; \
+	done
+	@echo "cross-check: $(words $(CROSS_CHECK_TARGETS)) targets compile"
