@@ -6,6 +6,8 @@
 #
 #   IFSTATSD_ARM_BIN   an armv7 musl build to test instead of building one
 #   QEMU_ARM_PLAIN=1   skip the private binfmt_misc, as where the kernel has none (section 3)
+#   QEMU_ARM_BUILD_ONLY=1  build, print the binary's path as the last line, run nothing
+#                      (tests/qemu_cross.sh builds the armv7 binary this way)
 #
 # Why 32-bit matters: tiny_http parses Content-Length as a usize and, when a request is answered
 # without its body being read, allocates the rest of the body whole (`vec![0; n]`) to discard it.
@@ -169,6 +171,10 @@ else
     build
 fi
 [ -x "$BIN" ] || die "no executable at $BIN"
+if [ "${QEMU_ARM_BUILD_ONLY:-}" = 1 ]; then
+    echo "$BIN"
+    exit 0
+fi
 # An ELF executable, 32-bit (class 1), little-endian, for ARM (machine 0x28).
 [ "$(od -An -tx1 -N20 "$BIN" | tr -d ' \n')" = 7f454c4601010100000000000000000002002800 ] ||
     die "$BIN is not a 32-bit little-endian ARM executable"
