@@ -12,9 +12,11 @@ e.g. `tests/smoke_e2e.py target/qemu-cross/mipsel-.../ifstatsd qemu-mipsel`. The
 3. a u64 counter past 2^53 (9007199254740993) is served exactly, and its growth exactly;
 4. a Content-Length of 3 GB is refused (413) and the daemon goes on (on 32 bits this is a panic
    inside tiny_http that the request loop catches: unwinding works in this build);
-5. SIGTERM saves the state file and exits 0; a second daemon restores it: the wrap, the
+5. with SMOKE_FAKETIME='2040-02-29 12:00:00' (a wall clock past 2038, through libfaketime),
+   the daemon starts, stamps its answers with that year, and stops cleanly;
+6. SIGTERM saves the state file and exits 0; a second daemon restores it: the wrap, the
    totals and the traffic that passed while it was down (counted once) are there;
-6. a second SIGTERM exits 0 again.
+7. a second SIGTERM exits 0 again.
 
 Prints `smoke: N passed, N failed` (prefixed with SMOKE_NAME if set); exits 1 on any failure.
 Waits are for conditions, each with a deadline; emulated binaries are slow, so deadlines are long.
@@ -149,6 +151,40 @@ def close(a, b):
     return abs(a - b) <= 1e-6 * max(1.0, abs(b))
 
 
+def check_past_2038(command, work, faketime):
+    """A daemon whose wall clock is FAKETIME (libfaketime preloaded into the process, or into
+    qemu-user, which asks the host's clock for the guest): it starts, stamps its answers with
+    that year and stops cleanly. On 32-bit musl, a std built with a 32-bit time_t fails every
+    clock_gettime past 2038-01-19 03:14:07 UTC (EOVERFLOW): the daemon then panics at start."""
+    library = os.environ.get("SMOKE_LIBFAKETIME",
+                             "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+    year = faketime[:4]
+    print(f"the wall clock at {faketime} UTC (libfaketime):")
+    os.environ.update(LD_PRELOAD=library, FAKETIME="@" + faketime, TZ="UTC")
+    try:
+        daemon = Daemon(command, os.path.join(work, "y2038.log"))
+    finally:
+        for name in ("LD_PRELOAD", "FAKETIME"):
+            del os.environ[name]
+    if daemon.port is None:
+        log = open(daemon.log_path).read()
+        check(f"the daemon starts with the clock in {year}", False, log[-600:])
+        daemon.stop()
+        return
+    w32 = wait_until("a sample is taken",
+                     lambda: daemon.json("/api/v1/interface/w32/stats"), 60)
+    if w32:
+        check(f"updated_at is in {year} ({w32['updated_at']})", w32["updated_at"].startswith(year))
+        check(f"up_since is in {year} ({w32['up_since']})", w32["up_since"].startswith(year))
+    status, headers, _ = daemon.request("/health")
+    check(f"GET /health -> {status}, Date: {headers['Date']}", status == 200
+          and year in (headers["Date"] or ""))
+    log = open(daemon.log_path).read()
+    check("no panic in the log", "panic" not in log, log[-600:])
+    code = daemon.stop()
+    check(f"SIGTERM: exit status {code}", code == 0)
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit("usage: smoke_e2e.py BINARY [RUNNER ...]")
@@ -270,9 +306,15 @@ def main():
         code = daemon.stop()
         check(f"a second SIGTERM: exit status {code}", code == 0)
 
+    faketime = os.environ.get("SMOKE_FAKETIME")
+    if faketime:
+        # Without the state file: a fresh start, its clock 14 years after the saved one.
+        at = command.index("--state-file")
+        check_past_2038(command[:at] + command[at + 4:], work, faketime)
+
     print(f"{NAME}: {passed} passed, {failed} failed")
     if failed:
-        for log in ("first.log", "second.log"):
+        for log in ("first.log", "second.log", "y2038.log"):
             path = os.path.join(work, log)
             if os.path.exists(path):
                 print(f"--- {log}\n{open(path).read()[-2000:]}")
