@@ -25,6 +25,7 @@ Waits are for conditions, each with a deadline; emulated binaries are slow, so d
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -318,6 +319,8 @@ def main():
             path = os.path.join(work, log)
             if os.path.exists(path):
                 print(f"--- {log}\n{open(path).read()[-2000:]}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     sys.exit(1 if failed else 0)
 
 
