@@ -59,28 +59,46 @@ release:
 	@ls -l target/release/ifstatsd | awk '{print "target/release/ifstatsd: " $$5 " bytes"}'
 
 ## release-small: the release binary with a standard library built without its backtrace
-## symbolizer (nightly, -Zbuild-std; std's `backtrace` feature off, `optimize_for_size` on):
-## the same daemon, panics still caught (panic = "unwind"), about 250 KB smaller. Stable Rust
-## cannot drop the symbolizer (BENCHMARKS.md, "Binary size, by hand"). SMALL_TARGET: the host.
+## symbolizer (nightly, -Zbuild-std; std's `backtrace` feature off, `optimize_for_size` on) and
+## unwind tables only where a panic can pass (-C force-unwind-tables=no): the same daemon,
+## panics still caught (panic = "unwind"), about 250 KB smaller. Stable Rust cannot drop the
+## symbolizer (BENCHMARKS.md, "Binary size, by hand"). SMALL_TARGET: the host.
 SMALL_TARGET ?= $(shell rustc -vV | sed -n 's/^host: //p')
-SMALL_BIN = $${CARGO_TARGET_DIR:-target}/small/$(SMALL_TARGET)/release/ifstatsd
-.PHONY: release-small size-check
-release-small:
+SMALL_DIR = $${CARGO_TARGET_DIR:-target}/small
+SMALL_STD = -Zbuild-std=std,panic_unwind -Zbuild-std-features=panic-unwind,optimize_for_size
+.PHONY: release-small cross-small size-check size-check-cross nightly-src
+nightly-src:
 	@rustup run nightly rustc --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal --component rust-src
 	@[ -d "$$(rustup run nightly rustc --print sysroot)/lib/rustlib/src/rust/library" ] || rustup component add rust-src --toolchain nightly
-	env -u RUSTFLAGS $(CARGO) +nightly build --release -Zbuild-std=std,panic_unwind \
-		-Zbuild-std-features=panic-unwind,optimize_for_size --target $(SMALL_TARGET) \
-		--target-dir $${CARGO_TARGET_DIR:-target}/small
-	@echo "$(SMALL_BIN): $$(stat -c %s $(SMALL_BIN)) bytes, stripped"
+release-small: nightly-src
+	RUSTFLAGS="-C force-unwind-tables=no" $(CARGO) +nightly build --release $(SMALL_STD) \
+		--target $(SMALL_TARGET) --target-dir $(SMALL_DIR)
+	@bin=$(SMALL_DIR)/$(SMALL_TARGET)/release/ifstatsd; echo "$$bin: $$(stat -c %s $$bin) bytes, stripped"
+
+## cross-small: `make cross`'s aarch64 musl binary the release-small way, linked by rust-lld
+## with identical-code folding and packed relative relocations (musl 1.2.5 applies them at
+## start). The C runtime is the one rustup ships for the stable toolchain (nightly has none
+## for this target here).
+cross-small: nightly-src
+	rustup target add $(CROSS_TARGET)
+	env -u RUSTFLAGS CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld \
+		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-L native=$$(rustc --print sysroot)/lib/rustlib/$(CROSS_TARGET)/lib/self-contained -C force-unwind-tables=no -C link-arg=--icf=all -C link-arg=-z -C link-arg=pack-relative-relocs" \
+		$(CARGO) +nightly build --release $(SMALL_STD) --target $(CROSS_TARGET) --target-dir $(SMALL_DIR)
+	@bin=$(SMALL_DIR)/$(CROSS_TARGET)/release/ifstatsd; echo "$$bin: $$(stat -c %s $$bin) bytes, stripped"
 
 ## size-check: fails when the stripped release-small binary passes SIZE_LIMIT bytes (700 KB:
-## flash is the scarcest thing on a router). `make release` (stable) is over it: see
-## BENCHMARKS.md, "Binary size, by hand".
+## flash is the scarcest thing on a router); size-check-cross, the same for cross-small.
+## `make release` and `make cross` (stable) are over it: BENCHMARKS.md, "Binary size, by hand".
 SIZE_LIMIT ?= 700000
+define size_check
+	@size=$$(stat -c %s $(1)); \
+	if [ $$size -le $(SIZE_LIMIT) ]; then echo "size-check: $(1): $$size bytes <= $(SIZE_LIMIT)"; \
+	else echo "size-check: $(1) is $$size bytes, over $(SIZE_LIMIT)"; exit 1; fi
+endef
 size-check: release-small
-	@size=$$(stat -c %s $(SMALL_BIN)); \
-	if [ $$size -le $(SIZE_LIMIT) ]; then echo "size-check: $$size bytes <= $(SIZE_LIMIT)"; \
-	else echo "size-check: $(SMALL_BIN) is $$size bytes, over $(SIZE_LIMIT)"; exit 1; fi
+	$(call size_check,$(SMALL_DIR)/$(SMALL_TARGET)/release/ifstatsd)
+size-check-cross: cross-small
+	$(call size_check,$(SMALL_DIR)/$(CROSS_TARGET)/release/ifstatsd)
 
 ## bench: measures and rewrites BENCHMARKS.md (root; installs wrk, vnstat, node_exporter when
 ## missing; about 20 min, or about 3 with BENCH_QUICK=1)

@@ -10,8 +10,8 @@ e.g. `tests/smoke_e2e.py target/qemu-cross/mipsel-.../ifstatsd qemu-mipsel`. The
 2. a counter that wraps at 2^32 (4294967000 -> 704) is counted as the 1000 bytes that passed,
    one wrap event, in the API and in /metrics;
 3. a u64 counter past 2^53 (9007199254740993) is served exactly, and its growth exactly;
-4. a Content-Length of 3 GB is refused (413) and the daemon goes on (on 32 bits this is a panic
-   inside tiny_http that the request loop catches: unwinding works in this build);
+4. a Content-Length of 3 GB and one of 2^64 - 1 are refused (413) and the daemon goes on (one of
+   them is a panic inside tiny_http that the request loop catches: unwinding works in this build);
 5. with SMOKE_FAKETIME='2040-02-29 12:00:00' (a wall clock past 2038, through libfaketime),
    the daemon starts, stamps its answers with that year, and stops cleanly;
 6. SIGTERM saves the state file and exits 0; a second daemon restores it: the wrap, the
@@ -134,9 +134,12 @@ def raw_status(port, request):
 
 
 def check_panic_caught(daemon):
-    status = raw_status(daemon.port, "GET /health HTTP/1.1\r\nHost: x\r\n"
-                        "Content-Length: 3000000000\r\n\r\n")
-    check(f"GET with Content-Length: 3000000000 -> {status}", status == 413)
+    # tiny_http allocates what is left of a body it discards: 3 GB overflows on 32 bits,
+    # 2^64 - 1 on 64 bits (on 32 bits it is no number, and no body); each is a caught panic.
+    for length in (3000000000, 18446744073709551615):
+        status = raw_status(daemon.port, "GET /health HTTP/1.1\r\nHost: x\r\n"
+                            f"Content-Length: {length}\r\n\r\n")
+        check(f"GET with Content-Length: {length} -> {status}", status == 413)
     alive = daemon.process.poll() is None
     status = daemon.request("/health")[0] if alive else None
     check(f"and the daemon goes on: GET /health -> {status}", status == 200)
