@@ -118,14 +118,15 @@ cross:
 ## cross-check: `cargo check` for the 32-bit router targets rustup serves no standard library for
 ## (MIPS is tier 3): mipsel (ramips), mips big-endian (ath79) and armv7 hard-float, with nightly
 ## building std from rust-src (-Zbuild-std). Catches what only fails there: 64-bit atomics, a
-## 32-bit usize. The standard library is cached in target/cross-check (one build per target).
+## 32-bit usize, a libc struct built by hand. With musl's 64-bit time_t, as the router builds
+## (contrib/CROSS.md, "Time past 2038"). std is cached in target/cross-check (one per target).
 CROSS_CHECK_TARGETS := mipsel-unknown-linux-musl mips-unknown-linux-musl armv7-unknown-linux-musleabihf
 cross-check:
 	@rustup run nightly rustc --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal --component rust-src
 	@[ -d "$$(rustup run nightly rustc --print sysroot)/lib/rustlib/src/rust/library" ] || rustup component add rust-src --toolchain nightly
 	@set -e; for t in $(CROSS_CHECK_TARGETS); do \
 		echo "cargo +nightly check --target $$t -Zbuild-std=std,panic_unwind"; \
-		env -u RUSTFLAGS $(CARGO) +nightly check --quiet --release --bins --lib -Zbuild-std=std,panic_unwind \
+		env -u RUSTFLAGS RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1 $(CARGO) +nightly check --quiet --release --bins --lib -Zbuild-std=std,panic_unwind \
 			--target $$t --target-dir $${CARGO_TARGET_DIR:-target}/cross-check; \
 	done
 	@echo "cross-check: $(words $(CROSS_CHECK_TARGETS)) targets compile"

@@ -155,13 +155,13 @@ build() {
     dir=$(link_dir)
     say "building for $TARGET (nightly, -Zbuild-std; the standard library is cached in $ARM_DIR)"
     # The flags must stay the same from run to run, or cargo rebuilds the standard library.
-    # std without its backtrace symbolizer, as `make release-small`: the router binary (about
-    # 200 KB less), unwinding kept (panics are caught).
+    # std without its backtrace symbolizer and unwind tables only where a panic can pass, as
+    # `make release-small`: the router binary (about 200 KB less), panics still caught.
     # RUST_LIBC_UNSTABLE_MUSL_V1_2_3: the libc crate (std's and ours) with musl 1.2's 64-bit
     # time_t, so that the clock works past 2038 (contrib/CROSS.md, "Time past 2038").
     env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1 \
         "CARGO_TARGET_${TRIPLE_VAR}_LINKER=rust-lld" \
-        "CARGO_TARGET_${TRIPLE_VAR}_RUSTFLAGS=-L native=$dir" \
+        "CARGO_TARGET_${TRIPLE_VAR}_RUSTFLAGS=-L native=$dir -C force-unwind-tables=no" \
         nice cargo +nightly build --quiet --release -Zbuild-std=std,panic_unwind \
         -Zbuild-std-features=panic-unwind,optimize_for_size \
         --target "$TARGET" --target-dir "$ARM_DIR"

@@ -66,8 +66,8 @@ cargo_build() {
     var=$(tr 'a-z-' 'A-Z_' <<<"$target")
     say "building for $target (nightly, -Zbuild-std; std cached in $dir)"
     # The flags must stay the same from run to run, or cargo rebuilds the standard library.
-    # std without its backtrace symbolizer, as `make release-small`: the router binary (about
-    # 200 KB less), unwinding kept (panics are caught).
+    # std without its backtrace symbolizer and unwind tables only where a panic can pass, as
+    # `make release-small`: the router binary (about 200 KB less), panics still caught.
     # RUST_LIBC_UNSTABLE_MUSL_V1_2_3: the libc crate (std's and ours) with musl 1.2's 64-bit
     # time_t, so that the clock works past 2038 (contrib/CROSS.md, "Time past 2038").
     env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1 \
@@ -161,7 +161,7 @@ EOF
     fi
     # Static (the target links dynamically by default), hard-float to match Debian's musl.
     cargo_build mipsel-unknown-linux-musl "$dir" \
-        "-L native=$link -C target-feature=+crt-static,-soft-float"
+        "-L native=$link -C target-feature=+crt-static,-soft-float -C force-unwind-tables=no"
 }
 
 targets=("$@")
