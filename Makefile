@@ -30,8 +30,13 @@ test:
 	IFSTATSD_BIN=target/debug/ifstatsd bash contrib/test-contrib.sh
 	$(CARGO) build --release
 	IFSTATSD_BIN=target/release/ifstatsd python3 tests/attacks.py
-	@# The same on a 32-bit build (armv7 musl) under qemu-arm: every Content-Length, the restart.
+	@# The router builds under qemu-user: armv7 and mipsel musl, each through the end-to-end smoke
+	@# test (tests/smoke_e2e.py); then the armv7 build (already built: cargo finds it fresh) under
+	@# qemu-arm through every Content-Length and the restart.
+	bash tests/qemu_cross.sh
 	bash tests/qemu_arm.sh
+	@# The release binary with std's backtrace symbolizer left out stays under 700 KB.
+	$(MAKE) --no-print-directory size-check
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { print "cargo test: " p " passed, " f " failed" }' target/test-output.txt
 
 fmt:
@@ -56,6 +61,48 @@ release:
 	$(CARGO) build --release
 	@ls -l target/release/ifstatsd | awk '{print "target/release/ifstatsd: " $$5 " bytes"}'
 
+## release-small: the release binary with a standard library built without its backtrace
+## symbolizer (nightly, -Zbuild-std; std's `backtrace` feature off, `optimize_for_size` on) and
+## unwind tables only where a panic can pass (-C force-unwind-tables=no): the same daemon,
+## panics still caught (panic = "unwind"), about 250 KB smaller. Stable Rust cannot drop the
+## symbolizer (BENCHMARKS.md, "Binary size, by hand"). SMALL_TARGET: the host.
+SMALL_TARGET ?= $(shell rustc -vV | sed -n 's/^host: //p')
+SMALL_DIR = $${CARGO_TARGET_DIR:-target}/small
+SMALL_STD = -Zbuild-std=std,panic_unwind -Zbuild-std-features=panic-unwind,optimize_for_size
+.PHONY: release-small cross-small size-check size-check-cross nightly-src
+nightly-src:
+	@rustup run nightly rustc --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal --component rust-src
+	@[ -d "$$(rustup run nightly rustc --print sysroot)/lib/rustlib/src/rust/library" ] || rustup component add rust-src --toolchain nightly
+release-small: nightly-src
+	RUSTFLAGS="-C force-unwind-tables=no" $(CARGO) +nightly build --release $(SMALL_STD) \
+		--target $(SMALL_TARGET) --target-dir $(SMALL_DIR)
+	@bin=$(SMALL_DIR)/$(SMALL_TARGET)/release/ifstatsd; echo "$$bin: $$(stat -c %s $$bin) bytes, stripped"
+
+## cross-small: `make cross`'s aarch64 musl binary the release-small way, linked by rust-lld
+## with identical-code folding and packed relative relocations (musl 1.2.5 applies them at
+## start). The C runtime is the one rustup ships for the stable toolchain (nightly has none
+## for this target here).
+cross-small: nightly-src
+	rustup target add $(CROSS_TARGET)
+	env -u RUSTFLAGS CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld \
+		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-L native=$$(rustc --print sysroot)/lib/rustlib/$(CROSS_TARGET)/lib/self-contained -C force-unwind-tables=no -C link-arg=--icf=all -C link-arg=-z -C link-arg=pack-relative-relocs" \
+		$(CARGO) +nightly build --release $(SMALL_STD) --target $(CROSS_TARGET) --target-dir $(SMALL_DIR)
+	@bin=$(SMALL_DIR)/$(CROSS_TARGET)/release/ifstatsd; echo "$$bin: $$(stat -c %s $$bin) bytes, stripped"
+
+## size-check: fails when the stripped release-small binary passes SIZE_LIMIT bytes (700 KB:
+## flash is the scarcest thing on a router); size-check-cross, the same for cross-small.
+## `make release` and `make cross` (stable) are over it: BENCHMARKS.md, "Binary size, by hand".
+SIZE_LIMIT ?= 700000
+define size_check
+	@size=$$(stat -c %s $(1)); \
+	if [ $$size -le $(SIZE_LIMIT) ]; then echo "size-check: $(1): $$size bytes <= $(SIZE_LIMIT)"; \
+	else echo "size-check: $(1) is $$size bytes, over $(SIZE_LIMIT)"; exit 1; fi
+endef
+size-check: release-small
+	$(call size_check,$(SMALL_DIR)/$(SMALL_TARGET)/release/ifstatsd)
+size-check-cross: cross-small
+	$(call size_check,$(SMALL_DIR)/$(CROSS_TARGET)/release/ifstatsd)
+
 ## bench: measures and rewrites BENCHMARKS.md (root; installs wrk, vnstat, node_exporter when
 ## missing; about 20 min, or about 3 with BENCH_QUICK=1)
 bench:
@@ -64,9 +111,25 @@ bench:
 ## cross: the size-tuned release binary for 64-bit ARM routers (aarch64, static musl, linked by
 ## rust-lld: no C toolchain needed), and its size. Other targets: contrib/CROSS.md
 CROSS_TARGET := aarch64-unknown-linux-musl
-.PHONY: cross
+.PHONY: cross cross-check
 cross:
 	rustup target add $(CROSS_TARGET)
 	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld $(CARGO) build --release --target $(CROSS_TARGET)
 	@bin=$${CARGO_TARGET_DIR:-target}/$(CROSS_TARGET)/release/ifstatsd; \
 	echo "$$bin: $$(stat -c %s $$bin) bytes, stripped"
+
+## cross-check: `cargo check` for the 32-bit router targets rustup serves no standard library for
+## (MIPS is tier 3): mipsel (ramips), mips big-endian (ath79) and armv7 hard-float, with nightly
+## building std from rust-src (-Zbuild-std). Catches what only fails there: 64-bit atomics, a
+## 32-bit usize, a libc struct built by hand. With musl's 64-bit time_t, as the router builds
+## (contrib/CROSS.md, "Time past 2038"). std is cached in target/cross-check (one per target).
+CROSS_CHECK_TARGETS := mipsel-unknown-linux-musl mips-unknown-linux-musl armv7-unknown-linux-musleabihf
+cross-check:
+	@rustup run nightly rustc --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal --component rust-src
+	@[ -d "$$(rustup run nightly rustc --print sysroot)/lib/rustlib/src/rust/library" ] || rustup component add rust-src --toolchain nightly
+	@set -e; for t in $(CROSS_CHECK_TARGETS); do \
+		echo "cargo +nightly check --target $$t -Zbuild-std=std,panic_unwind"; \
+		env -u RUSTFLAGS RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1 $(CARGO) +nightly check --quiet --release --bins --lib -Zbuild-std=std,panic_unwind \
+			--target $$t --target-dir $${CARGO_TARGET_DIR:-target}/cross-check; \
+	done
+	@echo "cross-check: $(words $(CROSS_CHECK_TARGETS)) targets compile"

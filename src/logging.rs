@@ -1,11 +1,12 @@
-//! Logging through fern: one line per event, to stderr (`LEVEL target: message`) or to the local
-//! syslog socket. No timestamps: journald, procd's logd and syslog add their own.
+//! Logging: one line per event, to stderr (`LEVEL target: message`) or to the local syslog
+//! socket. No timestamps: journald, procd's logd and syslog add their own. A `log::Log` of our
+//! own (fern did this at 13 KB of code; this is the part of it the daemon used).
 
 use std::io::{self, Write};
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 
-use log::{Level, LevelFilter};
+use log::{Level, LevelFilter, Log, Metadata, Record};
 
 use crate::config::LogTarget;
 
@@ -14,46 +15,64 @@ pub const SYSLOG_SOCKET: &str = "/dev/log";
 
 /// Installs the logger. Fails if the syslog socket cannot be reached, or a logger is installed.
 pub fn init(level: LevelFilter, target: LogTarget) -> Result<(), Box<dyn std::error::Error>> {
-    let dispatch = fern::Dispatch::new()
-        .level(level)
-        // tiny_http logs every client error at error level; ours are the ones that matter.
-        .level_for("tiny_http", LevelFilter::Warn.min(level));
-    let dispatch = match target {
-        LogTarget::Stderr => dispatch
-            .format(|out, message, record| {
-                out.finish(format_args!(
-                    "{} {}: {}",
-                    record.level(),
-                    record.target(),
-                    message
-                ))
-            })
-            .chain(fern::Output::writer(Box::new(Stderr), "\n")),
-        LogTarget::Syslog => {
-            let syslog = Syslog::connect(Path::new(SYSLOG_SOCKET))
-                .map_err(|e| format!("--log-target syslog: cannot reach {SYSLOG_SOCKET}: {e}"))?;
-            dispatch.chain(fern::Output::call(move |record| syslog.send(record)))
-        }
+    let syslog = match target {
+        LogTarget::Stderr => None,
+        LogTarget::Syslog => Some(
+            Syslog::connect(Path::new(SYSLOG_SOCKET))
+                .map_err(|e| format!("--log-target syslog: cannot reach {SYSLOG_SOCKET}: {e}"))?,
+        ),
     };
-    dispatch.apply()?;
+    log::set_logger(Box::leak(Box::new(Logger { level, syslog })))
+        .map_err(|e| format!("cannot install the logger: {e}"))?;
+    log::set_max_level(level);
     Ok(())
 }
 
-/// Standard error, whose failures are ignored: a log line that cannot be written is lost. Its
-/// reader (a pipe to logd, a stream to journald) can go away while the daemon runs; fern would
-/// then report the error on standard error, fail again, and panic, and a panic while logging a
-/// panic aborts the process.
-struct Stderr;
+/// Where the lines go: the syslog socket when there is one, else standard error.
+struct Logger {
+    level: LevelFilter,
+    syslog: Option<Syslog>,
+}
 
-impl Write for Stderr {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let _ = io::stderr().write_all(bytes);
-        Ok(bytes.len())
+impl Log for Logger {
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        enabled(self.level, metadata.level(), metadata.target())
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+    fn log(&self, record: &Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        match &self.syslog {
+            Some(syslog) => syslog.send(record),
+            // Failures are ignored: a log line that cannot be written is lost. Its reader (a pipe
+            // to logd, a stream to journald) can go away while the daemon runs, and reporting
+            // that on standard error would fail again (a panic while logging a panic aborts).
+            None => {
+                let line = format!(
+                    "{} {}: {}\n",
+                    record.level(),
+                    record.target(),
+                    record.args()
+                );
+                let _ = io::stderr().write_all(line.as_bytes());
+            }
+        }
     }
+
+    fn flush(&self) {}
+}
+
+/// Whether a line of `level` from `target` is logged at the `max` level: tiny_http logs every
+/// client error at error level, so it is held to warnings; ours are the ones that matter.
+pub fn enabled(max: LevelFilter, level: Level, target: &str) -> bool {
+    let is_tiny_http = target == "tiny_http" || target.starts_with("tiny_http::");
+    let max = if is_tiny_http {
+        LevelFilter::Warn.min(max)
+    } else {
+        max
+    };
+    level <= max
 }
 
 /// A connected datagram socket to a syslog daemon.
@@ -73,7 +92,7 @@ impl Syslog {
         })
     }
 
-    fn send(&self, record: &log::Record) {
+    fn send(&self, record: &Record) {
         let line = syslog_line(
             self.pid,
             record.level(),
@@ -104,6 +123,26 @@ pub fn syslog_line(pid: u32, level: Level, target: &str, message: &str) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn levels_filter_and_tiny_http_is_held_to_warnings() {
+        use LevelFilter as F;
+        let cases = [
+            (F::Info, Level::Info, "ifstatsd", true),
+            (F::Info, Level::Debug, "ifstatsd::sample", false),
+            (F::Trace, Level::Trace, "ifstatsd", true),
+            (F::Off, Level::Error, "ifstatsd", false),
+            (F::Info, Level::Error, "tiny_http", true),
+            (F::Info, Level::Warn, "tiny_http::client", true),
+            (F::Info, Level::Info, "tiny_http", false),
+            (F::Trace, Level::Debug, "tiny_http::client", false),
+            (F::Error, Level::Warn, "tiny_http", false),
+            (F::Info, Level::Info, "tiny_httpx", true),
+        ];
+        for (max, level, target, want) in cases {
+            assert_eq!(enabled(max, level, target), want, "{max} {level} {target}");
+        }
+    }
 
     #[test]
     fn lines_carry_facility_daemon_and_the_severity() {

@@ -200,15 +200,16 @@ fn micros_since_epoch(time: SystemTime) -> u64 {
 /// The monotonic clock (`CLOCK_MONOTONIC`, the one `Instant` reads), as a duration since its
 /// origin: unlike an `Instant`, it can be written down and read back by the next image.
 pub fn monotonic_now() -> Duration {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the one timespec given, which lives through the call.
+    // Zeroed, not a struct literal: with musl's 64-bit time_t on 32-bit targets
+    // (RUST_LIBC_UNSTABLE_MUSL_V1_2_3, contrib/CROSS.md) the struct has a private padding field.
+    let mut now = std::mem::MaybeUninit::<libc::timespec>::zeroed();
+    // SAFETY: clock_gettime writes the one timespec given, which lives through the call; all-zero
+    // bytes are a valid timespec, so it is initialised whatever the call does.
     #[allow(unsafe_code)]
-    unsafe {
-        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now);
-    }
+    let now = unsafe {
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, now.as_mut_ptr());
+        now.assume_init()
+    };
     Duration::new(
         u64::try_from(now.tv_sec).unwrap_or(0),
         u32::try_from(now.tv_nsec).unwrap_or(0),

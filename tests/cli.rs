@@ -758,8 +758,8 @@ fn silent_connections_to_a_quiet_daemon_are_cut_without_any_request() {
 }
 
 /// A log reader that goes away (a pipe to logd, a stream to journald restarted) must not stop
-/// the daemon: log lines are then lost, not fatal. (fern reports a failed write on standard
-/// error, fails again there and panics; a panic while logging one aborts.) Then each caught
+/// the daemon: log lines are then lost, not fatal. (A logger that reports a failed write on
+/// standard error fails again there and panics; a panic while logging one aborts.) Then each caught
 /// tiny_http panic still gets one log line, not three.
 #[test]
 fn a_log_reader_that_goes_away_does_not_stop_the_daemon() {

@@ -6,6 +6,8 @@
 #
 #   IFSTATSD_ARM_BIN   an armv7 musl build to test instead of building one
 #   QEMU_ARM_PLAIN=1   skip the private binfmt_misc, as where the kernel has none (section 3)
+#   QEMU_ARM_BUILD_ONLY=1  build, print the binary's path as the last line, run nothing
+#                      (tests/qemu_cross.sh builds the armv7 binary this way)
 #
 # Why 32-bit matters: tiny_http parses Content-Length as a usize and, when a request is answered
 # without its body being read, allocates the rest of the body whole (`vec![0; n]`) to discard it.
@@ -153,10 +155,15 @@ build() {
     dir=$(link_dir)
     say "building for $TARGET (nightly, -Zbuild-std; the standard library is cached in $ARM_DIR)"
     # The flags must stay the same from run to run, or cargo rebuilds the standard library.
-    env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS \
+    # std without its backtrace symbolizer and unwind tables only where a panic can pass, as
+    # `make release-small`: the router binary (about 200 KB less), panics still caught.
+    # RUST_LIBC_UNSTABLE_MUSL_V1_2_3: the libc crate (std's and ours) with musl 1.2's 64-bit
+    # time_t, so that the clock works past 2038 (contrib/CROSS.md, "Time past 2038").
+    env -u RUSTFLAGS -u CARGO_ENCODED_RUSTFLAGS RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1 \
         "CARGO_TARGET_${TRIPLE_VAR}_LINKER=rust-lld" \
-        "CARGO_TARGET_${TRIPLE_VAR}_RUSTFLAGS=-L native=$dir" \
+        "CARGO_TARGET_${TRIPLE_VAR}_RUSTFLAGS=-L native=$dir -C force-unwind-tables=no" \
         nice cargo +nightly build --quiet --release -Zbuild-std=std,panic_unwind \
+        -Zbuild-std-features=panic-unwind,optimize_for_size \
         --target "$TARGET" --target-dir "$ARM_DIR"
     BIN=$ARM_DIR/$TARGET/release/ifstatsd
 }
@@ -169,6 +176,10 @@ else
     build
 fi
 [ -x "$BIN" ] || die "no executable at $BIN"
+if [ "${QEMU_ARM_BUILD_ONLY:-}" = 1 ]; then
+    echo "$BIN"
+    exit 0
+fi
 # An ELF executable, 32-bit (class 1), little-endian, for ARM (machine 0x28).
 [ "$(od -An -tx1 -N20 "$BIN" | tr -d ' \n')" = 7f454c4601010100000000000000000002002800 ] ||
     die "$BIN is not a 32-bit little-endian ARM executable"
