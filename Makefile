@@ -99,21 +99,24 @@ cross-small: nightly-src
 		$(CARGO) +nightly build --release $(SMALL_STD) --target $(CROSS_TARGET) --target-dir $(SMALL_DIR)
 	@bin=$(SMALL_DIR)/$(CROSS_TARGET)/release/ifstatsd; echo "$$bin: $$(stat -c %s $$bin) bytes, stripped"
 
-## size-check: fails when the stripped release-small binary passes SIZE_LIMIT bytes;
-## size-check-cross, the same for cross-small. The goal, 700 KB (flash is the scarcest thing on a
-## router), is met: 688,264 bytes on 2026-12-06, with openapi.yaml and the dashboard embedded
-## deflated, the link folding identical code and packing relocations, and no build paths.
-## `make release` and `make cross` (stable) are over it: BENCHMARKS.md, "Binary size, by hand".
+## size-check: fails when the stripped release-small binary passes SIZE_LIMIT bytes. The goal,
+## 700 KB (flash is the scarcest thing on a router), is met on x86_64: 688,264 bytes on
+## 2026-12-06, with openapi.yaml and the dashboard embedded deflated, the link folding identical
+## code and packing relocations, and no build paths in panic locations. size-check-cross, the
+## same for cross-small against SIZE_LIMIT_CROSS: aarch64 is not there yet (731,832 bytes, its
+## fixed-width code is larger), so its limit stops growth until it is. `make release` and
+## `make cross` (stable) are over both: BENCHMARKS.md, "Binary size, by hand".
 SIZE_LIMIT ?= 700000
+SIZE_LIMIT_CROSS ?= 745000
 define size_check
 	@size=$$(stat -c %s $(1)); \
-	if [ $$size -le $(SIZE_LIMIT) ]; then echo "size-check: $(1): $$size bytes <= $(SIZE_LIMIT)"; \
-	else echo "size-check: $(1) is $$size bytes, over $(SIZE_LIMIT)"; exit 1; fi
+	if [ $$size -le $(2) ]; then echo "size-check: $(1): $$size bytes <= $(2)"; \
+	else echo "size-check: $(1) is $$size bytes, over $(2)"; exit 1; fi
 endef
 size-check: release-small
-	$(call size_check,$(SMALL_DIR)/$(SMALL_TARGET)/release/ifstatsd)
+	$(call size_check,$(SMALL_DIR)/$(SMALL_TARGET)/release/ifstatsd,$(SIZE_LIMIT))
 size-check-cross: cross-small
-	$(call size_check,$(SMALL_DIR)/$(CROSS_TARGET)/release/ifstatsd)
+	$(call size_check,$(SMALL_DIR)/$(CROSS_TARGET)/release/ifstatsd,$(SIZE_LIMIT_CROSS))
 
 ## bench: measures and rewrites BENCHMARKS.md (root; installs wrk, vnstat, node_exporter when
 ## missing; about 20 min, or about 3 with BENCH_QUICK=1)
