@@ -65,16 +65,26 @@ release:
 ## symbolizer (nightly, -Zbuild-std; std's `backtrace` feature off, `optimize_for_size` on) and
 ## unwind tables only where a panic can pass (-C force-unwind-tables=no): the same daemon,
 ## panics still caught (panic = "unwind"), about 250 KB smaller. Stable Rust cannot drop the
-## symbolizer (BENCHMARKS.md, "Binary size, by hand"). SMALL_TARGET: the host.
+## symbolizer (BENCHMARKS.md, "Binary size, by hand"). Linked (rust-lld, nightly's default here)
+## with identical-code folding and packed relative relocations (DT_RELR: glibc 2.36, musl 1.2.4),
+## and with the build machine's source paths cut from panic locations (SMALL_REMAP:
+## `chunked_transfer-1.5.0/src/decoder.rs`, not its path under ~/.cargo). SMALL_TARGET: the host.
 SMALL_TARGET ?= $(shell rustc -vV | sed -n 's/^host: //p')
 SMALL_DIR = $${CARGO_TARGET_DIR:-target}/small
 SMALL_STD = -Zbuild-std=std,panic_unwind -Zbuild-std-features=panic-unwind,optimize_for_size
+SMALL_LINK = -C link-arg=--icf=all -C link-arg=-z -C link-arg=pack-relative-relocs
+# The same through the C compiler driver (the host build links with cc -fuse-ld=lld).
+SMALL_LINK_CC = -C link-arg=-Wl,--icf=all -C link-arg=-Wl,-z,pack-relative-relocs
+SMALL_REMAP = --remap-path-prefix=$${CARGO_HOME:-$$HOME/.cargo}/registry/src/= \
+	--remap-path-prefix=$${CARGO_HOME:-$$HOME/.cargo}/registry/src/index.crates.io-1949cf8c6b5b557f/= \
+	--remap-path-prefix=$$(rustc +nightly --print sysroot)/lib/rustlib/src/rust/=
 .PHONY: release-small cross-small size-check size-check-cross nightly-src
 nightly-src:
 	@rustup run nightly rustc --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal --component rust-src
 	@[ -d "$$(rustup run nightly rustc --print sysroot)/lib/rustlib/src/rust/library" ] || rustup component add rust-src --toolchain nightly
 release-small: nightly-src
-	RUSTFLAGS="-C force-unwind-tables=no" $(CARGO) +nightly build --release $(SMALL_STD) \
+	RUSTFLAGS="-C force-unwind-tables=no $(SMALL_LINK_CC) $(SMALL_REMAP)" \
+		$(CARGO) +nightly build --release $(SMALL_STD) \
 		--target $(SMALL_TARGET) --target-dir $(SMALL_DIR)
 	@bin=$(SMALL_DIR)/$(SMALL_TARGET)/release/ifstatsd; echo "$$bin: $$(stat -c %s $$bin) bytes, stripped"
 
@@ -85,26 +95,28 @@ release-small: nightly-src
 cross-small: nightly-src
 	rustup target add $(CROSS_TARGET)
 	env -u RUSTFLAGS CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld \
-		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-L native=$$(rustc --print sysroot)/lib/rustlib/$(CROSS_TARGET)/lib/self-contained -C force-unwind-tables=no -C link-arg=--icf=all -C link-arg=-z -C link-arg=pack-relative-relocs" \
+		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-L native=$$(rustc --print sysroot)/lib/rustlib/$(CROSS_TARGET)/lib/self-contained -C force-unwind-tables=no $(SMALL_LINK) $(SMALL_REMAP)" \
 		$(CARGO) +nightly build --release $(SMALL_STD) --target $(CROSS_TARGET) --target-dir $(SMALL_DIR)
 	@bin=$(SMALL_DIR)/$(CROSS_TARGET)/release/ifstatsd; echo "$$bin: $$(stat -c %s $$bin) bytes, stripped"
 
-## size-check: fails when the stripped release-small binary passes SIZE_LIMIT bytes;
-## size-check-cross, the same for cross-small. The goal is 700 KB (flash is the scarcest thing on
-## a router) and is not met since the usage totals, the link-aware statistics and the
-## node_exporter families came in (798,232 bytes on 2026-12-06): until it is, the limit stops
-## the binary from growing further. `make release` and `make cross` (stable) are over both:
-## BENCHMARKS.md, "Binary size, by hand".
-SIZE_LIMIT ?= 820000
+## size-check: fails when the stripped release-small binary passes SIZE_LIMIT bytes. The goal,
+## 700 KB (flash is the scarcest thing on a router), is met on x86_64: 688,264 bytes on
+## 2026-12-06, with openapi.yaml and the dashboard embedded deflated, the link folding identical
+## code and packing relocations, and no build paths in panic locations. size-check-cross, the
+## same for cross-small against SIZE_LIMIT_CROSS: aarch64 is not there yet (731,832 bytes, its
+## fixed-width code is larger), so its limit stops growth until it is. `make release` and
+## `make cross` (stable) are over both: BENCHMARKS.md, "Binary size, by hand".
+SIZE_LIMIT ?= 700000
+SIZE_LIMIT_CROSS ?= 745000
 define size_check
 	@size=$$(stat -c %s $(1)); \
-	if [ $$size -le $(SIZE_LIMIT) ]; then echo "size-check: $(1): $$size bytes <= $(SIZE_LIMIT)"; \
-	else echo "size-check: $(1) is $$size bytes, over $(SIZE_LIMIT)"; exit 1; fi
+	if [ $$size -le $(2) ]; then echo "size-check: $(1): $$size bytes <= $(2)"; \
+	else echo "size-check: $(1) is $$size bytes, over $(2)"; exit 1; fi
 endef
 size-check: release-small
-	$(call size_check,$(SMALL_DIR)/$(SMALL_TARGET)/release/ifstatsd)
+	$(call size_check,$(SMALL_DIR)/$(SMALL_TARGET)/release/ifstatsd,$(SIZE_LIMIT))
 size-check-cross: cross-small
-	$(call size_check,$(SMALL_DIR)/$(CROSS_TARGET)/release/ifstatsd)
+	$(call size_check,$(SMALL_DIR)/$(CROSS_TARGET)/release/ifstatsd,$(SIZE_LIMIT_CROSS))
 
 ## bench: measures and rewrites BENCHMARKS.md (root; installs wrk, vnstat, node_exporter when
 ## missing; about 20 min, or about 3 with BENCH_QUICK=1)

@@ -22,19 +22,16 @@
 //! `make test` loads it in headless Chromium and leaves desktop and phone screenshots in
 //! `target/dashboard-desktop.png` and `target/dashboard-phone.png`.
 
-use crate::serve::docs::Asset;
-
-/// The page's source, `src/dashboard.html`.
+/// The page's source, `src/serve/dashboard.html`, for the tests (the binary embeds only
+/// [`PAGE_DEFLATED`]).
 pub const PAGE: &str = include_str!("dashboard.html");
 
-/// The page at `/`.
-pub fn page() -> Asset {
-    Asset {
-        content_type: "text/html; charset=utf-8",
-        body: PAGE.as_bytes(),
-        gzipped: false,
-    }
-}
+/// [`PAGE`] deflated by build.rs, inflated per request by `api` into the reply at `/`.
+pub const PAGE_DEFLATED: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/dashboard.html.deflate"));
+
+/// The page's `Content-Type`.
+pub const CONTENT_TYPE: &str = "text/html; charset=utf-8";
 
 #[cfg(test)]
 mod tests {

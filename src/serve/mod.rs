@@ -106,6 +106,7 @@ pub mod activity;
 pub mod api;
 pub mod dashboard;
 pub mod docs;
+pub mod inflate;
 pub mod metrics;
 pub mod reaper;
 pub mod routes;
