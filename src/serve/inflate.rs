@@ -278,7 +278,6 @@ impl State<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serve::{api, dashboard};
     use proptest::prelude::*;
 
     /// A hand-made stored block, python's zlib (raw, level 9) fixed blocks.
@@ -312,24 +311,6 @@ mod tests {
     }
 
     #[test]
-    fn the_embedded_assets_inflate_to_their_sources() {
-        for (deflated, source) in [
-            (api::OPENAPI_DEFLATED, api::OPENAPI_YAML),
-            (dashboard::PAGE_DEFLATED, dashboard::PAGE),
-        ] {
-            // Dynamic Huffman blocks, as zlib makes for text.
-            assert_eq!((deflated[0] >> 1) & 3, 2);
-            assert!(deflated.len() < source.len() / 2);
-            assert_eq!(
-                inflate(deflated, source.len()).as_deref(),
-                Ok(source.as_bytes())
-            );
-            // One byte short of room is an error, not a truncated page.
-            assert_eq!(inflate(deflated, source.len() - 1), Err(Error));
-        }
-    }
-
-    #[test]
     fn truncated_streams_are_errors() {
         for (stream, _) in STREAMS {
             for end in 0..stream.len() {
@@ -339,10 +320,6 @@ mod tests {
                     "{stream:?} to {end}"
                 );
             }
-        }
-        let deflated = dashboard::PAGE_DEFLATED;
-        for end in (0..deflated.len()).step_by(101) {
-            assert_eq!(inflate(&deflated[..end], 1 << 20), Err(Error), "to {end}");
         }
     }
 
@@ -367,11 +344,5 @@ mod tests {
             let _ = inflate(&bytes, 1 << 16);
         }
 
-        #[test]
-        fn flipped_bits_never_panic(at in 0..2000usize, bit in 0..8u8) {
-            let mut bytes = dashboard::PAGE_DEFLATED[..2000].to_vec();
-            bytes[at] ^= 1 << bit;
-            let _ = inflate(&bytes, 1 << 16);
-        }
     }
 }
