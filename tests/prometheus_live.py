@@ -68,8 +68,8 @@ def wait_for(what, check, deadline_s=30.0, every_s=0.1):
             result = check()
             if result:
                 return result
-        except (OSError, ValueError, KeyError, IndexError):
-            pass
+        except (OSError, ValueError, KeyError, IndexError, subprocess.CalledProcessError):
+            pass  # not up yet (a refused connection, a half-written answer): look again
         if time.monotonic() > until:
             fail(f"{what}: not within {deadline_s} s")
         time.sleep(every_s)
