@@ -456,6 +456,7 @@ fn dump_request(sequence: u32) -> [u8; NLMSG_HEADER_BYTES + IFINFOMSG_BYTES] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sample::nlattr::attribute;
 
     /// A netlink message of `kind` with `body`, padded to 4 bytes.
     fn message(kind: u16, body: &[u8]) -> Vec<u8> {
@@ -464,15 +465,6 @@ mod tests {
         bytes.extend_from_slice(&kind.to_ne_bytes());
         bytes.extend_from_slice(&[0; 10]);
         bytes.extend_from_slice(body);
-        bytes.resize(aligned(bytes.len()), 0);
-        bytes
-    }
-
-    fn attribute(kind: u16, value: &[u8]) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        bytes.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
-        bytes.extend_from_slice(&kind.to_ne_bytes());
-        bytes.extend_from_slice(value);
         bytes.resize(aligned(bytes.len()), 0);
         bytes
     }

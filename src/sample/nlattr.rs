@@ -32,3 +32,15 @@ pub fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {
 pub fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
+
+/// A netlink attribute of `kind` holding `value`, padded to 4 bytes: how the tests of the link
+/// table and the offload check build the kernel's messages.
+#[cfg(test)]
+pub fn attribute(kind: u16, value: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
+    bytes.extend_from_slice(&kind.to_ne_bytes());
+    bytes.extend_from_slice(value);
+    bytes.resize(aligned(bytes.len()), 0);
+    bytes
+}

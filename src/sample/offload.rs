@@ -311,18 +311,9 @@ pub fn check() -> Offload {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sample::nlattr::attribute;
 
-    /// A netlink attribute, padded to 4 bytes; `NLA_F_NESTED` set for nested ones, as the
-    /// kernel sends them.
-    fn attribute(kind: u16, value: &[u8]) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        bytes.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
-        bytes.extend_from_slice(&kind.to_ne_bytes());
-        bytes.extend_from_slice(value);
-        bytes.resize(aligned(bytes.len()), 0);
-        bytes
-    }
-
+    /// A nested attribute: `NLA_F_NESTED` set, as the kernel sends them.
     fn nested(kind: u16, value: &[u8]) -> Vec<u8> {
         attribute(kind | 0x8000, value)
     }
