@@ -28,6 +28,8 @@ test:
 	bash tests/docs_browser.sh
 	IFSTATSD_BIN=target/debug/ifstatsd bash tests/dashboard_browser.sh
 	IFSTATSD_BIN=target/debug/ifstatsd bash contrib/test-contrib.sh
+	@# The README's firewall cap on connections bounds a flood's threads (nftables, a namespace).
+	IFSTATSD_BIN=target/debug/ifstatsd python3 tests/connection_cap.py
 	$(CARGO) build --release
 	IFSTATSD_BIN=target/release/ifstatsd python3 tests/attacks.py
 	@# The router builds under qemu-user: armv7 and mipsel musl, each through the end-to-end smoke
