@@ -39,6 +39,9 @@ test:
 	@# x86_64 and on aarch64 (cross-small, already built by tests/qemu_cross.sh: cargo finds it fresh).
 	$(MAKE) --no-print-directory size-check
 	$(MAKE) --no-print-directory size-check-cross
+	@# That x86_64 binary itself through the smoke test (its frame pointers and unwind tables: a
+	@# panic inside tiny_http caught).
+	SMOKE_NAME=release-small python3 tests/smoke_e2e.py $(SMALL_DIR)/$(SMALL_TARGET)/release/ifstatsd
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { print "cargo test: " p " passed, " f " failed" }' target/test-output.txt
 
 fmt:
@@ -84,8 +87,13 @@ SMALL_REMAP = --remap-path-prefix=$${CARGO_HOME:-$$HOME/.cargo}/registry/src/= \
 nightly-src:
 	@rustup run nightly rustc --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal --component rust-src
 	@[ -d "$$(rustup run nightly rustc --print sysroot)/lib/rustlib/src/rust/library" ] || rustup component add rust-src --toolchain nightly
+# On x86_64, frame pointers: each function's unwind table entry then says "the frame is at
+# rbp" once, instead of tracking the stack pointer through every push and pop: 25.7 KB less
+# .eh_frame for 5.7 KB more code (and a profiler can walk the stack). Not on aarch64, whose
+# unwind entries are already short: 10.7 KB more there.
+SMALL_CODEGEN = $(if $(findstring x86_64,$(SMALL_TARGET)),-C force-frame-pointers=yes)
 release-small: nightly-src
-	RUSTFLAGS="-C force-unwind-tables=no $(SMALL_LINK_CC) $(SMALL_REMAP)" \
+	RUSTFLAGS="-C force-unwind-tables=no $(SMALL_CODEGEN) $(SMALL_LINK_CC) $(SMALL_REMAP)" \
 		$(CARGO) +nightly build --release $(SMALL_STD) \
 		--target $(SMALL_TARGET) --target-dir $(SMALL_DIR)
 	@bin=$(SMALL_DIR)/$(SMALL_TARGET)/release/ifstatsd; echo "$$bin: $$(stat -c %s $$bin) bytes, stripped"
