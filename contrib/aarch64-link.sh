@@ -46,8 +46,9 @@ fi
 if [ -n "${SMALL_LIBUNWIND:-}" ]; then
     cp "$SMALL_LIBUNWIND" "$dir/libunwind.a.new"
 else
-    command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null ||
-        die "needs apt-get and dpkg-deb (Debian) to fetch libunwind-N-dev:arm64; or set SMALL_LIBUNWIND"
+    if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
+        die "needs apt-get and dpkg-deb (Debian) to fetch libunwind-14-dev:arm64; or set SMALL_LIBUNWIND"
+    fi
     apt=$dir/apt
     mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
     : >"$apt/status"
@@ -85,6 +86,10 @@ core::arch::global_asm!(
 EOF
 rustc --target "$target" --crate-type=lib --emit=obj -C panic=abort -o "$dir/fortify.o" "$dir/fortify.rs"
 ar rs "$dir/libunwind.a.new" "$dir/fortify.o" 2>/dev/null
+if cmp -s "$dir/libunwind.a.new" "$dir/libunwind.a"; then
+    rm "$dir/libunwind.a.new"
+    exit 0
+fi
 mv "$dir/libunwind.a.new" "$dir/libunwind.a"
 cargo clean --quiet -p ifstatsd --release --target "$target" --target-dir "$(dirname "$dir")"
 say "$dir/libunwind.a: $(stat -c %s "$dir/libunwind.a") bytes"
