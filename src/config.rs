@@ -572,21 +572,37 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let millis_per_unit = match unit {
-        "ms" => 1.0,
-        "" | "s" => 1000.0,
-        "m" => 60_000.0,
-        "h" => 3_600_000.0,
+    let micros_per_unit: u128 = match unit {
+        "ms" => 1_000,
+        "" | "s" => 1_000_000,
+        "m" => 60_000_000,
+        "h" => 3_600_000_000,
         _ => return Err(format!("unknown unit {unit:?}; use ms, s, m or h")),
     };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| "expected a number such as 10s, 500ms, 1m or 10".to_owned())?;
-    let micros = value * millis_per_unit * 1000.0;
-    if !micros.is_finite() || micros > 1e15 {
-        return Err("too long".to_owned());
+    // Decimal arithmetic, exact to the microsecond (rounded to the nearest): digits and at
+    // most one point, either side of it possibly empty (`.5`, `5.`), as a float would read.
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.len() + fraction.len() == 0 || fraction.contains('.') {
+        return Err("expected a number such as 10s, 500ms, 1m or 10".to_owned());
     }
-    Ok(Duration::from_micros(micros.round() as u64))
+    let too_long = || "too long".to_owned();
+    let whole: u128 = match whole {
+        "" => 0,
+        digits => digits.parse().map_err(|_| too_long())?,
+    };
+    // Past 20 digits a fraction is finer than a microsecond of an hour.
+    let fraction = &fraction[..fraction.len().min(20)];
+    let denominator = 10u128.pow(fraction.len() as u32);
+    let fraction: u128 = match fraction {
+        "" => 0,
+        digits => digits.parse().map_err(|_| too_long())?,
+    };
+    let micros = whole
+        .checked_mul(micros_per_unit)
+        .and_then(|m| m.checked_add((fraction * micros_per_unit + denominator / 2) / denominator))
+        .filter(|&m| m <= 1_000_000_000_000_000)
+        .ok_or_else(too_long)?;
+    Ok(Duration::from_micros(micros as u64))
 }
 
 #[cfg(test)]
@@ -635,6 +651,30 @@ mod tests {
     #[case::space("10 s")]
     fn bad_intervals_are_refused(#[case] text: &str) {
         assert!(parse_interval(text).is_err(), "{text:?} was accepted");
+    }
+
+    #[rstest]
+    #[case::leading_point(".5s", Ok(500_000))]
+    #[case::trailing_point("5.", Ok(5_000_000))]
+    #[case::tenth_of_an_hour("0.1h", Ok(360_000_000))]
+    #[case::third_of_a_minute("0.333333333333333333333333m", Ok(20_000_000))]
+    #[case::half_a_microsecond_up("1.0000005s", Ok(1_000_001))]
+    #[case::under_half_a_microsecond("0.0000004s", Ok(0))]
+    #[case::longest("1000000000s", Ok(1_000_000_000_000_000))]
+    #[case::past_the_longest("1000000000.000001s", Err("too long"))]
+    #[case::more_digits_than_u128("9999999999999999999999999999999999999999h", Err("too long"))]
+    #[case::point_only(".", Err("expected a number"))]
+    #[case::two_dots("1.2.3", Err("expected a number"))]
+    #[case::unit_only("ms", Err("expected a number"))]
+    fn durations_are_exact_to_the_microsecond(
+        #[case] text: &str,
+        #[case] expected: Result<u64, &str>,
+    ) {
+        match (parse_duration(text), expected) {
+            (Ok(got), Ok(micros)) => assert_eq!(got, Duration::from_micros(micros), "{text:?}"),
+            (Err(got), Err(start)) => assert!(got.starts_with(start), "{text:?}: {got}"),
+            (got, _) => panic!("{text:?}: {got:?}, expected {expected:?}"),
+        }
     }
 
     #[test]

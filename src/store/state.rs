@@ -560,14 +560,56 @@ pub fn read_boot_id(path: &Path) -> String {
 
 /// Time since boot from `/proc/uptime`, which no wall-clock step moves.
 pub fn read_uptime() -> Option<Duration> {
-    let text = fs::read_to_string("/proc/uptime").ok()?;
-    let seconds: f64 = text.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_secs_f64(seconds))
+    parse_uptime(&fs::read_to_string("/proc/uptime").ok()?)
+}
+
+/// The first number of `/proc/uptime`: seconds, with the two decimals the kernel writes
+/// (up to nine are read). PURE.
+fn parse_uptime(text: &str) -> Option<Duration> {
+    let seconds = text.split_whitespace().next()?;
+    let (whole, fraction) = seconds.split_once('.').unwrap_or((seconds, ""));
+    if whole.is_empty()
+        || !whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let nanos = fraction
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(9)
+        .fold(0, |nanos, digit| nanos * 10 + u32::from(digit - b'0'));
+    Some(Duration::new(whole.parse().ok()?, nanos))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uptime_is_read_exactly() {
+        let table = [
+            ("3445.69 12000.10\n", Some(Duration::from_millis(3_445_690))),
+            ("0.05 0.00\n", Some(Duration::from_millis(50))),
+            ("17 1\n", Some(Duration::from_secs(17))),
+            ("1.123456789123 0", Some(Duration::new(1, 123_456_789))),
+            (
+                "18446744073709551615.99 0",
+                Some(Duration::new(u64::MAX, 990_000_000)),
+            ),
+            ("18446744073709551616.00 0", None),
+            ("", None),
+            (".5 0", None),
+            ("-1.00 0", None),
+            ("1.2.3 0", None),
+            ("1e3 0", None),
+        ];
+        for (text, expected) in table {
+            assert_eq!(parse_uptime(text), expected, "{text:?}");
+        }
+    }
 
     fn sample_state() -> State {
         let slot = |age_s: u64, rx: u64| SavedSlot {
