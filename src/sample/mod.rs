@@ -49,7 +49,7 @@ use crate::sample::filter::Filter;
 use crate::sample::netlink::Links;
 use crate::sample::offload::Offload;
 use crate::sample::snapshot::{
-    Duplex, HwAddr, InterfaceSample, LinkInfo, OperState, Sample, Snapshot,
+    Duplex, HwAddr, InterfaceSample, LinkInfo, OperState, Outbox, Sample, Snapshot,
 };
 use proc_net_dev::{Entry, ParseError, MAX_NAME_BYTES};
 
@@ -59,7 +59,7 @@ pub const DEFAULT_SOURCE: &str = "/proc/net/dev";
 pub const DEFAULT_SYSFS: &str = "/sys/class/net";
 
 /// How many applied snapshots may wait for the sampler to reuse them; more are dropped.
-const SPENT_SNAPSHOTS: usize = 4;
+const SPENT_SNAPSHOTS: usize = snapshot::CAPACITY + 2;
 
 /// Reads one source file and each interface's link state; keeps what it needs between ticks.
 pub struct Sampler {
@@ -446,7 +446,7 @@ fn read_whole(mut file: File, buffer: &mut Vec<u8>) -> io::Result<usize> {
 pub fn run(
     mut sampler: Sampler,
     interval: Duration,
-    samples: Sender<Sample>,
+    samples: Outbox,
     shutdown: Receiver<()>,
     mut after_each: impl FnMut(),
 ) {
@@ -456,7 +456,7 @@ pub fn run(
             Err(RecvTimeoutError::Timeout) => {}
             _ => return,
         }
-        match samples.try_send(sampler.sample()) {
+        match samples.send(sampler.sample()) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 log::warn!("the statistics thread is behind; a sample was dropped");
@@ -634,6 +634,30 @@ mod tests {
         let names: Vec<&str> = third.interfaces.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(names, ["eth0", "lo"]);
         assert_eq!(third.skipped, []);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_full_channel_of_snapshots_given_back_at_once_is_all_reused() {
+        let dir = temp_dir("pool");
+        fs::write(dir.join("dev"), FILE).unwrap();
+        let mut sampler = Sampler::new(&dir.join("dev"), &dir, Filter::default());
+        let recycler = sampler.recycler();
+        // As many as the hand-off holds, folded in and given back together.
+        let first: Vec<Snapshot> = (0..snapshot::CAPACITY)
+            .map(|_| sampler.sample().result.unwrap())
+            .collect();
+        let storage: Vec<_> = first.iter().map(|s| s.interfaces.as_ptr()).collect();
+        for snapshot in first {
+            recycler.try_send(snapshot).expect("room for every one");
+        }
+        for _ in 0..snapshot::CAPACITY {
+            let again = sampler.sample().result.unwrap();
+            assert!(
+                storage.contains(&again.interfaces.as_ptr()),
+                "allocated anew"
+            );
+        }
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -124,6 +124,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tiny_http::{Header, Request, Response, Server};
 
 use crate::memory;
+use crate::sample::snapshot::Doorbell;
 use crate::sample::{uname, ScrapeReader};
 use crate::stats::view::SharedView;
 use activity::Activity;
@@ -246,6 +247,12 @@ pub const MAX_PIPELINED: usize = 64;
 /// connection has waiting.
 const MAX_PENDING: usize = 1024;
 
+/// The longest a request waits for the statistics thread to fold in the samples its view lacks;
+/// past it, the latest view is served (its samples up to [`crate::sample::snapshot::MAX_LAG`]
+/// old). Folding in a batch of samples and building a view takes about a millisecond at 100
+/// interfaces: this bounds only a statistics thread busy saving the state file, or stuck.
+pub const VIEW_WAIT: Duration = Duration::from_millis(250);
+
 /// How long the requests of a cut connection are still recognised and dropped unanswered.
 const CUT_MEMORY: Duration = Duration::from_secs(10);
 
@@ -274,6 +281,9 @@ pub struct Loop<'a> {
     parked: Vec<Request>,
     /// Where `/metrics` reads its counters at the scrape; without it, the sampled ones.
     scrape: Option<ScrapeReader>,
+    /// Asks the statistics thread for a view of the samples the current one lacks; without
+    /// it, the latest view is served as it is.
+    doorbell: Option<Doorbell>,
 }
 
 impl<'a> Loop<'a> {
@@ -297,7 +307,16 @@ impl<'a> Loop<'a> {
             cache: ViewCache::default(),
             parked: Vec::new(),
             scrape: None,
+            doorbell: None,
         }
+    }
+
+    /// Has each request served from a view of every sample taken before it: when the latest
+    /// view lacks some, the request waits for the statistics thread to fold them in, up to
+    /// [`VIEW_WAIT`] (then the latest view is served). See [`SharedView::fresh`].
+    pub fn with_doorbell(mut self, doorbell: Doorbell) -> Self {
+        self.doorbell = Some(doorbell);
+        self
     }
 
     /// Has `/metrics` read its counters from `reader` at each scrape (see
@@ -496,7 +515,10 @@ impl<'a> Loop<'a> {
             started: self.started,
             now,
         };
-        let view = self.shared.current();
+        let view = match &self.doorbell {
+            Some(doorbell) => self.shared.fresh(doorbell, now + VIEW_WAIT),
+            None => self.shared.current(),
+        };
         // Our code cannot panic on any input, by design; if it ever did, this client gets a 500
         // and the loop goes on.
         let (cache, scrape) = (&mut self.cache, &mut self.scrape);

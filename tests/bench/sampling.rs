@@ -198,7 +198,7 @@ fn tick(
     if let Some(snapshot) = stats.apply(sample) {
         let _ = spent.try_send(snapshot);
     }
-    shared.publish(stats.view());
+    shared.publish(stats.view(), 0);
     (interfaces, read_parse_allocations, read_parse_ns)
 }
 
