@@ -37,6 +37,7 @@ pub mod proc_net_dev;
 pub mod snapshot;
 pub mod uname;
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -217,7 +218,7 @@ impl Sampler {
         self.links.refresh();
         // Names may hold any byte but '/', ':' and whitespace; JSON needs UTF-8, so bytes that are
         // not valid UTF-8 become U+FFFD. Valid files are borrowed as they are.
-        let text = String::from_utf8_lossy(&self.buffer[..read]);
+        let text = lossy_text(&self.buffer[..read]);
         let mut snapshot = self.spent.1.try_recv().unwrap_or_default();
         snapshot.skipped.clear();
         let (mut kept, mut well_formed) = (0, 0);
@@ -412,12 +413,21 @@ impl ScrapeReader {
     pub fn read(&mut self) -> io::Result<impl Iterator<Item = Entry<'_>>> {
         let read = File::open(&self.source).and_then(|file| read_whole(file, &mut self.buffer))?;
         self.text.clear();
-        self.text
-            .push_str(&String::from_utf8_lossy(&self.buffer[..read]));
+        self.text.push_str(&lossy_text(&self.buffer[..read]));
         let filter = &self.filter;
         Ok(proc_net_dev::entries(&self.text)
             .filter_map(Result::ok)
             .filter(move |entry| filter.keeps(entry.name)))
+    }
+}
+
+/// `bytes` as text, borrowed when it is UTF-8 (as it always is but for odd interface names), with
+/// U+FFFD for each invalid sequence otherwise. `String::from_utf8_lossy` alone gives the same, but
+/// checks valid text a byte at a time; `str::from_utf8` checks ASCII a word at a time.
+fn lossy_text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 

@@ -1,10 +1,13 @@
 //! Stage three, serving: everything a client meets. It owns the listener, the one request loop,
 //! the routes and every body the API sends, and the guard around tiny_http (the reaper, its
 //! watchdog look, the socket helpers, the loop's activity). It reads the statistics only through
-//! the published view, and never waits on the statistics thread.
+//! the published view, and waits for the statistics thread only for a bounded time.
 //!
 //! The HTTP side: the listener, and the one request loop that answers from the latest view. This
-//! is the only module that knows tiny_http.
+//! is the only module that knows tiny_http. Views are built when a request wants one: a request
+//! that finds samples newer than the latest view (the sampler's count says so) asks the
+//! statistics thread for one and waits for it, up to [`VIEW_WAIT`] (then it is served the view
+//! there is). About a millisecond at 100 interfaces; see BENCHMARKS.md for what it costs.
 //!
 //! # Hostile clients
 //!
@@ -22,7 +25,7 @@
 //!   read, does not cost the clients that came meanwhile their requests. While none is open it
 //!   sleeps with no timeout: a connection waiting on the listening
 //!   socket wakes it (a burst keeps the socket readable), and so does the sampler, which after each
-//!   sample looks with one `stat` whether the descriptor count changed since the reaper fell quiet
+//!   sample looks with one `fstat` whether the descriptor count changed since the reaper fell quiet
 //!   (a lone connection accepted meanwhile). An idle daemon wakes for its samples and nothing else.
 //!   `src/serve/sockets.rs` and `src/serve/reaper.rs` say why their `unsafe` calls are sound.
 //! - **Writes.** A response whose write blocks for `--write-timeout` (300 ms) is abandoned and its

@@ -457,7 +457,7 @@ fn kick_the_pool(listen: SocketAddr) {
 ///   only way to strand a request (more at once than tiny_http's four idle threads), keeps the
 ///   listener readable while tiny_http's accept thread starts a thread for each. A lone
 ///   connection may be accepted before the reaper sees it;
-/// - a [`Nudge`] from the sampler, which after each sample looks (one `stat`) whether the
+/// - a [`Nudge`] from the sampler, which after each sample looks (one `fstat`) whether the
 ///   process's descriptor count has changed since the reaper fell quiet: a lone connection
 ///   accepted meanwhile, or the listener closed. So a silent connection gets its first look
 ///   within one sampling interval, and is cut at the idle timeout after it.

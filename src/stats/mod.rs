@@ -3,7 +3,11 @@
 //! [`crate::sample`] and knows nothing of HTTP. How the statistics are saved is behind [`Save`].
 //!
 //! The statistics thread: it owns one fixed-size ring per interface, folds every [`Sample`] into
-//! them by the policy of [`crate::stats::rates`], and publishes a fresh [`StatsView`] after each one.
+//! them by the policy of [`crate::stats::rates`], and publishes a fresh [`StatsView`] when a
+//! request wants one ([`run`]). It does not wake for each sample: samples wait in the hand-off
+//! ([`crate::sample::snapshot`]) until the sampler rings at a batch, a request wants a view of
+//! them, a save is due, or [`MAX_LAG`] passed. A request's view has folded in every sample sent
+//! before it ([`SharedView::fresh`]).
 //!
 //! Interfaces:
 //! - A new interface gets a ring of `60 min / interval` intervals, allocated once.

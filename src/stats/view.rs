@@ -1,5 +1,6 @@
-//! What the API shows: the immutable view the statistics thread publishes after each sample, and
-//! the hand-off that lets the HTTP loop take it without ever waiting on the statistics thread.
+//! What the API shows: the immutable view the statistics thread publishes when a request wants
+//! one, and the hand-off that lets the HTTP loop take it, waiting for the statistics thread only
+//! up to a deadline.
 //!
 //! The serialized structs are the schema: `openapi.yaml`'s property names are these field names,
 //! and `tests/openapi.rs` fails when the two differ.
