@@ -263,7 +263,8 @@ fn is_kernel_space(byte: u8) -> bool {
 /// A header line has a `|` column separator and no `:`. Every data line has a `:`, and a name
 /// may contain a `|` (the kernel allows it), so the colon decides.
 fn is_header(line: &str) -> bool {
-    line.contains('|') && !line.contains(':')
+    // The colon first: a data line's is near its start, and ends the search there.
+    !line.contains(':') && line.contains('|')
 }
 
 /// Parses one data line: `name: c1 c2 ... c16`, split at the last colon.
@@ -273,8 +274,19 @@ pub fn parse_line(line: &str) -> Result<InterfaceCounters, ParseErrorKind> {
 
 /// [`parse_line`], with the name borrowed from `line`.
 pub fn parse_entry(line: &str) -> Result<Entry<'_>, ParseErrorKind> {
-    let (name, numbers) = line.rsplit_once(':').ok_or(ParseErrorKind::MissingColon)?;
-    let name = name.trim_matches(|c: char| c.is_ascii_whitespace());
+    // Split at the first colon, near the start, rather than searching the whole line from its end
+    // for the last: where the columns after it are plain numbers (no colon), it is the last.
+    let plain = line
+        .split_once(':')
+        .and_then(|(name, numbers)| Some((name, plain_columns(numbers)?)));
+    let (raw_name, columns) = match plain {
+        Some((name, columns)) => (name, Some(columns)),
+        None => (
+            line.rsplit_once(':').ok_or(ParseErrorKind::MissingColon)?.0,
+            None,
+        ),
+    };
+    let name = raw_name.trim_matches(|c: char| c.is_ascii_whitespace());
     if name.is_empty() {
         return Err(ParseErrorKind::EmptyName);
     }
@@ -283,9 +295,9 @@ pub fn parse_entry(line: &str) -> Result<Entry<'_>, ParseErrorKind> {
             name: name.chars().take(20).collect(),
         });
     }
-    let columns = match plain_columns(numbers) {
+    let columns = match columns {
         Some(columns) => columns,
-        None => general_columns(numbers)?,
+        None => general_columns(&line[raw_name.len() + 1..])?,
     };
     Ok(Entry {
         name,
@@ -394,6 +406,15 @@ mod tests {
 
     #[test]
     fn lines_the_fast_path_leaves_parse_as_before() {
+        // A colon in the name: the columns after the first colon are not plain numbers.
+        let team = parse_line(&format!("  team0:1:{SIXTEEN}")).unwrap();
+        assert_eq!((team.name.as_str(), team.counters.rx_bytes), ("team0:1", 1));
+        // ... nor here, and split at the last colon, as always, the name is not one.
+        let bad = parse_line(&format!("  eth0:{}", SIXTEEN.replace(" 5 ", " 5:5 ")));
+        assert!(
+            matches!(bad, Err(ParseErrorKind::InvalidName { .. })),
+            "{bad:?}"
+        );
         let plus = parse_line(&format!("eth0:{}", SIXTEEN.replace(" 2 ", " +2 "))).unwrap();
         assert_eq!(plus.counters.rx_packets, 2);
         let extra = parse_line(&format!("eth0:{SIXTEEN} 17 x")).unwrap();
