@@ -228,15 +228,18 @@ pub struct Snapshot {
     pub offload: Option<Arc<Offload>>,
 }
 
-/// At most this many samples wait for the statistics thread: the sampler rings when they do.
-pub const BATCH: usize = 8;
+/// At most this many samples wait for the statistics thread: the sampler rings when they do
+/// (160 s at the default interval).
+pub const BATCH: usize = 16;
 
 /// ... or when the samples waiting hold this many interface readings (so that at 1000
 /// interfaces a sample is folded in at once, and the waiting snapshots stay small).
 pub const BATCH_READINGS: usize = 1024;
 
-/// The longest samples wait when neither the sampler nor a request rings.
-pub const MAX_LAG: Duration = Duration::from_secs(60);
+/// The longest samples wait when neither the sampler nor a request rings. Nothing needs them
+/// folded in sooner (a request, a save, a restart and the end all fold them in first): this
+/// only bounds how far the rings fall behind, as [`BATCH`] does at short intervals.
+pub const MAX_LAG: Duration = Duration::from_secs(180);
 
 /// Room in the channel beyond [`BATCH`]: samples taken while the statistics thread is busy
 /// (saving the state file, say) still fit.
