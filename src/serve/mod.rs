@@ -7,7 +7,7 @@
 //! is the only module that knows tiny_http. Views are built when a request wants one: a request
 //! that finds samples newer than the latest view (the sampler's count says so) asks the
 //! statistics thread for one and waits for it, up to [`VIEW_WAIT`] (then it is served the view
-//! there is). About a millisecond at 100 interfaces; see BENCHMARKS.md for what it costs.
+//! there is). About half a millisecond at the median at 100 interfaces (BENCHMARKS.md, issue 12).
 //!
 //! # Hostile clients
 //!
@@ -251,9 +251,9 @@ pub const MAX_PIPELINED: usize = 64;
 const MAX_PENDING: usize = 1024;
 
 /// The longest a request waits for the statistics thread to fold in the samples its view lacks;
-/// past it, the latest view is served (its samples up to [`crate::sample::snapshot::MAX_LAG`]
-/// old). Folding in a batch of samples and building a view takes about a millisecond at 100
-/// interfaces: this bounds only a statistics thread busy saving the state file, or stuck.
+/// past it, the latest view is served as it is. Folding in the waiting samples and building a
+/// view adds about half a millisecond at the median at 101 interfaces: this bounds only a
+/// statistics thread busy saving the state file, or stuck.
 pub const VIEW_WAIT: Duration = Duration::from_millis(250);
 
 /// How long the requests of a cut connection are still recognised and dropped unanswered.
