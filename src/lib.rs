@@ -6,12 +6,14 @@
 //! ```text
 //! sample/  the sampler thread: reads and parses /proc/net/dev (proc_net_dev, a pure parser),
 //!    |     adds link state (netlink), filters interfaces (filter)
-//!    |  Sample over a crossbeam channel (snapshot); the applied Snapshot comes back for reuse
+//!    |  Sample over a crossbeam channel (snapshot::hand_off), where samples wait: the
+//!    |  statistics thread wakes for a batch, not for each; applied Snapshots come back for reuse
 //!    v
 //! stats/   the statistics thread: one ring per interface (slot_ring, ring), the rate
 //!    |     arithmetic (rates), the daily and monthly totals in local time (usage, calendar,
-//!    |     tz), and the immutable view it publishes after each sample (view)
-//!    |  Arc<StatsView>, cloned by the request loop; never waited on
+//!    |     tz), and the immutable view it publishes when a request wants one (view)
+//!    |  Arc<StatsView>, cloned by the request loop; when samples are newer than it, the loop
+//!    |  asks for a view of them and waits up to 250 ms (then serves the one it has)
 //!    v
 //! serve/   the one request loop on tiny_http: routes, the JSON API (api), Prometheus (metrics),
 //!          the dashboard and Swagger UI (dashboard, docs), and the guard around tiny_http

@@ -150,7 +150,7 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
     let server = serve::server_on(listener, config.write_timeout)
         .map_err(|e| format!("cannot serve on the listening socket: {e}"))?;
     let server = Arc::new(server);
-    let (sample_tx, sample_rx) = crossbeam_channel::bounded(4);
+    let (outbox, inbox, doorbell) = sample::snapshot::hand_off();
     let spent_tx = sampler.recycler();
     let (stop_tx, stop_rx) = crossbeam_channel::bounded(0);
     let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
@@ -162,10 +162,10 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
     let (quiet_watch, nudge) = QuietWatch::new()?;
     let sampler = thread::Builder::new()
         .name("sampler".into())
-        .spawn(move || sample::run(sampler, interval, sample_tx, stop_rx, || nudge.check()))?;
+        .spawn(move || sample::run(sampler, interval, outbox, stop_rx, || nudge.check()))?;
     let stats = thread::Builder::new().name("stats".into()).spawn({
         let shared = Arc::clone(&shared);
-        move || stats::run(stats, sample_rx, spent_tx, &shared, saver, handoff_rx)
+        move || stats::run(stats, inbox, spent_tx, &shared, saver, handoff_rx)
     })?;
     let stoppers = Stoppers {
         stopping: Arc::clone(&stopping),
@@ -202,6 +202,7 @@ fn run(config: Config, inherited: io::Result<Option<TcpListener>>) -> Result<(),
     let scrape = ScrapeReader::new(&config.source, config.filter.clone());
     let served = serve::Loop::new(&shared, started, &stopping, activity, addr.port())
         .with_scrape_reader(scrape)
+        .with_doorbell(doorbell)
         .serve(&server);
     if let Err(e) = served {
         // The listening socket went with tiny_http's accept thread: the reaper's watchdog sees

@@ -808,7 +808,7 @@ fn health_reports_failures_skipped_lines_and_saves_but_stays_ok_while_fresh() {
         wall: wall(2),
         result: Err(failure.into()),
     });
-    server.shared.publish(stats.view());
+    server.shared.publish(stats.view(), 0);
     let response = server.get("/health");
     assert_eq!(response.status, 200);
     let (health, _, age) = split_health(&response);
@@ -828,7 +828,7 @@ fn health_reports_failures_skipped_lines_and_saves_but_stays_ok_while_fresh() {
         wall(4),
         Some("No space left on device (os error 28)".into()),
     );
-    server.shared.publish(stats.view());
+    server.shared.publish(stats.view(), 0);
     let (health, _, _) = split_health(&server.get("/health"));
     assert_eq!(health["status"], "ok");
     assert_eq!(health["state_file"], "/var/lib/ifstatsd/state");
@@ -873,7 +873,7 @@ fn a_newly_published_view_is_served_at_the_next_request() {
         wall: wall(9),
         result: snapshot(interfaces),
     });
-    server.shared.publish(stats.view());
+    server.shared.publish(stats.view(), 0);
     let eth0 = client.request("GET", "/api/v1/interface/eth0/stats").json();
     assert_eq!(eth0["updated_at"], "2027-01-15T08:01:30.123Z");
     assert_eq!(

@@ -37,6 +37,7 @@ pub mod proc_net_dev;
 pub mod snapshot;
 pub mod uname;
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -49,7 +50,7 @@ use crate::sample::filter::Filter;
 use crate::sample::netlink::Links;
 use crate::sample::offload::Offload;
 use crate::sample::snapshot::{
-    Duplex, HwAddr, InterfaceSample, LinkInfo, OperState, Sample, Snapshot,
+    Duplex, HwAddr, InterfaceSample, LinkInfo, OperState, Outbox, Sample, Snapshot,
 };
 use proc_net_dev::{Entry, ParseError, MAX_NAME_BYTES};
 
@@ -59,7 +60,7 @@ pub const DEFAULT_SOURCE: &str = "/proc/net/dev";
 pub const DEFAULT_SYSFS: &str = "/sys/class/net";
 
 /// How many applied snapshots may wait for the sampler to reuse them; more are dropped.
-const SPENT_SNAPSHOTS: usize = 4;
+const SPENT_SNAPSHOTS: usize = snapshot::CAPACITY + 2;
 
 /// Reads one source file and each interface's link state; keeps what it needs between ticks.
 pub struct Sampler {
@@ -217,7 +218,7 @@ impl Sampler {
         self.links.refresh();
         // Names may hold any byte but '/', ':' and whitespace; JSON needs UTF-8, so bytes that are
         // not valid UTF-8 become U+FFFD. Valid files are borrowed as they are.
-        let text = String::from_utf8_lossy(&self.buffer[..read]);
+        let text = lossy_text(&self.buffer[..read]);
         let mut snapshot = self.spent.1.try_recv().unwrap_or_default();
         snapshot.skipped.clear();
         let (mut kept, mut well_formed) = (0, 0);
@@ -412,12 +413,21 @@ impl ScrapeReader {
     pub fn read(&mut self) -> io::Result<impl Iterator<Item = Entry<'_>>> {
         let read = File::open(&self.source).and_then(|file| read_whole(file, &mut self.buffer))?;
         self.text.clear();
-        self.text
-            .push_str(&String::from_utf8_lossy(&self.buffer[..read]));
+        self.text.push_str(&lossy_text(&self.buffer[..read]));
         let filter = &self.filter;
         Ok(proc_net_dev::entries(&self.text)
             .filter_map(Result::ok)
             .filter(move |entry| filter.keeps(entry.name)))
+    }
+}
+
+/// `bytes` as text, borrowed when it is UTF-8 (as it always is but for odd interface names), with
+/// U+FFFD for each invalid sequence otherwise. `String::from_utf8_lossy` alone gives the same, but
+/// checks valid text a byte at a time; `str::from_utf8` checks ASCII a word at a time.
+fn lossy_text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 
@@ -446,7 +456,7 @@ fn read_whole(mut file: File, buffer: &mut Vec<u8>) -> io::Result<usize> {
 pub fn run(
     mut sampler: Sampler,
     interval: Duration,
-    samples: Sender<Sample>,
+    samples: Outbox,
     shutdown: Receiver<()>,
     mut after_each: impl FnMut(),
 ) {
@@ -456,7 +466,7 @@ pub fn run(
             Err(RecvTimeoutError::Timeout) => {}
             _ => return,
         }
-        match samples.try_send(sampler.sample()) {
+        match samples.send(sampler.sample()) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 log::warn!("the statistics thread is behind; a sample was dropped");
@@ -634,6 +644,30 @@ mod tests {
         let names: Vec<&str> = third.interfaces.iter().map(|i| i.name.as_str()).collect();
         assert_eq!(names, ["eth0", "lo"]);
         assert_eq!(third.skipped, []);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_full_channel_of_snapshots_given_back_at_once_is_all_reused() {
+        let dir = temp_dir("pool");
+        fs::write(dir.join("dev"), FILE).unwrap();
+        let mut sampler = Sampler::new(&dir.join("dev"), &dir, Filter::default());
+        let recycler = sampler.recycler();
+        // As many as the hand-off holds, folded in and given back together.
+        let first: Vec<Snapshot> = (0..snapshot::CAPACITY)
+            .map(|_| sampler.sample().result.unwrap())
+            .collect();
+        let storage: Vec<_> = first.iter().map(|s| s.interfaces.as_ptr()).collect();
+        for snapshot in first {
+            recycler.try_send(snapshot).expect("room for every one");
+        }
+        for _ in 0..snapshot::CAPACITY {
+            let again = sampler.sample().result.unwrap();
+            assert!(
+                storage.contains(&again.interfaces.as_ptr()),
+                "allocated anew"
+            );
+        }
         fs::remove_dir_all(dir).unwrap();
     }
 

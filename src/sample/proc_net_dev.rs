@@ -263,7 +263,8 @@ fn is_kernel_space(byte: u8) -> bool {
 /// A header line has a `|` column separator and no `:`. Every data line has a `:`, and a name
 /// may contain a `|` (the kernel allows it), so the colon decides.
 fn is_header(line: &str) -> bool {
-    line.contains('|') && !line.contains(':')
+    // The colon first: a data line's is near its start, and ends the search there.
+    !line.contains(':') && line.contains('|')
 }
 
 /// Parses one data line: `name: c1 c2 ... c16`, split at the last colon.
@@ -273,8 +274,19 @@ pub fn parse_line(line: &str) -> Result<InterfaceCounters, ParseErrorKind> {
 
 /// [`parse_line`], with the name borrowed from `line`.
 pub fn parse_entry(line: &str) -> Result<Entry<'_>, ParseErrorKind> {
-    let (name, numbers) = line.rsplit_once(':').ok_or(ParseErrorKind::MissingColon)?;
-    let name = name.trim_matches(|c: char| c.is_ascii_whitespace());
+    // Split at the first colon, near the start, rather than searching the whole line from its end
+    // for the last: where the columns after it are plain numbers (no colon), it is the last.
+    let plain = line
+        .split_once(':')
+        .and_then(|(name, numbers)| Some((name, plain_columns(numbers)?)));
+    let (raw_name, columns) = match plain {
+        Some((name, columns)) => (name, Some(columns)),
+        None => (
+            line.rsplit_once(':').ok_or(ParseErrorKind::MissingColon)?.0,
+            None,
+        ),
+    };
+    let name = raw_name.trim_matches(|c: char| c.is_ascii_whitespace());
     if name.is_empty() {
         return Err(ParseErrorKind::EmptyName);
     }
@@ -283,20 +295,10 @@ pub fn parse_entry(line: &str) -> Result<Entry<'_>, ParseErrorKind> {
             name: name.chars().take(20).collect(),
         });
     }
-    let mut columns = [0u64; COUNTER_COLUMNS];
-    let mut found = 0;
-    for token in numbers.split_ascii_whitespace() {
-        if found < COUNTER_COLUMNS {
-            columns[found] = token.parse().map_err(|_| ParseErrorKind::BadNumber {
-                column: found + 1,
-                text: token.chars().take(20).collect(),
-            })?;
-        }
-        found += 1;
-    }
-    if found < COUNTER_COLUMNS {
-        return Err(ParseErrorKind::FieldCount { found });
-    }
+    let columns = match columns {
+        Some(columns) => columns,
+        None => general_columns(&line[raw_name.len() + 1..])?,
+    };
     Ok(Entry {
         name,
         counters: Counters {
@@ -320,9 +322,112 @@ pub fn parse_entry(line: &str) -> Result<Entry<'_>, ParseErrorKind> {
     })
 }
 
+/// The counters of a line as the kernel writes it: exactly [`COUNTER_COLUMNS`] plain decimal
+/// numbers, each fitting a u64, between ASCII whitespace. `None` for anything else, which
+/// [`general_columns`] then reads or reports (a `+` sign, extra columns, bad numbers): the same
+/// outcome, in one pass over the bytes instead of a token split and a `str::parse` per column.
+fn plain_columns(numbers: &str) -> Option<[u64; COUNTER_COLUMNS]> {
+    let mut columns = [0u64; COUNTER_COLUMNS];
+    let (mut found, mut in_number) = (0, false);
+    for &byte in numbers.as_bytes() {
+        match byte {
+            b'0'..=b'9' => {
+                if !in_number {
+                    if found == COUNTER_COLUMNS {
+                        return None;
+                    }
+                    (found, in_number) = (found + 1, true);
+                }
+                let column = &mut columns[found - 1];
+                *column = column
+                    .checked_mul(10)?
+                    .checked_add(u64::from(byte - b'0'))?;
+            }
+            // What `split_ascii_whitespace` splits at.
+            b' ' | b'\t' | b'\n' | b'\x0c' | b'\r' => in_number = false,
+            _ => return None,
+        }
+    }
+    (found == COUNTER_COLUMNS).then_some(columns)
+}
+
+/// The counters of any line: the first [`COUNTER_COLUMNS`] whitespace-separated columns, each
+/// what `u64::from_str` reads; the first that is not, or too few of them, is the error.
+fn general_columns(numbers: &str) -> Result<[u64; COUNTER_COLUMNS], ParseErrorKind> {
+    let mut columns = [0u64; COUNTER_COLUMNS];
+    let mut found = 0;
+    for token in numbers.split_ascii_whitespace() {
+        if found < COUNTER_COLUMNS {
+            columns[found] = token.parse().map_err(|_| ParseErrorKind::BadNumber {
+                column: found + 1,
+                text: token.chars().take(20).collect(),
+            })?;
+        }
+        found += 1;
+    }
+    if found < COUNTER_COLUMNS {
+        return Err(ParseErrorKind::FieldCount { found });
+    }
+    Ok(columns)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SIXTEEN: &str = " 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16";
+
+    #[rstest::rstest]
+    #[case::the_kernels_format(
+        "   123456  789    0    0    0     0          0         0  42  7 0 0 0 0 0 0",
+        true
+    )]
+    #[case::tabs_and_a_carriage_return(
+        "1\t2\t3\t4\t5\t6\t7\t8\t9\t10\t11\t12\t13\t14\t15\t16\r",
+        true
+    )]
+    #[case::largest_u64(&SIXTEEN.replace(" 16", " 18446744073709551615"), true)]
+    #[case::u64_overflow(&SIXTEEN.replace(" 16", " 18446744073709551616"), false)]
+    #[case::leading_zeros(&SIXTEEN.replace(" 1 ", " 0001 "), true)]
+    #[case::a_plus_sign(&SIXTEEN.replace(" 2 ", " +2 "), false)]
+    #[case::a_minus_sign(&SIXTEEN.replace(" 2 ", " -2 "), false)]
+    #[case::extra_columns(&format!("{SIXTEEN} 17 x"), false)]
+    #[case::too_few(" 1 2 3", false)]
+    #[case::none("", false)]
+    #[case::garbage(&SIXTEEN.replace(" 9 ", " 9x "), false)]
+    #[case::non_ascii_whitespace(&SIXTEEN.replace(" 9 ", "\u{a0}9 "), false)]
+    fn the_fast_path_reads_what_the_general_one_reads(#[case] numbers: &str, #[case] fast: bool) {
+        let plain = plain_columns(numbers);
+        assert_eq!(plain.is_some(), fast, "{numbers:?}");
+        if let Some(columns) = plain {
+            assert_eq!(Ok(columns), general_columns(numbers));
+        }
+    }
+
+    #[test]
+    fn lines_the_fast_path_leaves_parse_as_before() {
+        // A colon in the name: the columns after the first colon are not plain numbers.
+        let team = parse_line(&format!("  team0:1:{SIXTEEN}")).unwrap();
+        assert_eq!((team.name.as_str(), team.counters.rx_bytes), ("team0:1", 1));
+        // ... nor here, and split at the last colon, as always, the name is not one.
+        let bad = parse_line(&format!("  eth0:{}", SIXTEEN.replace(" 5 ", " 5:5 ")));
+        assert!(
+            matches!(bad, Err(ParseErrorKind::InvalidName { .. })),
+            "{bad:?}"
+        );
+        let plus = parse_line(&format!("eth0:{}", SIXTEEN.replace(" 2 ", " +2 "))).unwrap();
+        assert_eq!(plus.counters.rx_packets, 2);
+        let extra = parse_line(&format!("eth0:{SIXTEEN} 17 x")).unwrap();
+        assert_eq!(extra.counters.tx_compressed, 16);
+        let overflow = parse_line(&format!(
+            "eth0:{}",
+            SIXTEEN.replace(" 16", " 18446744073709551616")
+        ));
+        assert!(matches!(
+            overflow,
+            Err(ParseErrorKind::BadNumber { column: 16, .. })
+        ));
+    }
 
     #[test]
     fn counters_round_trip_through_the_array() {

@@ -1,7 +1,20 @@
 //! The channel contract between the sampler thread and the statistics thread.
+//!
+//! Samples wait in a bounded channel ([`hand_off`]) for the statistics thread, which does not
+//! wake for each one: a wake-up across threads costs tens of microseconds of CPU, more than
+//! folding a small sample in. The statistics thread sleeps on two bells instead: the request
+//! loop's [`Doorbell`], rung when a request wants the samples its view lacks, and the sampler's,
+//! rung when [`BATCH`] samples (or [`BATCH_READINGS`] interface readings) wait or it hung up; and
+//! on its own timer, at the latest every [`MAX_LAG`]. Woken, it drains the channel, and builds a
+//! view only if a request wants one. So the samples waiting stay few (and so do the snapshots in
+//! flight, which the sampler reuses), and a request never sees less than every sample sent
+//! before it (see `crate::stats::run` and `crate::stats::view::SharedView::fresh`).
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 
 use crate::sample::offload::Offload;
 use crate::sample::proc_net_dev::{Counters, ParseError};
@@ -215,9 +228,187 @@ pub struct Snapshot {
     pub offload: Option<Arc<Offload>>,
 }
 
+/// At most this many samples wait for the statistics thread: the sampler rings when they do
+/// (160 s at the default interval).
+pub const BATCH: usize = 16;
+
+/// ... or when the samples waiting hold this many interface readings (so that at 1000
+/// interfaces a sample is folded in at once, and the waiting snapshots stay small).
+pub const BATCH_READINGS: usize = 1024;
+
+/// The longest samples wait when neither the sampler nor a request rings. Nothing needs them
+/// folded in sooner (a request, a save, a restart and the end all fold them in first): this
+/// only bounds how far the rings fall behind, as [`BATCH`] does at short intervals.
+pub const MAX_LAG: Duration = Duration::from_secs(180);
+
+/// Room in the channel beyond [`BATCH`]: samples taken while the statistics thread is busy
+/// (saving the state file, say) still fit.
+pub const CAPACITY: usize = 2 * BATCH;
+
+/// The sampler's end of the hand-off.
+#[derive(Debug)]
+pub struct Outbox {
+    /// `None` once hung up (see `Drop`).
+    samples: Option<Sender<Sample>>,
+    /// Wakes the statistics thread to fold the waiting samples in.
+    ring: Sender<()>,
+    sent: Arc<AtomicU32>,
+}
+
+/// The statistics thread's end: the samples, and what it sleeps on.
+#[derive(Debug)]
+pub struct Inbox {
+    /// The samples waiting, oldest first.
+    pub samples: Receiver<Sample>,
+    /// Rung by the sampler: enough samples wait, or it hung up.
+    pub rung: Receiver<()>,
+    /// Rung by the request loop: a request wants a view of every sample sent.
+    pub wanted: Receiver<()>,
+}
+
+/// The request loop's end: how many samples were sent, and a bell to ask for a view of them.
+#[derive(Clone, Debug)]
+pub struct Doorbell {
+    want: Sender<()>,
+    sent: Arc<AtomicU32>,
+}
+
+/// A new hand-off from the sampler to the statistics thread, and a doorbell for the request loop.
+pub fn hand_off() -> (Outbox, Inbox, Doorbell) {
+    let (samples_tx, samples) = crossbeam_channel::bounded(CAPACITY);
+    // One ring each is enough: a second before the thread wakes would tell it nothing more.
+    let (ring, rung) = crossbeam_channel::bounded(1);
+    let (want, wanted) = crossbeam_channel::bounded(1);
+    let sent = Arc::new(AtomicU32::new(0));
+    let outbox = Outbox {
+        samples: Some(samples_tx),
+        ring,
+        sent: Arc::clone(&sent),
+    };
+    let doorbell = Doorbell {
+        want,
+        sent: Arc::clone(&sent),
+    };
+    let inbox = Inbox {
+        samples,
+        rung,
+        wanted,
+    };
+    (outbox, inbox, doorbell)
+}
+
+impl Outbox {
+    /// Queues `sample`, ringing if enough wait; gives it back if the channel is full (the
+    /// statistics thread is behind) or the statistics thread is gone.
+    pub fn send(&self, sample: Sample) -> Result<(), TrySendError<Sample>> {
+        let Some(samples) = &self.samples else {
+            return Err(TrySendError::Disconnected(sample));
+        };
+        let readings = sample.result.as_ref().map_or(0, |s| s.interfaces.len());
+        samples.try_send(sample)?;
+        // After the send: whoever reads the new count finds the sample in the channel.
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        let waiting = samples.len();
+        if waiting >= BATCH || waiting * readings >= BATCH_READINGS {
+            let _ = self.ring.try_send(());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Outbox {
+    /// Hangs up, then rings: the statistics thread wakes to a closed channel and ends.
+    fn drop(&mut self) {
+        drop(self.samples.take());
+        let _ = self.ring.try_send(());
+    }
+}
+
+impl Inbox {
+    /// The next waiting sample, without blocking; `Err(Disconnected)` once the sampler hung up
+    /// and every sample was taken.
+    pub fn try_recv(&self) -> Result<Sample, TryRecvError> {
+        self.samples.try_recv()
+    }
+}
+
+impl Doorbell {
+    /// Asks the statistics thread for a view of every sample sent, unless already asked.
+    pub fn want(&self) {
+        let _ = self.want.try_send(());
+    }
+
+    /// How many samples the sampler has sent so far (wrapping): a view that has folded in as
+    /// many is current.
+    pub fn sent(&self) -> u32 {
+        self.sent.load(Ordering::SeqCst)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sample_of(interfaces: usize) -> Sample {
+        let interface = InterfaceSample {
+            name: "eth0".into(),
+            counters: Counters::default(),
+            ifindex: None,
+            oper_state: None,
+            speed_mbps: None,
+            link: LinkInfo::default(),
+        };
+        Sample {
+            taken_at: Instant::now(),
+            wall: SystemTime::now(),
+            result: Ok(Snapshot {
+                interfaces: vec![interface; interfaces],
+                ..Snapshot::default()
+            }),
+        }
+    }
+
+    #[rstest::rstest]
+    #[case::small_samples_ring_at_a_batch(1, BATCH)]
+    #[case::large_ones_at_a_thousand_readings(BATCH_READINGS / 4, 4)]
+    #[case::a_thousand_interfaces_at_once(1000, 2)]
+    #[case::more_at_once(BATCH_READINGS, 1)]
+    fn the_sampler_rings_when_enough_waits(#[case] interfaces: usize, #[case] rings_at: usize) {
+        let (outbox, inbox, doorbell) = hand_off();
+        for sent in 1..=rings_at {
+            assert!(inbox.rung.try_recv().is_err(), "rang before {sent} samples");
+            outbox.send(sample_of(interfaces)).unwrap();
+        }
+        assert!(
+            inbox.rung.try_recv().is_ok(),
+            "no ring at {rings_at} samples"
+        );
+        assert_eq!(doorbell.sent(), rings_at as u32);
+        assert!(
+            inbox.wanted.try_recv().is_err(),
+            "the sampler does not ask for views"
+        );
+    }
+
+    #[test]
+    fn a_full_channel_gives_the_sample_back_uncounted_and_a_hang_up_rings() {
+        let (outbox, inbox, doorbell) = hand_off();
+        for _ in 0..CAPACITY {
+            outbox.send(sample_of(1)).unwrap();
+        }
+        assert!(matches!(
+            outbox.send(sample_of(1)),
+            Err(TrySendError::Full(_))
+        ));
+        assert_eq!(doorbell.sent(), CAPACITY as u32);
+        let _ = inbox.rung.try_recv();
+        drop(outbox);
+        assert!(inbox.rung.try_recv().is_ok(), "hanging up rings");
+        for _ in 0..CAPACITY {
+            assert!(inbox.try_recv().is_ok());
+        }
+        assert_eq!(inbox.try_recv().unwrap_err(), TryRecvError::Disconnected);
+    }
 
     #[test]
     fn hardware_addresses_read_and_print_as_sysfs_does() {

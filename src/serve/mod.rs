@@ -1,10 +1,13 @@
 //! Stage three, serving: everything a client meets. It owns the listener, the one request loop,
 //! the routes and every body the API sends, and the guard around tiny_http (the reaper, its
 //! watchdog look, the socket helpers, the loop's activity). It reads the statistics only through
-//! the published view, and never waits on the statistics thread.
+//! the published view, and waits for the statistics thread only for a bounded time.
 //!
 //! The HTTP side: the listener, and the one request loop that answers from the latest view. This
-//! is the only module that knows tiny_http.
+//! is the only module that knows tiny_http. Views are built when a request wants one: a request
+//! that finds samples newer than the latest view (the sampler's count says so) asks the
+//! statistics thread for one and waits for it, up to [`VIEW_WAIT`] (then it is served the view
+//! there is). About half a millisecond at the median at 100 interfaces (BENCHMARKS.md, issue 12).
 //!
 //! # Hostile clients
 //!
@@ -22,7 +25,7 @@
 //!   read, does not cost the clients that came meanwhile their requests. While none is open it
 //!   sleeps with no timeout: a connection waiting on the listening
 //!   socket wakes it (a burst keeps the socket readable), and so does the sampler, which after each
-//!   sample looks with one `stat` whether the descriptor count changed since the reaper fell quiet
+//!   sample looks with one `fstat` whether the descriptor count changed since the reaper fell quiet
 //!   (a lone connection accepted meanwhile). An idle daemon wakes for its samples and nothing else.
 //!   `src/serve/sockets.rs` and `src/serve/reaper.rs` say why their `unsafe` calls are sound.
 //! - **Writes.** A response whose write blocks for `--write-timeout` (300 ms) is abandoned and its
@@ -132,6 +135,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tiny_http::{Header, Request, Response, Server};
 
 use crate::memory;
+use crate::sample::snapshot::Doorbell;
 use crate::sample::{uname, ScrapeReader};
 use crate::stats::view::SharedView;
 use activity::Activity;
@@ -254,6 +258,12 @@ pub const MAX_PIPELINED: usize = 64;
 /// connection has waiting.
 const MAX_PENDING: usize = 1024;
 
+/// The longest a request waits for the statistics thread to fold in the samples its view lacks;
+/// past it, the latest view is served as it is. Folding in the waiting samples and building a
+/// view adds about half a millisecond at the median at 101 interfaces: this bounds only a
+/// statistics thread busy saving the state file, or stuck.
+pub const VIEW_WAIT: Duration = Duration::from_millis(250);
+
 /// How long the requests of a cut connection are still recognised and dropped unanswered.
 const CUT_MEMORY: Duration = Duration::from_secs(10);
 
@@ -282,6 +292,9 @@ pub struct Loop<'a> {
     parked: Vec<Request>,
     /// Where `/metrics` reads its counters at the scrape; without it, the sampled ones.
     scrape: Option<ScrapeReader>,
+    /// Asks the statistics thread for a view of the samples the current one lacks; without
+    /// it, the latest view is served as it is.
+    doorbell: Option<Doorbell>,
 }
 
 impl<'a> Loop<'a> {
@@ -305,7 +318,16 @@ impl<'a> Loop<'a> {
             cache: ViewCache::default(),
             parked: Vec::new(),
             scrape: None,
+            doorbell: None,
         }
+    }
+
+    /// Has each request served from a view of every sample taken before it: when the latest
+    /// view lacks some, the request waits for the statistics thread to fold them in, up to
+    /// [`VIEW_WAIT`] (then the latest view is served). See [`SharedView::fresh`].
+    pub fn with_doorbell(mut self, doorbell: Doorbell) -> Self {
+        self.doorbell = Some(doorbell);
+        self
     }
 
     /// Has `/metrics` read its counters from `reader` at each scrape (see
@@ -504,7 +526,10 @@ impl<'a> Loop<'a> {
             started: self.started,
             now,
         };
-        let view = self.shared.current();
+        let view = match &self.doorbell {
+            Some(doorbell) => self.shared.fresh(doorbell, now + VIEW_WAIT),
+            None => self.shared.current(),
+        };
         // Our code cannot panic on any input, by design; if it ever did, this client gets a 500
         // and the loop goes on.
         let (cache, scrape) = (&mut self.cache, &mut self.scrape);

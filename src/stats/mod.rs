@@ -3,7 +3,11 @@
 //! [`crate::sample`] and knows nothing of HTTP. How the statistics are saved is behind [`Save`].
 //!
 //! The statistics thread: it owns one fixed-size ring per interface, folds every [`Sample`] into
-//! them by the policy of [`crate::stats::rates`], and publishes a fresh [`StatsView`] after each one.
+//! them by the policy of [`crate::stats::rates`], and publishes a fresh [`StatsView`] when a
+//! request wants one ([`run`]). It does not wake for each sample: samples wait in the hand-off
+//! ([`crate::sample::snapshot`]) until the sampler rings at a batch, a request wants a view of
+//! them, a save is due, or [`MAX_LAG`] passed. A request's view has folded in every sample sent
+//! before it ([`SharedView::fresh`]).
 //!
 //! Interfaces:
 //! - A new interface gets a ring of `60 min / interval` intervals, allocated once.
@@ -59,11 +63,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{never, select, Receiver, Sender};
+use crossbeam_channel::{never, select, Receiver, Sender, TryRecvError};
 
 use crate::restart::{self, Handoff, HealthCounters, Reason, Restarts};
 use crate::sample::proc_net_dev::{Counters, COUNTERS, COUNTER_NAMES};
-use crate::sample::snapshot::{InterfaceSample, OperState, Sample, Snapshot};
+use crate::sample::snapshot::{Inbox, InterfaceSample, OperState, Sample, Snapshot, MAX_LAG};
 use crate::stats::slot_ring::Cursor;
 use crate::stats::view::{
     Collection, InterfaceStats, LinkView, RateView, Rates, SharedRing, SharedUsage, SharedView,
@@ -1046,8 +1050,12 @@ fn dormant_saved(name: &str, usage: &SharedUsage) -> SavedInterface {
 /// What saves the statistics when due: the state file's saver (`crate::store::Saver`), kept
 /// behind this trait so that the statistics do not depend on how or where they are saved.
 pub trait Save {
+    /// When the next periodic save is due, if one is planned.
+    fn due_at(&self) -> Option<Instant>;
     /// Whether a periodic save is due.
-    fn due(&self) -> bool;
+    fn due(&self) -> bool {
+        self.due_at().is_some_and(|due| due <= Instant::now())
+    }
     /// Saves `stats` now, and records the outcome in them (for `/health`).
     fn save(&mut self, stats: &mut Stats);
 }
@@ -1062,42 +1070,72 @@ pub struct HandoffRequest {
     pub reply: Sender<Vec<u8>>,
 }
 
-/// The statistics thread's body: folds in samples, gives their snapshots back to the sampler
-/// through `spent`, and publishes views until the sampler hangs up, saving the state when due and
-/// once more at the end; and answers `handoffs` with everything it has.
+/// The statistics thread's body. It sleeps until the sampler rings (enough samples wait, or it
+/// hung up), a request wants a view, a hand-off is asked for, a save is due, or [`MAX_LAG`]
+/// passed; then it folds in every waiting sample, gives their snapshots back to the sampler
+/// through `spent`, saves the state when due, and publishes a view if a request wants one. It
+/// ends when the sampler hangs up, saving the state once more.
 pub fn run(
     mut stats: Stats,
-    samples: Receiver<Sample>,
+    inbox: Inbox,
     spent: Sender<Snapshot>,
     shared: &SharedView,
     saver: Option<impl Save>,
     handoffs: Receiver<HandoffRequest>,
 ) {
     let mut saver = saver;
-    let mut handoffs = handoffs;
+    let (mut handoffs, mut wanted) = (handoffs, inbox.wanted.clone());
+    // The samples taken from the inbox (wrapping), as the sampler counts them sent.
+    let mut folded = 0u32;
+    let mut published = folded;
     loop {
+        let now = Instant::now();
+        let wake_at = saver
+            .as_ref()
+            .and_then(|s| s.due_at())
+            .map_or(now + MAX_LAG, |due| due.min(now + MAX_LAG));
+        let (mut want, mut handoff) = (false, None);
         select! {
-            recv(samples) -> sample => {
-                let Ok(sample) = sample else { break };
-                if let Some(snapshot) = stats.apply(sample) {
-                    let _ = spent.try_send(snapshot); // a full channel or a gone sampler: dropped
-                }
-                if let Some(saver) = saver.as_mut().filter(|s| s.due()) {
-                    saver.save(&mut stats);
-                }
-                shared.publish(stats.view());
-            }
+            recv(inbox.rung) -> _ => {}
+            recv(wanted) -> ring => match ring {
+                Ok(()) => want = true,
+                Err(_) => wanted = never(), // no request loop any more
+            },
             recv(handoffs) -> request => match request {
-                Ok(request) => {
-                    let handoff = stats.handoff(request.reason, request.daemon_age);
-                    let _ = request.reply.send(restart::encode(&handoff));
-                }
+                Ok(request) => handoff = Some(request),
                 Err(_) => handoffs = never(),
             },
+            default(wake_at.saturating_duration_since(now)) => {}
+        }
+        let open = loop {
+            match inbox.try_recv() {
+                Ok(sample) => {
+                    folded = folded.wrapping_add(1);
+                    if let Some(snapshot) = stats.apply(sample) {
+                        let _ = spent.try_send(snapshot); // a full channel or a gone sampler: dropped
+                    }
+                }
+                Err(TryRecvError::Empty) => break true,
+                Err(TryRecvError::Disconnected) => break false,
+            }
+        };
+        if let Some(saver) = saver.as_mut().filter(|s| s.due()) {
+            saver.save(&mut stats);
+        }
+        if let Some(request) = handoff {
+            let handoff = stats.handoff(request.reason, request.daemon_age);
+            let _ = request.reply.send(restart::encode(&handoff));
+        }
+        if !open {
+            break;
+        }
+        if want && published != folded {
+            shared.publish(stats.view(), folded);
+            published = folded;
         }
     }
     if let Some(saver) = saver.as_mut() {
         saver.save(&mut stats);
-        shared.publish(stats.view());
     }
+    shared.publish(stats.view(), folded);
 }

@@ -1,10 +1,11 @@
-//! What the API shows: the immutable view the statistics thread publishes after each sample, and
-//! the hand-off that lets the HTTP loop take it without ever waiting on the statistics thread.
+//! What the API shows: the immutable view the statistics thread publishes when a request wants
+//! one, and the hand-off that lets the HTTP loop take it, waiting for the statistics thread only
+//! up to a deadline.
 //!
 //! The serialized structs are the schema: `openapi.yaml`'s property names are these field names,
 //! and `tests/openapi.rs` fails when the two differ.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
@@ -14,6 +15,7 @@ pub use crate::stats::calendar::Timestamp;
 use crate::restart::Restarts;
 use crate::sample::offload::Offload;
 use crate::sample::proc_net_dev::Counters;
+use crate::sample::snapshot::Doorbell;
 use crate::sample::snapshot::{Duplex, HwAddr, OperState};
 use crate::stats::rates::{Events, Rate};
 use crate::stats::slot_ring::SlotRing;
@@ -289,28 +291,67 @@ impl PartialEq for SharedRing {
 }
 
 /// The latest [`StatsView`], swapped whole by the statistics thread and cloned (as an `Arc`) by
-/// the HTTP loop. The lock is held only for the swap or the clone.
+/// the HTTP loop. The lock is held only for the swap or the clone. Beside it, how many samples
+/// from the sampler it has folded in (wrapping, as [`Doorbell::sent`] counts them), so that the
+/// request loop knows whether it is current, and can wait, up to a deadline, for one that is.
 #[derive(Debug)]
-pub struct SharedView(Mutex<Arc<StatsView>>);
+pub struct SharedView {
+    latest: Mutex<(Arc<StatsView>, u32)>,
+    published: Condvar,
+}
 
 impl SharedView {
-    /// Starts with `view`.
+    /// Starts with `view`, of no sample from the sampler yet.
     pub fn new(view: StatsView) -> Self {
-        SharedView(Mutex::new(Arc::new(view)))
+        SharedView {
+            latest: Mutex::new((Arc::new(view), 0)),
+            published: Condvar::new(),
+        }
     }
 
-    /// Replaces the view.
-    pub fn publish(&self, view: StatsView) {
+    /// Replaces the view with `view`, which has folded in `samples` samples from the sampler.
+    pub fn publish(&self, view: StatsView, samples: u32) {
         let view = Arc::new(view);
         // A panic elsewhere cannot leave an Arc half-written: the old or the new one is there.
-        let mut latest = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let old = std::mem::replace(&mut *latest, view);
+        let mut latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
+        let (old, _) = std::mem::replace(&mut *latest, (view, samples));
         drop(latest);
+        self.published.notify_all();
         drop(old); // freed outside the lock
     }
 
     /// The latest view.
     pub fn current(&self) -> Arc<StatsView> {
-        Arc::clone(&self.0.lock().unwrap_or_else(PoisonError::into_inner))
+        Arc::clone(&self.latest.lock().unwrap_or_else(PoisonError::into_inner).0)
+    }
+
+    /// How many samples from the sampler the latest view has folded in (wrapping).
+    pub fn samples(&self) -> u32 {
+        self.latest.lock().unwrap_or_else(PoisonError::into_inner).1
+    }
+
+    /// A view of every sample sent so far: the latest if it is one; else, after asking the
+    /// statistics thread through `doorbell`, the first one published that is, or the latest at
+    /// `deadline` if none is by then (the statistics thread is busy or stuck).
+    pub fn fresh(&self, doorbell: &Doorbell, deadline: Instant) -> Arc<StatsView> {
+        let sent = doorbell.sent();
+        // Wrapping: current when it has folded in `sent` or more.
+        let current = |samples: u32| (samples.wrapping_sub(sent) as i32) >= 0;
+        let mut latest = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
+        if !current(latest.1) {
+            doorbell.want();
+            while !current(latest.1) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                latest = self
+                    .published
+                    .wait_timeout(latest, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+        }
+        Arc::clone(&latest.0)
     }
 }

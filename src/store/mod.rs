@@ -134,9 +134,9 @@ impl Saver {
 }
 
 impl Save for Saver {
-    /// Whether a periodic save is due.
-    fn due(&self) -> bool {
-        !self.every.is_zero() && self.last_save.elapsed() >= self.every
+    /// When the next periodic save is due: never with `--save-interval 0`.
+    fn due_at(&self) -> Option<Instant> {
+        (!self.every.is_zero()).then(|| self.last_save + self.every)
     }
 
     /// Saves now, records the outcome in `stats` (for `/health`), and logs changes of state.

@@ -13,9 +13,11 @@
 //! - `sample`: the daemon's whole tick: `Sampler::sample` (read, parse, link state), then what the
 //!   stats thread does with it: `Stats::apply` (ring update), the snapshot given back to the
 //!   sampler for reuse, and `SharedView::publish(view)`. Not the hand-off between the two threads
-//!   (a crossbeam send and a wake-up), which `stats::run` adds. Each sample is stamped one
-//!   interval (10 s) after the last, as the daemon's ticker spaces them, so that the rate windows
-//!   hold as many slots as in steady state.
+//!   (a crossbeam send; the statistics thread wakes once per batch of samples, not per sample),
+//!   which `stats::run` adds; and the daemon builds a view only when a request wants one, not at
+//!   every tick as this does (the view's cost is what a request after a sample pays). Each sample
+//!   is stamped one interval (10 s) after the last, as the daemon's ticker spaces them, so that
+//!   the rate windows hold as many slots as in steady state.
 //!
 //! Output: one JSON object on one line of stdout, with these keys (times in nanoseconds of wall
 //! time per iteration):
@@ -198,7 +200,7 @@ fn tick(
     if let Some(snapshot) = stats.apply(sample) {
         let _ = spent.try_send(snapshot);
     }
-    shared.publish(stats.view());
+    shared.publish(stats.view(), 0);
     (interfaces, read_parse_allocations, read_parse_ns)
 }
 
