@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use crate::sample::offload::Offload;
 use crate::sample::proc_net_dev::{Counters, ParseError};
@@ -324,14 +324,6 @@ impl Drop for Outbox {
     }
 }
 
-impl Inbox {
-    /// The next waiting sample, without blocking; `Err(Disconnected)` once the sampler hung up
-    /// and every sample was taken.
-    pub fn try_recv(&self) -> Result<Sample, TryRecvError> {
-        self.samples.try_recv()
-    }
-}
-
 impl Doorbell {
     /// Asks the statistics thread for a view of every sample sent, unless already asked.
     pub fn want(&self) {
@@ -348,6 +340,7 @@ impl Doorbell {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crossbeam_channel::TryRecvError;
 
     fn sample_of(interfaces: usize) -> Sample {
         let interface = InterfaceSample {
@@ -405,9 +398,12 @@ mod tests {
         drop(outbox);
         assert!(inbox.rung.try_recv().is_ok(), "hanging up rings");
         for _ in 0..CAPACITY {
-            assert!(inbox.try_recv().is_ok());
+            assert!(inbox.samples.try_recv().is_ok());
         }
-        assert_eq!(inbox.try_recv().unwrap_err(), TryRecvError::Disconnected);
+        assert_eq!(
+            inbox.samples.try_recv().unwrap_err(),
+            TryRecvError::Disconnected
+        );
     }
 
     #[test]

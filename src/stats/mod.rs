@@ -1108,7 +1108,7 @@ pub fn run(
             default(wake_at.saturating_duration_since(now)) => {}
         }
         let open = loop {
-            match inbox.try_recv() {
+            match inbox.samples.try_recv() {
                 Ok(sample) => {
                     folded = folded.wrapping_add(1);
                     if let Some(snapshot) = stats.apply(sample) {
