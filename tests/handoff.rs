@@ -42,6 +42,7 @@ fn sample(t0: Instant, k: u32, rx_bytes: u64) -> Sample {
             }],
             skipped: vec![],
             offload: None,
+            links_generation: None,
         }),
     }
 }

@@ -131,6 +131,7 @@ fn snapshot(interfaces: Vec<InterfaceSample>) -> Result<Snapshot, String> {
         interfaces,
         skipped: vec![],
         offload: None,
+        links_generation: None,
     })
 }
 
@@ -786,6 +787,7 @@ fn health_reports_failures_skipped_lines_and_saves_but_stays_ok_while_fresh() {
             interfaces: vec![lo(2)],
             skipped,
             offload: None,
+            links_generation: None,
         }),
     ];
     let (mut stats, started) = stats_after(samples, Duration::from_secs(2));

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ifstatsd::sample::proc_net_dev::COUNTER_NAMES;
 use serde_json::Value;
@@ -724,6 +724,13 @@ fn link_state_follows_the_kernel_through_changes() {
         (&changed["mtu_bytes"], &changed["alias"]),
         (&1400.into(), &"uplink to vb".into())
     );
+    // ... and every sample after says so: the sampler reuses a snapshot's link state while the
+    // link table is unchanged, and each snapshot filled before the change is filled anew.
+    let (after, deadline) = (daemon.samples(), Instant::now() + Duration::from_secs(30));
+    while daemon.samples() < after + 40 {
+        assert!(Instant::now() < deadline, "40 samples took over 30 s");
+        assert_eq!(daemon.iface("va")["link"], changed);
+    }
 
     // Down: no carrier, speed or duplex (sysfs refuses them); up again: all back.
     ns.ip(&["link", "set", "va", "down"]);

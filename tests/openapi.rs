@@ -235,6 +235,7 @@ fn views() -> Views {
                 interfaces,
                 skipped: vec![],
                 offload: (k == 1).then(|| Arc::new(flowtable.clone())),
+                links_generation: None,
             }),
         });
     }
@@ -248,6 +249,7 @@ fn views() -> Views {
             interfaces: later,
             skipped: vec![],
             offload: Some(Arc::new(without)),
+            links_generation: None,
         }),
     });
     stats.apply(Sample {

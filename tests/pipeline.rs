@@ -86,6 +86,7 @@ impl Pipeline {
                 interfaces,
                 skipped: parsed.skipped,
                 offload: None,
+                links_generation: None,
             }),
         );
     }
@@ -106,6 +107,7 @@ impl Pipeline {
                 interfaces: vec![sample],
                 skipped: vec![],
                 offload: None,
+                links_generation: None,
             }),
         );
     }
@@ -130,6 +132,7 @@ impl Pipeline {
                 interfaces: vec![sample],
                 skipped: vec![],
                 offload: None,
+                links_generation: None,
             }),
         );
     }
@@ -869,6 +872,7 @@ fn a_renamed_interface_keeps_its_history_under_the_new_name() {
             ],
             skipped: vec![],
             offload: None,
+            links_generation: None,
         }),
     });
     let wan = p.iface("wan");
@@ -904,6 +908,7 @@ fn a_rename_onto_a_name_remembered_from_a_gone_interface_takes_it_over() {
                 interfaces,
                 skipped: vec![],
                 offload: None,
+                links_generation: None,
             }),
         });
     };
@@ -967,6 +972,7 @@ fn utilisation_is_the_rate_over_the_link_speed() {
                 ],
                 skipped: vec![],
                 offload: None,
+                links_generation: None,
             }),
         });
         let _ = at;

@@ -46,6 +46,7 @@ impl Clock {
                 }],
                 skipped: vec![],
                 offload: None,
+                links_generation: None,
             }),
         });
     }
@@ -177,6 +178,7 @@ fn vanished_interfaces_are_forgotten_once_gone_an_hour_counting_the_downtime() {
                 }],
                 skipped: vec![],
                 offload: None,
+                links_generation: None,
             }),
         });
     }

@@ -134,8 +134,17 @@ impl LinkSource {
         }
     }
 
-    /// Fills in the link state of `slot`, the interface `slot.name`.
-    fn fill(&mut self, slot: &mut InterfaceSample) {
+    /// The generation of the link table ([`Links::generation`]); `None` for sysfs, read afresh.
+    fn generation(&self) -> Option<u64> {
+        match self {
+            LinkSource::Netlink { links, .. } => Some(links.generation()),
+            LinkSource::Sysfs(_) => None,
+        }
+    }
+
+    /// Fills in the link state of `slot`, the interface `slot.name`; false where it came from
+    /// sysfs.
+    fn fill(&mut self, slot: &mut InterfaceSample) -> bool {
         match self {
             LinkSource::Netlink { links, sysfs, .. } => match links.get_mut(&slot.name) {
                 Some(link) => {
@@ -149,10 +158,17 @@ impl LinkSource {
                     slot.oper_state = link.oper_state;
                     slot.speed_mbps = link.speed_mbps;
                     slot.link.clone_from(&link.info);
+                    true
                 }
-                None => read_sysfs_link(sysfs, slot),
+                None => {
+                    read_sysfs_link(sysfs, slot);
+                    false
+                }
             },
-            LinkSource::Sysfs(sysfs) => read_sysfs_link(sysfs, slot),
+            LinkSource::Sysfs(sysfs) => {
+                read_sysfs_link(sysfs, slot);
+                false
+            }
         }
     }
 }
@@ -221,14 +237,22 @@ impl Sampler {
         let text = lossy_text(&self.buffer[..read]);
         let mut snapshot = self.spent.1.try_recv().unwrap_or_default();
         snapshot.skipped.clear();
+        // A reused snapshot filled from the link table as it is now already holds the link state
+        // of each interface still at the same place: the lookups by name are skipped, which were
+        // most of a tick's own work (a hash and a cold table entry per interface).
+        let generation = self.links.generation();
+        let links_current = generation.is_some() && snapshot.links_generation == generation;
+        let mut all_from_table = true;
         let (mut kept, mut well_formed) = (0, 0);
         for entry in proc_net_dev::entries(&text) {
             match entry {
                 Ok(entry) => {
                     well_formed += 1;
                     if self.filter.keeps(entry.name) {
-                        let slot = refill(&mut snapshot.interfaces, kept, entry);
-                        self.links.fill(slot);
+                        let (slot, same_name) = refill(&mut snapshot.interfaces, kept, entry);
+                        if !(links_current && same_name) {
+                            all_from_table &= self.links.fill(slot);
+                        }
                         kept += 1;
                     }
                 }
@@ -236,6 +260,7 @@ impl Sampler {
             }
         }
         snapshot.interfaces.truncate(kept);
+        snapshot.links_generation = generation.filter(|_| all_from_table);
         snapshot.offload = self.look_at_offload();
         if well_formed == 0 {
             let why = match snapshot.skipped.first() {
@@ -302,12 +327,12 @@ impl Sampler {
 }
 
 /// Writes `entry` into `interfaces[index]`, reusing that slot's strings, or appends it; the
-/// slot, for its link state to be filled in.
+/// slot, for its link state to be filled in, and whether it already held that interface.
 fn refill<'a>(
     interfaces: &'a mut Vec<InterfaceSample>,
     index: usize,
     entry: Entry<'_>,
-) -> &'a mut InterfaceSample {
+) -> (&'a mut InterfaceSample, bool) {
     if index == interfaces.len() {
         // Room for any name the kernel allows, so that a later tick never grows it.
         interfaces.push(InterfaceSample {
@@ -320,10 +345,13 @@ fn refill<'a>(
         });
     }
     let slot = &mut interfaces[index];
-    slot.name.clear();
-    slot.name.push_str(entry.name);
+    let same_name = slot.name == entry.name;
+    if !same_name {
+        slot.name.clear();
+        slot.name.push_str(entry.name);
+    }
     slot.counters = entry.counters;
-    slot
+    (slot, same_name)
 }
 
 /// Fills in the link state of `slot` from `<sysfs>/<slot.name>/`, each attribute `None` where

@@ -290,6 +290,9 @@ pub struct Links {
     /// Whether the table must be rebuilt from a dump before it can be trusted.
     stale: bool,
     sequence: u32,
+    /// Counts the table's changes: the same value means the same links (see
+    /// [`Links::generation`]).
+    generation: u64,
 }
 
 impl std::fmt::Debug for Links {
@@ -318,9 +321,17 @@ impl Links {
             table: Table::default(),
             stale: true,
             sequence: 0,
+            generation: 0,
         };
         links.refresh()?;
         Ok(links)
+    }
+
+    /// Changes whenever the table may have: a notification applied, a dump, a failure. Links
+    /// copied out at one generation are still the table's while it stays the same (a link's
+    /// speed, read from sysfs after a change, is read by the first copy after the change).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// What the table knows about `name`, as of the last [`Links::refresh`].
@@ -351,6 +362,7 @@ impl Links {
     }
 
     fn fail(&mut self, error: io::Error) -> io::Error {
+        self.generation += 1;
         self.table = Table::default();
         self.stale = true;
         error
@@ -364,6 +376,7 @@ impl Links {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) => return Err(e),
             };
+            self.generation += 1;
             for message in decode(&self.datagram[..length]) {
                 self.table.apply(message);
             }
@@ -373,6 +386,7 @@ impl Links {
     /// Rebuilds the table: asks for every link, and applies everything received until the
     /// dump's end, in order, notifications included, so that a change during the dump wins.
     fn dump(&mut self) -> io::Result<()> {
+        self.generation += 1;
         self.table = Table::default();
         self.stale = true;
         self.sequence = self.sequence.wrapping_add(1);

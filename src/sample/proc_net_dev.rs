@@ -219,14 +219,23 @@ impl From<Entry<'_>> for InterfaceCounters {
 pub fn entries(text: &str) -> impl Iterator<Item = Result<Entry<'_>, ParseError>> {
     text.split('\n').enumerate().filter_map(|(index, raw)| {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
-        if line.trim().is_empty() || is_header(line) {
-            return None;
-        }
-        Some(parse_entry(line).map_err(|kind| ParseError {
+        // The colon first: every data line has one, near its start, and a line with one is
+        // neither blank nor a header (a header has a `|` and no `:`, as a name may hold a `|`).
+        let entry = match first_colon(line) {
+            Some(colon) => entry_at(line, colon),
+            None if line.trim().is_empty() || line.contains('|') => return None,
+            None => Err(ParseErrorKind::MissingColon),
+        };
+        Some(entry.map_err(|kind| ParseError {
             line: index + 1,
             kind,
         }))
     })
+}
+
+/// Where the first `:` of `line` is. A byte search: the colon is a few bytes in.
+fn first_colon(line: &str) -> Option<usize> {
+    line.bytes().position(|b| b == b':')
 }
 
 /// Whether Linux could have an interface of this name: the rules of the kernel's
@@ -240,13 +249,16 @@ pub fn entries(text: &str) -> impl Iterator<Item = Result<Entry<'_>, ParseError>
 /// - U+FFFD counts as one byte: it stands for bytes that were not UTF-8, at least one each, as
 ///   the sampler reads the file lossily. A 15-byte name with one such byte is 17 bytes here.
 pub fn is_valid_name(name: &str) -> bool {
-    let kernel_bytes: usize = name
-        .chars()
-        .map(|c| match c {
-            char::REPLACEMENT_CHARACTER => 1,
-            c => c.len_utf8(),
-        })
-        .sum();
+    let kernel_bytes: usize = if name.is_ascii() {
+        name.len()
+    } else {
+        name.chars()
+            .map(|c| match c {
+                char::REPLACEMENT_CHARACTER => 1,
+                c => c.len_utf8(),
+            })
+            .sum()
+    };
     (1..=MAX_NAME_BYTES).contains(&kernel_bytes)
         && name != "."
         && name != ".."
@@ -260,13 +272,6 @@ fn is_kernel_space(byte: u8) -> bool {
     matches!(byte, b'\t'..=b'\r' | b' ' | 0xA0)
 }
 
-/// A header line has a `|` column separator and no `:`. Every data line has a `:`, and a name
-/// may contain a `|` (the kernel allows it), so the colon decides.
-fn is_header(line: &str) -> bool {
-    // The colon first: a data line's is near its start, and ends the search there.
-    !line.contains(':') && line.contains('|')
-}
-
 /// Parses one data line: `name: c1 c2 ... c16`, split at the last colon.
 pub fn parse_line(line: &str) -> Result<InterfaceCounters, ParseErrorKind> {
     parse_entry(line).map(Into::into)
@@ -274,19 +279,19 @@ pub fn parse_line(line: &str) -> Result<InterfaceCounters, ParseErrorKind> {
 
 /// [`parse_line`], with the name borrowed from `line`.
 pub fn parse_entry(line: &str) -> Result<Entry<'_>, ParseErrorKind> {
-    // Split at the first colon, near the start, rather than searching the whole line from its end
-    // for the last: where the columns after it are plain numbers (no colon), it is the last.
-    let plain = line
-        .split_once(':')
-        .and_then(|(name, numbers)| Some((name, plain_columns(numbers)?)));
-    let (raw_name, columns) = match plain {
-        Some((name, columns)) => (name, Some(columns)),
-        None => (
-            line.rsplit_once(':').ok_or(ParseErrorKind::MissingColon)?.0,
-            None,
-        ),
+    entry_at(line, first_colon(line).ok_or(ParseErrorKind::MissingColon)?)
+}
+
+/// [`parse_entry`] of a line whose first `:` is at `first_colon`.
+fn entry_at(line: &str, first_colon: usize) -> Result<Entry<'_>, ParseErrorKind> {
+    // The first colon rather than a search of the whole line from its end for the last: where the
+    // columns after it are plain numbers (no colon), it is the last.
+    let (raw_name, columns) = match plain_columns(&line[first_colon + 1..]) {
+        Some(columns) => (&line[..first_colon], Some(columns)),
+        None => (&line[..line.rfind(':').unwrap_or(first_colon)], None),
     };
-    let name = raw_name.trim_matches(|c: char| c.is_ascii_whitespace());
+    // ASCII whitespace only: the kernel pads names with spaces, and a name may hold other spaces.
+    let name = raw_name.trim_ascii();
     if name.is_empty() {
         return Err(ParseErrorKind::EmptyName);
     }
@@ -327,28 +332,34 @@ pub fn parse_entry(line: &str) -> Result<Entry<'_>, ParseErrorKind> {
 /// [`general_columns`] then reads or reports (a `+` sign, extra columns, bad numbers): the same
 /// outcome, in one pass over the bytes instead of a token split and a `str::parse` per column.
 fn plain_columns(numbers: &str) -> Option<[u64; COUNTER_COLUMNS]> {
+    let bytes = numbers.as_bytes();
+    let mut at = 0;
     let mut columns = [0u64; COUNTER_COLUMNS];
-    let (mut found, mut in_number) = (0, false);
-    for &byte in numbers.as_bytes() {
-        match byte {
-            b'0'..=b'9' => {
-                if !in_number {
-                    if found == COUNTER_COLUMNS {
-                        return None;
-                    }
-                    (found, in_number) = (found + 1, true);
-                }
-                let column = &mut columns[found - 1];
-                *column = column
-                    .checked_mul(10)?
-                    .checked_add(u64::from(byte - b'0'))?;
-            }
-            // What `split_ascii_whitespace` splits at.
-            b' ' | b'\t' | b'\n' | b'\x0c' | b'\r' => in_number = false,
-            _ => return None,
+    for column in &mut columns {
+        while bytes.get(at).is_some_and(|&b| is_column_gap(b)) {
+            at += 1;
+        }
+        let digits_at = at;
+        while let Some(&byte @ b'0'..=b'9') = bytes.get(at) {
+            *column = column
+                .checked_mul(10)?
+                .checked_add(u64::from(byte - b'0'))?;
+            at += 1;
+        }
+        // No digit here: the end of the line, or a byte that is neither a digit nor a gap.
+        if at == digits_at {
+            return None;
         }
     }
-    (found == COUNTER_COLUMNS).then_some(columns)
+    bytes[at..]
+        .iter()
+        .all(|&b| is_column_gap(b))
+        .then_some(columns)
+}
+
+/// What `split_ascii_whitespace` splits at.
+fn is_column_gap(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\x0c' | b'\r')
 }
 
 /// The counters of any line: the first [`COUNTER_COLUMNS`] whitespace-separated columns, each
@@ -401,6 +412,42 @@ mod tests {
         assert_eq!(plain.is_some(), fast, "{numbers:?}");
         if let Some(columns) = plain {
             assert_eq!(Ok(columns), general_columns(numbers));
+        }
+    }
+
+    /// Column texts near the kernel's: 15 to 17 tokens, mostly numbers of up to 21 digits (past
+    /// u64), now and then a sign, a letter, a colon or a no-break space, between runs of any
+    /// ASCII whitespace, now and then none (which joins two tokens).
+    fn columns_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let token = prop_oneof![30 => "[0-9]{1,21}", 1 => "[+x:\u{a0}]"];
+        let gap = prop_oneof![19 => "[ \t\r\n\x0c]{1,3}", 1 => Just(String::new())];
+        (prop::collection::vec((gap.clone(), token), 15..=17), gap).prop_map(|(tokens, end)| {
+            let mut text: String = tokens
+                .into_iter()
+                .map(|(gap, token)| gap + &token)
+                .collect();
+            text.push_str(&end);
+            text
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+        /// The fast path reads what the general one reads wherever it reads at all, and it reads
+        /// every text of exactly 16 plain decimal numbers that fit a u64.
+        #[test]
+        fn the_fast_path_agrees_with_the_general_one(numbers in columns_text()) {
+            let plain = plain_columns(&numbers);
+            if let Some(columns) = plain {
+                proptest::prop_assert_eq!(Ok(columns), general_columns(&numbers));
+            }
+            let tokens: Vec<&str> = numbers.split_ascii_whitespace().collect();
+            let readable = tokens.len() == COUNTER_COLUMNS
+                && tokens.iter().all(|t| t.bytes().all(|b| b.is_ascii_digit()))
+                && general_columns(&numbers).is_ok();
+            proptest::prop_assert_eq!(plain.is_some(), readable, "{:?}", numbers);
         }
     }
 

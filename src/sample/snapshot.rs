@@ -226,6 +226,10 @@ pub struct Snapshot {
     /// What flow offloading the sampler found, when it looked at this tick (every
     /// [`crate::sample::offload::CHECK_EVERY`]); `None` between looks.
     pub offload: Option<Arc<Offload>>,
+    /// The generation of the link table every interface's link state was copied from
+    /// ([`crate::sample::netlink::Links::generation`]); `None` where any came from sysfs. The
+    /// sampler reuses that state when it refills this snapshot while the table is the same.
+    pub links_generation: Option<u64>,
 }
 
 /// At most this many samples wait for the statistics thread: the sampler rings when they do

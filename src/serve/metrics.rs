@@ -663,6 +663,7 @@ mod tests {
                 interfaces,
                 skipped: vec![],
                 offload: None,
+                links_generation: None,
             }),
         });
         stats.view()

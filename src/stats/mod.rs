@@ -50,6 +50,7 @@
 //! (`up`, or `unknown` for drivers that never report one). While it is down or absent there is
 //! none. It is a lower bound for interfaces that were already there at ifstatsd's first sample.
 
+pub mod by_name;
 pub mod calendar;
 pub mod rates;
 pub mod ring;
@@ -59,7 +60,6 @@ pub mod usage;
 pub mod view;
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -74,6 +74,7 @@ use crate::stats::view::{
     StatsView, Timestamp,
 };
 use crate::store::state::{SavedInterface, SavedSlot, State};
+use by_name::ByName;
 use rates::{Capacity, Change, Delta, Events, Gaps};
 use slot_ring::{ring_capacity, Slot, HISTORY};
 use usage::{Accounting, Bytes, Usage};
@@ -298,9 +299,7 @@ impl History {
 
     /// Whether a counter of `reading` is lower than the last good read's.
     fn went_down(&self, reading: &Reading) -> bool {
-        let before = self.counters.to_array();
-        let now = reading.counters.to_array();
-        before.iter().zip(now).any(|(&before, now)| now < before)
+        rates::went_down(self.counters, reading.counters)
     }
 
     /// Whether `reading` must be held: a counter went down while the ifindex stayed and the link
@@ -335,6 +334,9 @@ impl History {
         } else if self.must_reset {
             log::info!("{name}: first sample since a reboot: counting from zero");
             Delta::reset(sample.counters)
+        } else if !rates::went_down(self.counters, sample.counters) {
+            // Every counter went on: no wrap or reset to weigh against the link's capacity.
+            Delta::steady(self.counters, sample.counters)
         } else {
             // The highest speed known bounds a wrap: a shaper below the port does not bound
             // what the port's counters count (see `rates`).
@@ -397,8 +399,8 @@ impl History {
                 }
             });
         }
-        for (total, d) in self.totals.iter_mut().zip(delta.counters) {
-            *total = total.wrapping_add(d);
+        for (total, d) in self.totals.iter_mut().zip(&delta.counters) {
+            *total = total.wrapping_add(*d);
         }
         let bytes = Bytes {
             rx_bytes: delta.counters[0],
@@ -508,10 +510,12 @@ pub struct Stats {
     latest: Option<Moment>,
     generation: u64,
     /// Each interface's history by name, the names shared with every view's entries (not
-    /// copied at every sample). Boxed: a `History` is about 700 bytes, and a B-tree node holds
-    /// 11 values inline, so unboxed every interface would also pay for its share of a node's
-    /// empty places (2 KB each with 4 interfaces).
-    interfaces: BTreeMap<Arc<str>, Box<History>>,
+    /// copied at every sample). Boxed: a `History` is about 700 bytes, moved on every insertion
+    /// before it otherwise.
+    interfaces: ByName<Box<History>>,
+    /// Where the interface at each place of the latest sample was found in `interfaces`: the
+    /// next sample's hints ([`ByName::find`]).
+    found_at: Vec<usize>,
     /// At most this many interfaces are tracked.
     max_interfaces: usize,
     /// The new interfaces refused in the latest sample, to count each once while it stays.
@@ -536,7 +540,8 @@ impl Stats {
             clock: None,
             latest: None,
             generation: 0,
-            interfaces: BTreeMap::new(),
+            interfaces: ByName::default(),
+            found_at: Vec::new(),
             max_interfaces: usize::MAX,
             refused: Vec::new(),
             link_speeds: Vec::new(),
@@ -596,9 +601,11 @@ impl Stats {
         self.generation += 1;
         let refused_before = std::mem::take(&mut self.refused);
         let mut refused_now = Vec::new();
-        for sample in &snapshot.interfaces {
+        self.found_at
+            .resize(snapshot.interfaces.len(), by_name::NO_HINT);
+        for (place, sample) in snapshot.interfaces.iter().enumerate() {
             let seen = (now, local, first_sample);
-            self.observe(sample, seen, &refused_before, &mut refused_now);
+            self.observe(place, sample, seen, &refused_before, &mut refused_now);
         }
         match (refused_before.is_empty(), refused_now.first()) {
             (true, Some(first)) => log::warn!(
@@ -642,6 +649,7 @@ impl Stats {
     /// whether it is the first sample.
     fn observe(
         &mut self,
+        place: usize,
         sample: &InterfaceSample,
         seen: (Moment, LocalDay, bool),
         refused_before: &[String],
@@ -653,7 +661,11 @@ impl Stats {
         let configured = configured_speed(&self.link_speeds, name);
         // The time of the sample before this one (see `History::fold`).
         let previous_us = self.latest.map_or(0, |latest| latest.at_us);
-        let known = self.interfaces.get_mut(name);
+        let found = self.interfaces.find(name, self.found_at[place]).ok();
+        if let Some(index) = found {
+            self.found_at[place] = index;
+        }
+        let known = found.and_then(|index| self.interfaces.at_mut(index));
         let left_behind = known.as_ref().is_some_and(|h| h.renamed_to.is_some());
         match known {
             Some(history) if history.generation == generation => {

@@ -103,6 +103,26 @@ impl Delta {
             change: Change::Reset,
         }
     }
+
+    /// The delta when no counter went down ([`went_down`] is false): each counter's difference.
+    /// The common case, without the policy's arithmetic.
+    pub fn steady(prev: Counters, now: Counters) -> Delta {
+        let (p, n) = (prev.to_array(), now.to_array());
+        let mut counters = [0; COUNTERS];
+        for i in 0..COUNTERS {
+            counters[i] = n[i].wrapping_sub(p[i]);
+        }
+        Delta {
+            counters,
+            change: Change::Steady,
+        }
+    }
+}
+
+/// Whether a tracked counter of `now` is lower than in `prev`.
+pub fn went_down(prev: Counters, now: Counters) -> bool {
+    let (p, n) = (prev.to_array(), now.to_array());
+    (0..COUNTERS).any(|i| n[i] < p[i])
 }
 
 /// The most one direction of a link can carry in one interval, with the margin of the module doc:
@@ -157,6 +177,9 @@ pub fn delta(prev: Counters, now: Counters) -> Delta {
 /// The traffic between two samples of the same interface, by the policy in the module doc: a
 /// wrap must fit `capacity`, where it is known.
 pub fn delta_within(prev: Counters, now: Counters, capacity: Option<Capacity>) -> Delta {
+    if !went_down(prev, now) {
+        return Delta::steady(prev, now);
+    }
     let (p, n) = (prev.to_array(), now.to_array());
     let decreased: [bool; COUNTERS] = std::array::from_fn(|i| n[i] < p[i]);
     let rose = |i: usize| n[i] > p[i];
