@@ -335,7 +335,7 @@ impl History {
             log::info!("{name}: first sample since a reboot: counting from zero");
             Delta::reset(sample.counters)
         } else if !rates::went_down(self.counters, sample.counters) {
-            // Every counter went on: no wrap or reset to weigh against the link's capacity.
+            // No counter went down: no wrap or reset to weigh against the link's capacity.
             Delta::steady(self.counters, sample.counters)
         } else {
             // The highest speed known bounds a wrap: a shaper below the port does not bound
@@ -510,8 +510,8 @@ pub struct Stats {
     latest: Option<Moment>,
     generation: u64,
     /// Each interface's history by name, the names shared with every view's entries (not
-    /// copied at every sample). Boxed: a `History` is about 700 bytes, moved on every insertion
-    /// before it otherwise.
+    /// copied at every sample). Boxed: a `History` is about 700 bytes, and an insertion moves
+    /// every entry after it.
     interfaces: ByName<Box<History>>,
     /// Where the interface at each place of the latest sample was found in `interfaces`: the
     /// next sample's hints ([`ByName::find`]).
