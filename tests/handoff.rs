@@ -40,9 +40,7 @@ fn sample(t0: Instant, k: u32, rx_bytes: u64) -> Sample {
                 speed_mbps: None,
                 link: LinkInfo::default(),
             }],
-            skipped: vec![],
-            offload: None,
-            links_generation: None,
+            ..Snapshot::default()
         }),
     }
 }

@@ -129,9 +129,7 @@ fn iface(
 fn snapshot(interfaces: Vec<InterfaceSample>) -> Result<Snapshot, String> {
     Ok(Snapshot {
         interfaces,
-        skipped: vec![],
-        offload: None,
-        links_generation: None,
+        ..Snapshot::default()
     })
 }
 
@@ -787,7 +785,7 @@ fn health_reports_failures_skipped_lines_and_saves_but_stays_ok_while_fresh() {
             interfaces: vec![lo(2)],
             skipped,
             offload: None,
-            links_generation: None,
+            ..Snapshot::default()
         }),
     ];
     let (mut stats, started) = stats_after(samples, Duration::from_secs(2));

@@ -235,7 +235,7 @@ fn views() -> Views {
                 interfaces,
                 skipped: vec![],
                 offload: (k == 1).then(|| Arc::new(flowtable.clone())),
-                links_generation: None,
+                ..Snapshot::default()
             }),
         });
     }
@@ -249,7 +249,7 @@ fn views() -> Views {
             interfaces: later,
             skipped: vec![],
             offload: Some(Arc::new(without)),
-            links_generation: None,
+            ..Snapshot::default()
         }),
     });
     stats.apply(Sample {

@@ -86,7 +86,7 @@ impl Pipeline {
                 interfaces,
                 skipped: parsed.skipped,
                 offload: None,
-                links_generation: None,
+                ..Snapshot::default()
             }),
         );
     }
@@ -105,9 +105,7 @@ impl Pipeline {
             at_s,
             Ok(Snapshot {
                 interfaces: vec![sample],
-                skipped: vec![],
-                offload: None,
-                links_generation: None,
+                ..Snapshot::default()
             }),
         );
     }
@@ -130,9 +128,7 @@ impl Pipeline {
             at_s,
             Ok(Snapshot {
                 interfaces: vec![sample],
-                skipped: vec![],
-                offload: None,
-                links_generation: None,
+                ..Snapshot::default()
             }),
         );
     }
@@ -870,9 +866,7 @@ fn a_renamed_interface_keeps_its_history_under_the_new_name() {
                 sample_of("eth1", rx(5000, 50), eth1),
                 sample_of("wan", rx(7, 1), Link { ifindex: 8, ..UP }),
             ],
-            skipped: vec![],
-            offload: None,
-            links_generation: None,
+            ..Snapshot::default()
         }),
     });
     let wan = p.iface("wan");
@@ -906,9 +900,7 @@ fn a_rename_onto_a_name_remembered_from_a_gone_interface_takes_it_over() {
             wall: p.wall0 + Duration::from_secs(at),
             result: Ok(Snapshot {
                 interfaces,
-                skipped: vec![],
-                offload: None,
-                links_generation: None,
+                ..Snapshot::default()
             }),
         });
     };
@@ -970,9 +962,7 @@ fn utilisation_is_the_rate_over_the_link_speed() {
                     ),
                     sample_of("wlan0", c, Link { ifindex: 4, ..UP }),
                 ],
-                skipped: vec![],
-                offload: None,
-                links_generation: None,
+                ..Snapshot::default()
             }),
         });
         let _ = at;

@@ -44,9 +44,7 @@ impl Clock {
                     speed_mbps: None,
                     link: LinkInfo::default(),
                 }],
-                skipped: vec![],
-                offload: None,
-                links_generation: None,
+                ..Snapshot::default()
             }),
         });
     }
@@ -176,9 +174,7 @@ fn vanished_interfaces_are_forgotten_once_gone_an_hour_counting_the_downtime() {
                     speed_mbps: None,
                     link: LinkInfo::default(),
                 }],
-                skipped: vec![],
-                offload: None,
-                links_generation: None,
+                ..Snapshot::default()
             }),
         });
     }

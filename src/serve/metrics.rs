@@ -661,9 +661,7 @@ mod tests {
             wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
             result: Ok(Snapshot {
                 interfaces,
-                skipped: vec![],
-                offload: None,
-                links_generation: None,
+                ..Snapshot::default()
             }),
         });
         stats.view()

@@ -177,9 +177,6 @@ pub fn delta(prev: Counters, now: Counters) -> Delta {
 /// The traffic between two samples of the same interface, by the policy in the module doc: a
 /// wrap must fit `capacity`, where it is known.
 pub fn delta_within(prev: Counters, now: Counters, capacity: Option<Capacity>) -> Delta {
-    if !went_down(prev, now) {
-        return Delta::steady(prev, now);
-    }
     let (p, n) = (prev.to_array(), now.to_array());
     let decreased: [bool; COUNTERS] = std::array::from_fn(|i| n[i] < p[i]);
     let rose = |i: usize| n[i] > p[i];
